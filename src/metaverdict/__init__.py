@@ -1,0 +1,7 @@
+"""metaverdict: from reported trial statistics to pooled effects, certainty and verdicts."""
+from __future__ import annotations
+
+from metaverdict.errors import ConvergenceError, InputError
+
+__version__ = "0.1.0"
+__all__ = ["ConvergenceError", "InputError", "__version__"]

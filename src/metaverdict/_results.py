@@ -1,0 +1,88 @@
+"""What every result object shares: ``to_dict()`` for JSON and a short ``repr``.
+
+Result classes are frozen dataclasses that inherit :class:`ResultMixin`; their ``summary()``
+builds a journal-style table with :func:`format_table`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def to_builtin(value: Any) -> Any:
+    """Convert NumPy/pandas values to JSON-ready Python objects (NaN and inf become None)."""
+    if isinstance(value, pd.DataFrame):
+        return {c: to_builtin(value[c].to_list()) for c in value.columns}
+    if isinstance(value, pd.Series):
+        return to_builtin(value.to_list())
+    if isinstance(value, np.ndarray):
+        return to_builtin(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [to_builtin(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_builtin({f.name: getattr(value, f.name) for f in dataclasses.fields(value)
+                           if f.repr})
+    return value
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    """Format a number for a table: fixed digits, ``<.0001`` style for tiny p-values handled by :func:`fmt_p`."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    return f"{x:.{digits}f}"
+
+
+def fmt_p(p: float | None) -> str:
+    """Format a p-value as journals do (``<.0001`` below 1e-4)."""
+    if p is None or math.isnan(p):
+        return "NA"
+    return "<.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Right-aligned plain-text table (first column left-aligned)."""
+    cells = [list(header)] + [list(r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for r in cells:
+        parts = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+class ResultMixin:
+    """``to_dict()`` and a one-line ``repr`` for frozen result dataclasses.
+
+    Subclasses list the fields shown in ``repr`` in ``_repr_fields``.
+    """
+
+    _repr_fields: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """All public fields as JSON-ready Python objects."""
+        return to_builtin(self)
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self._repr_fields:
+            v = getattr(self, name)
+            parts.append(f"{name}={fmt(v) if isinstance(v, (float, np.floating)) else v!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
