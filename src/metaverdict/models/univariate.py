@@ -1,0 +1,201 @@
+"""``meta_analysis``: common-effect, random-effects and mixed-effects (meta-regression) models,
+the counterpart of metafor's ``rma.uni``. A single fit is a batch of one through the kernels of
+:mod:`.random_effects` and :mod:`.inference`."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from metaverdict._validation import as_float_array, check_bounds, check_same_length, choice
+from metaverdict.errors import InputError
+from metaverdict.models.design import design_matrix
+from metaverdict.models.inference import fit_statistics, pool
+from metaverdict.models.projection import Design
+from metaverdict.models.random_effects import METHODS, SolverControl, Tau2Fit, estimate_tau2
+from metaverdict.models.results import MetaAnalysisResult
+
+TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
+
+
+def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFrame | None = None,
+                  method: str = "REML", test: Literal["z", "knha"] = "z", level: float = 0.95,
+                  mods: Any = None, weights: Any = None, labels: Any = None,
+                  missing: Literal["raise", "omit"] = "raise",
+                  control: SolverControl | None = None) -> MetaAnalysisResult:
+    """Fit a common-effect, random-effects or mixed-effects meta-analytic model.
+
+    Parameters
+    ----------
+    yi : array-like, str or EffectSizes
+        Effect sizes (or a column of ``data``, or the result of
+        :func:`metaverdict.effect_sizes`, which also supplies ``vi`` and labels).
+    vi, sei : array-like or str
+        Sampling variances, or standard errors (``vi = sei**2``); one of them is required.
+    data : DataFrame, optional
+        Source of columns named in ``yi``, ``vi``, ``sei`` and ``mods``; its index labels the
+        studies in error messages.
+    method : str
+        ``"EE"`` (alias ``"FE"``, ``"CE"``) for a common-effect model, or a tau² estimator:
+        ``"DL"``, ``"HE"``, ``"HS"``, ``"HSk"``, ``"SJ"``, ``"ML"``, ``"REML"`` (default),
+        ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"`` (see :mod:`metaverdict.models.random_effects`).
+    test : {"z", "knha"}
+        Wald z tests, or the Hartung-Knapp(-Sidik-Jonkman) adjustment with t tests on k - p df.
+    level : float
+        Confidence level for intervals, in (0, 1).
+    mods : str, DataFrame or array, optional
+        Moderators (meta-regression): a formula over columns of ``data``
+        (``"ablat + C(alloc)"``) or moderator columns; an intercept is added.
+    weights : array-like or str, optional
+        User weights for estimating the coefficients (metafor ``weights=``); ``method="GENQ"``
+        also uses them for tau² (default ``1/vi``).
+    labels : sequence, optional
+        Study labels used in messages and tables (default: ``data``'s index).
+    missing : {"raise", "omit"}
+        What to do with studies whose ``yi`` or ``vi`` is missing: raise (default) or leave
+        them out (their labels are then absent from ``labels``).
+    control : SolverControl, optional
+        Convergence settings for iterative estimators.
+
+    Returns
+    -------
+    MetaAnalysisResult
+
+    Raises
+    ------
+    InputError
+        Non-finite or non-positive variances, mismatched lengths, unknown method or test, a
+        bad moderator design; the message names the study and field.
+
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.015], method="DL")
+    >>> round(res.estimate, 4)
+    0.2892
+    """
+    method = choice(method, METHODS, "method")
+    test = choice(test, TESTS, "test")
+    level = _check_level(level)
+    y, v, labels, data = _inputs(yi, vi, sei, data, labels)
+    a = None if weights is None else as_float_array(_column(weights, data, "weights"), "weights", labels)
+    if missing == "omit":
+        keep = np.isfinite(y) & np.isfinite(v)
+        y, v = y[keep], v[keep]
+        a = None if a is None else a[keep]
+        labels = None if labels is None else [lab for lab, kp in zip(labels, keep) if kp]
+        data = None if data is None else data[keep]
+        if isinstance(mods, (pd.DataFrame, pd.Series, np.ndarray, list)):
+            mods = pd.DataFrame(mods)[keep]
+    check_bounds(y, "yi", labels)
+    check_bounds(v, "vi", labels, lower=0, lower_strict=True)
+    if a is not None:
+        check_same_length({"yi": y, "weights": a})
+        check_bounds(a, "weights", labels, lower=0, lower_strict=True)
+    if len(y) == 0:
+        raise InputError("no studies to pool (yi is empty)")
+    X, names = (None, ["intrcpt"]) if mods is None else design_matrix(mods, data, len(y), labels)
+    return fit(y, v, method=method, test=test, level=level, X=X, names=names, weights=a,
+               labels=labels, control=control or SolverControl())
+
+
+def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
+        X: np.ndarray | None = None, names: list[str] | None = None, weights: np.ndarray | None = None,
+        labels: list[Any] | None = None, control: SolverControl = SolverControl()) -> MetaAnalysisResult:
+    """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it)."""
+    names = names or ["intrcpt"]
+    if X is not None and X.shape[1] == 1 and np.all(X == 1):
+        X = None
+    design = Design(None if X is None else X[None])
+    yb, vb = y[None], v[None]
+    wb = None if weights is None else weights[None]
+    t2 = estimate_tau2(method, yb, vb, design, wb if method == "GENQ" else None, control)
+    if method == "GENQ" and weights is None:
+        wb = 1 / vb                              # GENQ weights also estimate the coefficients
+    po = pool(method, test, level, yb, vb, t2, design, wb)
+    k, p = len(y), design.p
+    beta = po.beta[0]
+    coef = pd.DataFrame({"estimate": beta, "se": po.se[0], "statistic": po.statistic[0],
+                         "pvalue": po.pvalue[0], "ci_lower": po.ci_lower[0],
+                         "ci_upper": po.ci_upper[0]}, index=pd.Index(names, name="term"))
+    qm = qm_df = qm_p = r2 = None
+    if X is not None:
+        qm, qm_df, qm_p = _omnibus(beta, po.vb[0], names, test, k, p)
+        r2 = _pseudo_r2(method, y, v, float(t2.tau2[0]), test, level, control)
+    return MetaAnalysisResult(
+        method=method, test=test, level=level, k=k,
+        estimate=float(beta[0]), se=float(po.se[0, 0]), statistic=float(po.statistic[0, 0]),
+        pvalue=float(po.pvalue[0, 0]), ci_lower=float(po.ci_lower[0, 0]),
+        ci_upper=float(po.ci_upper[0, 0]), tau2=float(t2.tau2[0]), tau2_se=float(t2.se[0]),
+        i2=float(po.i2[0]), h2=float(po.h2[0]), q=float(po.q[0]), q_df=k - p,
+        q_pvalue=float(po.q_pvalue[0]), pi_lower=float(po.pi_lower[0]),
+        pi_upper=float(po.pi_upper[0]), df=po.df, s2w=float(po.s2w[0]), coefficients=coef,
+        vcov=np.asarray(po.vb[0]), weights=np.asarray(po.weights[0]),
+        fit_statistics=fit_statistics(method, yb, vb, float(t2.tau2[0]), beta, design),
+        converged=bool(t2.converged[0]), iterations=int(t2.iterations[0]),
+        qm=qm, qm_df=qm_df, qm_pvalue=qm_p, r2=r2, yi=y, vi=v, labels=labels,
+        design=X, user_weights=weights, typical_vi=float(po.vt[0]))
+
+
+def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: int, p: int):
+    """Wald test that all coefficients but the intercept are zero (metafor QM)."""
+    idx = [j for j, n in enumerate(names) if n != "intrcpt"]
+    b = beta[idx]
+    qm = float(b @ np.linalg.solve(vb[np.ix_(idx, idx)], b))
+    m = len(idx)
+    if test == "knha":
+        qm /= m
+        return qm, (m, float(k - p)), float(stats.f.sf(qm, m, k - p))
+    return qm, (m, float("nan")), float(stats.chi2.sf(qm, m))
+
+
+def _pseudo_r2(method: str, y, v, tau2: float, test: str, level: float, control) -> float | None:
+    """Proportional reduction in tau² relative to the intercept-only model with the same
+    estimator, in percent, truncated at 0 (Raudenbush 1994; metafor ``R2``)."""
+    if method in ("EE", "FE"):
+        return None
+    tau2_re = float(estimate_tau2(method, y[None], v[None], None, None, control).tau2[0])
+    if tau2_re == 0:
+        return 0.0
+    return max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+
+def _check_level(level: float) -> float:
+    if not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise InputError(f"field 'level': confidence level must be in (0, 1), got {level!r}")
+    return float(level)
+
+
+def _column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
+    if isinstance(value, str):
+        if data is None:
+            raise InputError(f"field {field!r}: {value!r} names a column but no data= was given")
+        if value not in data.columns:
+            raise InputError(f"field {field!r}: no column {value!r} in data (columns: {list(data.columns)})")
+        return data[value].to_numpy()
+    return value
+
+
+def _inputs(yi, vi, sei, data, labels):
+    if hasattr(yi, "yi") and hasattr(yi, "vi"):          # an EffectSizes result
+        labels = yi.labels if labels is None else labels
+        yi, vi = yi.yi, yi.vi
+    if labels is None and data is not None:
+        labels = list(data.index)
+    y = as_float_array(_column(yi, data, "yi"), "yi", labels)
+    if vi is None and sei is None:
+        raise InputError("field 'vi': give the sampling variances vi= (or standard errors sei=)")
+    if vi is not None:
+        v = as_float_array(_column(vi, data, "vi"), "vi", labels)
+    else:
+        s = as_float_array(_column(sei, data, "sei"), "sei", labels)
+        check_bounds(s[np.isfinite(s)], "sei", None, lower=0, lower_strict=True)
+        v = s * s
+    check_same_length({"yi": y, "vi": v})
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(y):
+            raise InputError(f"field 'labels': {len(labels)} labels for {len(y)} studies")
+    return y, v, labels, data
