@@ -1,8 +1,21 @@
-"""metaverdict: from reported trial statistics to pooled effects, certainty and verdicts."""
+"""metaverdict: from reported trial statistics to pooled effects, certainty and verdicts.
+
+The public API is a set of plain functions returning frozen result objects::
+
+    import metaverdict as mv
+    es = mv.effect_sizes("SMD", data=df, m1i="m1", sd1i="sd1", n1i="n1", m2i="m2", sd2i="sd2", n2i="n2")
+    res = mv.meta_analysis(es, method="REML", test="knha")
+    print(res.summary())
+"""
 from __future__ import annotations
 
+from metaverdict.effects import EffectSizes, effect_sizes
 from metaverdict.errors import ConvergenceError, InputError
-from metaverdict.models import MetaAnalysisResult, meta_analysis
+from metaverdict.models import (MetaAnalysisResult, PooledTablesResult, mantel_haenszel,
+                                meta_analysis, peto)
 
 __version__ = "0.1.0"
-__all__ = ["ConvergenceError", "InputError", "MetaAnalysisResult", "__version__", "meta_analysis"]
+__all__ = [
+    "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "PooledTablesResult",
+    "__version__", "effect_sizes", "mantel_haenszel", "meta_analysis", "peto",
+]

@@ -84,5 +84,6 @@ class ResultMixin:
         parts = []
         for name in self._repr_fields:
             v = getattr(self, name)
-            parts.append(f"{name}={fmt(v) if isinstance(v, (float, np.floating)) else v!r}")
+            shown = fmt(v) if isinstance(v, (float, np.floating)) else repr(v)
+            parts.append(f"{name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"

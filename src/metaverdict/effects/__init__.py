@@ -1,1 +1,20 @@
-"""metaverdict.effects."""
+"""metaverdict.effects: effect sizes and sampling variances from reported statistics.
+
+:func:`effect_sizes` reproduces metafor's ``escalc()`` (measures in :data:`MEASURES`);
+:mod:`~metaverdict.effects.conversions` turns CIs, p-values, SEs and medians with IQR/range
+into the inputs it needs.
+"""
+from __future__ import annotations
+
+from metaverdict.effects.continuity import add_to_cells
+from metaverdict.effects.conversions import (MeanSD, mean_sd_from_median, pooled_sd, sd_from_se,
+                                             se_from_ci, se_from_pvalue, variance_from_ci)
+from metaverdict.effects.escalc import effect_sizes
+from metaverdict.effects.measures import MEASURES, Measure, hedges_correction
+from metaverdict.effects.results import EffectSizes
+
+__all__ = [
+    "MEASURES", "EffectSizes", "MeanSD", "Measure", "add_to_cells", "effect_sizes",
+    "hedges_correction", "mean_sd_from_median", "pooled_sd", "sd_from_se", "se_from_ci",
+    "se_from_pvalue", "variance_from_ci",
+]

@@ -82,7 +82,7 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
         q_p = xp.asarray(stats.chi2.sf(np.asarray(q), k - p))
         vt = (k - p) / fe.tr_p
         if method in COMMON_EFFECT:
-            i2 = xp.maximum(100 * (q - (k - p)) / q, 0.0)
+            i2 = xp.where(q > 0, xp.maximum(100 * (q - (k - p)) / xp.where(q > 0, q, 1.0), 0.0), 0.0)
             h2 = q / (k - p)
         else:
             i2 = 100 * tau2 / (vt + tau2)
@@ -149,6 +149,7 @@ def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta:
 
     def crit(ll: float, n: int) -> tuple[float, float, float]:
         m = max(n, parms + 2)
-        return -2 * ll + 2 * parms, -2 * ll + parms * np.log(n), -2 * ll + 2 * parms * m / (m - parms - 1)
+        log_n = np.log(n) if n > 0 else -np.inf
+        return -2 * ll + 2 * parms, -2 * ll + parms * log_n, -2 * ll + 2 * parms * m / (m - parms - 1)
 
     return FitStatistics(ll_ml, dev_ml, *crit(ll_ml, k), ll_reml, -2 * ll_reml, *crit(ll_reml, k - p))

@@ -68,11 +68,15 @@ class SolverControl:
 
     ``tol``: stop when a step changes tau² by less than ``tol * (1 + tau²)``;
     ``max_iter``: Fisher-scoring steps before the bracketing search takes over (which then
-    has ``max_iter`` steps of its own, each at least halving the bracket).
+    has ``max_iter`` steps of its own, each at least halving the bracket);
+    ``global_search``: ML/REML likelihoods can have two maxima (one at tau² = 0); when True
+    (default) the likelihood is also evaluated on a grid of :data:`GRID_POINTS` values and the
+    search restarted next to any grid point that beats the maximum found from metafor's start.
     """
 
     tol: float = 1e-12
-    max_iter: int = 500
+    max_iter: int = 100
+    global_search: bool = True
 
 
 def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
@@ -188,7 +192,8 @@ def _equation(method: str, y, v, design, k, p, target=None):
             return val, val / pr.sum_w, pr
         # PM, PMM and Q-profile bounds: y'Py = target, Newton step (d y'Py / d tau2 = -y'P²y)
         val = pr.rss - target
-        return val, val / pr.ypy2, pr
+        slope = pr.ypy2
+        return val, val / array_namespace(slope).where(slope > 0, slope, 1.0), pr
     return f
 
 
@@ -205,6 +210,8 @@ def _iterative(method, y, v, design, k, p, control):
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
     if method in ("ML", "REML"):
         tau2 = _prefer_zero_if_higher_likelihood(method, tau2, y, v, design, k, p)
+        if control.global_search:
+            tau2, iters = _global_maximum(method, f, tau2, iters, y, v, design, k, p, control)
     w = 1 / (v + tau2[..., None])
     if method == "ML":
         se = _sqrt(2 / xp.sum(w * w, axis=-1))
@@ -253,39 +260,79 @@ def fisher_scoring(f, start, control: SolverControl):
 def solve_decreasing(f, lower, control: SolverControl):
     """Root of ``f`` above ``lower`` for functions positive below the root and negative above.
 
-    Returns ``lower`` where ``f(lower) <= 0`` (boundary solution). Otherwise doubles an upper
-    bound until ``f`` is negative, then takes Newton/Fisher steps, falling back to bisection
-    whenever a step leaves the bracket. Returns ``(root, converged, iterations)``.
+    Returns ``lower`` where ``f(lower) <= 0`` (boundary solution). Otherwise grows an upper
+    bound until ``f`` is negative there, then runs the Illinois variant of regula falsi inside
+    the bracket (superlinear, and it never leaves the bracket, so it cannot diverge or cycle).
+    Returns ``(root, converged, iterations)``.
     """
     xp = array_namespace(lower)
-    val, step, _ = f(lower)
-    at_bound = val <= 0
-    lo, hi = lower, xp.where(at_bound, lower, lower + xp.maximum(step, 1e-8) * 2 + 1e-8)
-    for _ in range(200):                          # find an upper bound with f(hi) < 0
-        vhi, _, _ = f(hi)
-        grow = (vhi > 0) & ~at_bound
+    flo, step, _ = f(lower)
+    done = flo <= 0
+    lo = lower
+    hi = lower + xp.where(xp.isfinite(step) & (step > 0), step, 1.0) + 1e-8
+    fhi = f(hi)[0]
+    for _ in range(200):                          # grow the upper bound until f(hi) < 0
+        grow = (fhi > 0) & ~done
         if not bool(xp.any(grow)):
             break
-        lo = xp.where(grow, hi, lo)
+        lo, flo = xp.where(grow, hi, lo), xp.where(grow, fhi, flo)
         hi = xp.where(grow, hi * 4, hi)
-    t = xp.where(at_bound, lower, (lo + hi) / 2)
-    done = at_bound
+        fhi = xp.where(grow, f(hi)[0], fhi)
+    t = xp.where(done, lower, lo)
+    last = xp.zeros(t.shape, dtype=xp.int64)      # +1: lo moved last time, -1: hi moved
     iters = xp.zeros(t.shape, dtype=xp.int64)
     for _ in range(max(control.max_iter, 200)):
-        val, step, _ = f(t)
-        lo = xp.where(val > 0, t, lo)
-        hi = xp.where(val > 0, hi, t)
-        t_new = t + step
-        outside = ~((t_new > lo) & (t_new < hi)) | ~xp.isfinite(t_new)
-        t_new = xp.where(outside, (lo + hi) / 2, t_new)
+        denom = fhi - flo
+        t_new = (lo * fhi - hi * flo) / xp.where(denom == 0, 1.0, denom)
+        bad = ~((t_new > lo) & (t_new < hi)) | (denom == 0)
+        t_new = xp.where(bad, (lo + hi) / 2, t_new)
         t_new = xp.where(done, t, t_new)
+        ft = f(t_new)[0]
+        pos = ft > 0
+        # Illinois: halve the function value kept at an end that survived twice in a row
+        fhi = xp.where(pos & (last == 1), fhi / 2, fhi)
+        flo = xp.where(~pos & (last == -1), flo / 2, flo)
+        lo, flo = xp.where(pos, t_new, lo), xp.where(pos, ft, flo)
+        hi, fhi = xp.where(pos, hi, t_new), xp.where(pos, fhi, ft)
+        last = xp.where(pos, 1, -1)
         iters = iters + xp.astype(~done, xp.int64)
-        newly = (xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (hi - lo <= control.tol * (1 + lo))
-        done = done | newly | (val == 0)
+        newly = ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
+                 | (hi - lo <= control.tol * (1 + lo)))
         t = t_new
+        done = done | newly
         if bool(xp.all(done)):
             break
     return t, done, iters
+
+
+GRID_POINTS = 32
+
+
+def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
+    """Replace a local maximum of the (restricted) likelihood by a higher one if a grid of
+    tau² values up to ``4 (Σ(y-ȳ)²/(k-p) + max v)`` shows one (the likelihood's maxima all lie
+    below the scale of the unweighted residual variance plus the largest sampling variance)."""
+    xp = array_namespace(y, v)
+    top = 4 * (xp.sum(y * y, axis=-1) / (k - p) + xp.max(v, axis=-1))
+    frac = xp.asarray([(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2))
+                       for j in range(GRID_POINTS)], dtype=y.dtype)
+    ll_hat = log_likelihood(method, tau2, y, v, design)
+    best_ll, best_j = ll_hat, xp.full(tau2.shape, -1, dtype=xp.int64)
+    for j in range(GRID_POINTS):
+        llj = log_likelihood(method, top * frac[j], y, v, design)
+        better = llj > best_ll + 1e-10 * (1 + xp.abs(best_ll))
+        best_ll = xp.where(better, llj, best_ll)
+        best_j = xp.where(better, j, best_j)
+    redo = best_j >= 0
+    if not bool(xp.any(redo)):
+        return tau2, iters
+    # restart from the grid point below the best one (or 0): the score is positive there
+    below = top * xp.take(xp.concat([xp.zeros(1, dtype=y.dtype), frac]), xp.maximum(best_j, 0))
+    start = xp.where(redo, below, tau2)
+    t2, _, it2 = solve_decreasing(f, start, control)
+    ll2 = log_likelihood(method, t2, y, v, design)
+    use = redo & (f(start)[0] > 0) & (ll2 > ll_hat)
+    return xp.where(use, t2, tau2), xp.where(use, iters + it2, iters)
 
 
 def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design) -> Array:
