@@ -1,0 +1,124 @@
+"""CSV import and export of results (the ``studies.csv`` layout; see ``records``).
+
+An import validates every row first and raises one :class:`~metaverdict.errors.InputError`
+listing every problem as ``row N, column 'x': what is wrong, got 'value'``; it then writes all
+rows in one transaction, so a failure anywhere writes nothing. ``export_csv`` writes the
+original columns plus ``EXTRA_COLUMNS`` (normalisation choices), so that
+``import_csv(export_csv(store))`` reproduces the store's results.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from metaverdict.errors import InputError
+from metaverdict.evidence.records import (
+    CSV_COLUMNS, EXTRA_COLUMNS, REQUIRED_COLUMNS, ResultDraft, check_sources, validate_row,
+)
+from metaverdict.evidence.store import Store
+from metaverdict.evidence.writer import write_drafts
+
+MAX_LISTED_ERRORS = 50
+
+
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    """Read a UTF-8 CSV (header row, standard quoting) into dicts of strings."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise InputError(f"{path}: missing required column(s) {', '.join(map(repr, missing))}"
+                             f" (required: {', '.join(REQUIRED_COLUMNS)})")
+        return [dict(row) for row in reader]
+
+
+def validate_rows(store: Store, rows: list[dict[str, Any]],
+                  overrides: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None,
+                  ) -> list[ResultDraft]:
+    """Validate all rows (numbered from 1) and return drafts, or raise one InputError."""
+    drafts, errors = [], []
+    for i, raw in enumerate(rows, start=1):
+        if overrides is not None:
+            raw = {**raw, **overrides(i, raw)}
+        draft, errs = validate_row(i, raw, store.vocabulary)
+        errors.extend(errs)
+        if draft is not None:
+            drafts.append(draft)
+    errors.extend(check_sources(drafts))
+    if errors:
+        shown = errors[:MAX_LISTED_ERRORS]
+        more = len(errors) - len(shown)
+        raise InputError(f"{len(errors)} problem(s) in the input; nothing was imported:\n"
+                         + "\n".join(shown) + (f"\n... and {more} more" if more else ""))
+    return drafts
+
+
+def import_rows(store: Store, rows: list[dict[str, Any]],
+                overrides: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> int:
+    """Validate then write rows in one transaction; returns the number of results written."""
+    drafts = validate_rows(store, rows, overrides)
+    with store.transaction() as session:
+        return write_drafts(session, drafts)
+
+
+def import_csv(store: Store, path: str | Path) -> int:
+    """Import a user's CSV of results (all or nothing).
+
+    Parameters
+    ----------
+    store : Store
+    path : str or Path
+        CSV in the ``studies.csv`` layout. Required columns: ``REQUIRED_COLUMNS``; optional:
+        the other ``CSV_COLUMNS`` and ``EXTRA_COLUMNS``.
+
+    Returns
+    -------
+    int
+        Number of results imported.
+
+    Raises
+    ------
+    InputError
+        Listing every bad row and column; nothing is written.
+    """
+    return import_rows(store, read_rows(path))
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def export_frame(store: Store) -> pd.DataFrame:
+    """The store's results in the CSV layout (strings), in import order."""
+    out = []
+    for r in store.results():
+        row = {
+            "source_id": r.source_id, "citation": r.citation, "doi": r.doi, "design": r.design,
+            "treatment": r.treatment_raw, "comparator": r.comparator_raw,
+            "condition": r.condition_raw, "outcome": r.outcome_raw, "timepoint": r.timepoint_raw,
+            "url_or_location": r.url_or_location, "kind": r.kind, "study": r.study,
+            "comparator_name": r.comparator_name, "lower_is_better": r.lower_is_better,
+        }
+        for col in CSV_COLUMNS + EXTRA_COLUMNS:
+            if col not in row:
+                row[col] = getattr(r, col)
+        out.append({c: _text(row[c]) for c in CSV_COLUMNS + EXTRA_COLUMNS})
+    return pd.DataFrame(out, columns=list(CSV_COLUMNS + EXTRA_COLUMNS), dtype=str)
+
+
+def export_csv(store: Store, path: str | Path) -> int:
+    """Write all results to ``path`` (UTF-8, header, standard quoting); returns the row count."""
+    frame = export_frame(store)
+    frame.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_MINIMAL)
+    return len(frame)

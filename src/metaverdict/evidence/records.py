@@ -1,0 +1,358 @@
+"""Row validation (pydantic 2) and normalisation: one CSV row -> one :class:`ResultDraft`.
+
+Column layout: that of ``studies.csv`` (see ``CSV_COLUMNS``), plus the optional
+``EXTRA_COLUMNS`` that :func:`metaverdict.evidence.io.export_csv` writes so that an export
+re-imports to the same content.
+
+Required columns (a value in every row): source_id, citation, design (rct, meta-analysis,
+systematic-review), treatment, comparator (sham, placebo, no-treatment, usual-care, other /
+other-active), condition, outcome, timepoint, effect_measure, url_or_location. A row that gives
+any number must also give verbatim_quote. Everything else is optional; numbers may use a
+Unicode minus sign. Rows are numbered from 1 = the first data row (line 2 of the file).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from metaverdict.evidence import derive
+from metaverdict.evidence.models import DIRECTIONS_REPORTED, RESULT_KINDS, SIGN_CONVENTIONS
+from metaverdict.evidence.parsing import parse_group_value, parse_number, parse_p_value
+from metaverdict.evidence.vocabulary import (
+    RATIO_MEASURES, OutcomeTerm, TimepointTerm, UnknownTermError, Vocabulary,
+)
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "source_id", "citation", "doi", "design", "treatment", "comparator", "condition", "outcome",
+    "timepoint", "effect_measure", "estimate", "ci_lower", "ci_upper", "n_treatment",
+    "n_control", "mean_treatment", "sd_treatment", "mean_control", "sd_control", "k_studies",
+    "i2", "certainty", "url_or_location", "verbatim_quote", "p_value", "notes")
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "kind", "study", "comparator_name", "sign_convention", "sign_reason", "direction_reported",
+    "direction_reason", "lower_is_better")
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "source_id", "citation", "design", "treatment", "comparator", "condition", "outcome",
+    "timepoint", "effect_measure", "url_or_location")
+RESULT_DESIGNS = ("rct", "meta-analysis", "systematic-review")
+_NUMBER_FIELDS = ("estimate", "ci_lower", "ci_upper", "n_treatment", "n_control",
+                  "mean_treatment", "sd_treatment", "mean_control", "sd_control", "p_value")
+_CONTINUOUS_DOMAINS = ("pain", "function", "pressure-pain-threshold", "range-of-motion",
+                       "quality-of-life", "grip-strength")
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+class CsvRow(BaseModel):
+    """One CSV row as validated input (strings in, typed values out; blanks as None)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    source_id: str
+    citation: str
+    doi: str | None = None
+    design: str
+    treatment: str
+    comparator: str
+    condition: str
+    outcome: str
+    timepoint: str
+    effect_measure: str
+    estimate: float | None = None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    n_treatment: int | None = None
+    n_control: int | None = None
+    mean_treatment: str | None = None
+    sd_treatment: float | None = None
+    mean_control: str | None = None
+    sd_control: float | None = None
+    k_studies: int | None = None
+    i2: float | None = None
+    certainty: str | None = None
+    url_or_location: str
+    verbatim_quote: str | None = None
+    p_value: str | None = None
+    notes: str | None = None
+    kind: str | None = None
+    study: str | None = None
+    comparator_name: str | None = None
+    sign_convention: str | None = None
+    sign_reason: str | None = None
+    direction_reported: str | None = None
+    direction_reason: str | None = None
+    lower_is_better: bool | None = None
+
+    @field_validator("source_id", "citation", "design", "treatment", "comparator", "condition",
+                     "outcome", "timepoint", "effect_measure", "url_or_location", mode="before")
+    @classmethod
+    def _required(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("is required")
+        return str(v)
+
+    @field_validator("estimate", "ci_lower", "ci_upper", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> float | None:
+        if v is None:
+            return None
+        try:
+            return parse_number(str(v))
+        except ValueError:
+            raise ValueError("must be a number") from None
+
+    @field_validator("sd_treatment", "sd_control", mode="before")
+    @classmethod
+    def _sd(cls, v: Any) -> float | None:
+        if v is None:
+            return None
+        try:
+            x = parse_number(str(v))
+        except ValueError:
+            raise ValueError("must be a non-negative number") from None
+        if x < 0:
+            raise ValueError("must be a non-negative number")
+        return x
+
+    @field_validator("i2", mode="before")
+    @classmethod
+    def _i2(cls, v: Any) -> float | None:
+        if v is None:
+            return None
+        try:
+            x = parse_number(str(v).rstrip("%"))
+        except ValueError:
+            raise ValueError("must be a percentage between 0 and 100") from None
+        if not 0 <= x <= 100:
+            raise ValueError("must be a percentage between 0 and 100")
+        return x
+
+    @field_validator("n_treatment", "n_control", "k_studies", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> int | None:
+        if v is None:
+            return None
+        try:
+            x = float(str(v).strip())
+        except ValueError:
+            raise ValueError("must be a positive integer") from None
+        if x != int(x) or x < 1:
+            raise ValueError("must be a positive integer")
+        return int(x)
+
+    @field_validator("mean_treatment", "mean_control", "doi", "certainty", "verbatim_quote",
+                     "notes", "study", "comparator_name", "sign_reason", "direction_reason",
+                     mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> str | None:
+        return None if v is None else str(v)
+
+    @field_validator("design")
+    @classmethod
+    def _design(cls, v: str) -> str:
+        if v not in RESULT_DESIGNS:
+            raise ValueError(f"must be one of {', '.join(RESULT_DESIGNS)}")
+        return v
+
+    @field_validator("p_value", mode="before")
+    @classmethod
+    def _p(cls, v: Any) -> str | None:
+        if v is None:
+            return None
+        parse_p_value(str(v))
+        return str(v)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str | None) -> str | None:
+        if v is not None and v not in RESULT_KINDS:
+            raise ValueError(f"must be one of {', '.join(RESULT_KINDS)}")
+        return v
+
+    @field_validator("sign_convention")
+    @classmethod
+    def _sign(cls, v: str | None) -> str | None:
+        if v is not None and v not in SIGN_CONVENTIONS:
+            raise ValueError(f"must be one of {', '.join(SIGN_CONVENTIONS)}")
+        return v
+
+    @field_validator("direction_reported")
+    @classmethod
+    def _direction(cls, v: str | None) -> str | None:
+        if v is not None and v not in DIRECTIONS_REPORTED:
+            raise ValueError(f"must be one of {', '.join(DIRECTIONS_REPORTED)}")
+        return v
+
+    @field_validator("lower_is_better", mode="before")
+    @classmethod
+    def _bool(cls, v: Any) -> bool | None:
+        if v is None or isinstance(v, bool):
+            return v
+        s = str(v).strip().lower()
+        if s in ("true", "1", "yes"):
+            return True
+        if s in ("false", "0", "no"):
+            return False
+        raise ValueError("must be true or false")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CsvRow:
+        if self.ci_lower is not None and self.ci_upper is not None and self.ci_lower > self.ci_upper:
+            raise ValueError("ci_lower|must not exceed ci_upper")
+        if self.verbatim_quote is None and any(getattr(self, f) is not None for f in _NUMBER_FIELDS):
+            raise ValueError("verbatim_quote|is required when the row gives a number "
+                             "(provenance: quote the source text that contains it)")
+        return self
+
+
+@dataclass
+class ResultDraft:
+    """A validated, normalised row ready to be written (plain data, no session)."""
+
+    row: int
+    csv: CsvRow
+    kind: str
+    study: str | None
+    treatment_term: str
+    treatment_family: str
+    comparator_kind: str
+    comparator_name: str
+    condition_term: str
+    body_region: str | None
+    outcome: OutcomeTerm
+    timepoint: TimepointTerm
+    measure: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _format_errors(row: int, exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    out = []
+    for err in exc.errors():
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        col = str(err["loc"][0]) if err["loc"] else ""
+        if "|" in msg and not col:
+            col, msg = msg.split("|", 1)
+        got = raw.get(col, "")
+        got = "" if _blank(got) else got
+        out.append(f"row {row}, column {col!r}: {msg}, got {str(got)!r}")
+    return out
+
+
+def validate_row(row: int, raw: dict[str, Any], vocab: Vocabulary) -> tuple[ResultDraft | None, list[str]]:
+    """Validate and normalise one row; returns the draft or the error messages."""
+    try:
+        r = CsvRow.model_validate({k: (None if _blank(v) else v) for k, v in raw.items()})
+    except ValidationError as exc:
+        return None, _format_errors(row, exc, raw)
+    errors: list[str] = []
+
+    def term(col: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except UnknownTermError as exc:
+            errors.append(f"row {row}, column {col!r}: {exc}, got {raw.get(col)!r}")
+            return None
+
+    comp_kind = term("comparator", vocab.comparator_kind, r.comparator)
+    outcome = term("outcome", vocab.outcome, r.outcome, r.lower_is_better)
+    if errors:
+        return None, errors
+    t_term, t_family = vocab.treatment(r.treatment)
+    c_term, region = vocab.condition(r.condition)
+    kind = r.kind or ("primary" if (r.design == "rct" or r.study) else "review")
+    study = r.study or (r.source_id if kind == "primary" else None)
+    default_name = "other active treatment (unspecified)" if comp_kind == "other-active" else comp_kind
+    draft = ResultDraft(
+        row=row, csv=r, kind=kind, study=study, treatment_term=t_term,
+        treatment_family=t_family, comparator_kind=str(comp_kind),
+        comparator_name=r.comparator_name or default_name, condition_term=c_term,
+        body_region=region, outcome=outcome, timepoint=vocab.timepoint(r.timepoint),
+        measure=vocab.measure(r.effect_measure))
+    draft.values = derived_values(draft)
+    return draft, []
+
+
+def _default_convention(r: CsvRow, measure: str) -> tuple[str, str | None]:
+    if r.estimate is None:
+        return "no-estimate", None
+    if r.sign_convention is not None and r.sign_convention != "no-estimate":
+        return r.sign_convention, r.sign_reason
+    if measure in RATIO_MEASURES:
+        return "treatment-over-comparator", "import default for ratio measures"
+    if measure == "NNT":
+        return "not-signed", "NNT is not a signed difference"
+    return "treatment-minus-comparator", ("import default: estimates are treatment minus "
+                                          "comparator unless column 'sign_convention' says otherwise")
+
+
+def derived_values(d: ResultDraft) -> dict[str, Any]:
+    """Parsed and derived columns of a result, with the ``derivation`` text."""
+    r = d.csv
+    parts: list[str] = []
+    convention, reason = _default_convention(r, d.measure)
+    p = parse_p_value(r.p_value) if r.p_value else None
+    if p is not None:
+        parts.append(f"p_value parsed as P {p.relation} {p.value:g}"
+                     + (" (first of several reported values)" if p.first_of_several else ""))
+    mt, mt_pct = parse_group_value(r.mean_treatment) if r.mean_treatment else (None, False)
+    mc, mc_pct = parse_group_value(r.mean_control) if r.mean_control else (None, False)
+    for name, text, val, pct in (("mean_treatment", r.mean_treatment, mt, mt_pct),
+                                 ("mean_control", r.mean_control, mc, mc_pct)):
+        if text is not None and (pct or val is None):
+            parts.append(f"{name} {text!r} read as "
+                         + (f"{val:g} (percent)" if val is not None else "no number"))
+    h = derive.harmonise(d.measure, r.effect_measure, r.estimate, r.ci_lower, r.ci_upper, convention)
+    if h.estimate is None and r.estimate is None and d.measure == "group-level":
+        if d.timepoint.window == "baseline":
+            parts.append("no difference derived at baseline")
+        elif "count" in r.effect_measure.lower():
+            parts.append("no difference derived: counts without per-arm sizes")
+        elif mt_pct == mc_pct:
+            h = derive.arm_difference(r.effect_measure, mt, mc, mt_pct)
+    if h.how:
+        parts.append(h.how)
+    se, how = derive.se_from_ci(d.measure, r.ci_lower, r.ci_upper)
+    if how:
+        parts.append(how)
+    warn = derive.ci_asymmetry_note(r.estimate, r.ci_lower, r.ci_upper)
+    if warn and d.measure not in RATIO_MEASURES:
+        parts.append(warn)
+    bound = None
+    if (p is not None and r.estimate is None and d.measure == "none"
+            and r.n_treatment and r.n_control and d.outcome.domain in _CONTINUOUS_DOMAINS):
+        bound = derive.smd_bound_from_p(p.relation, p.value, r.n_treatment, r.n_control)
+        if bound:
+            parts.append(bound[2])
+    return {
+        "mean_treatment_value": mt, "mean_control_value": mc,
+        "p_relation": p.relation if p else None, "p_number": p.value if p else None,
+        "se": se, "sign_convention": convention, "sign_reason": reason,
+        "harmonised_measure": h.measure, "harmonised_estimate": h.estimate,
+        "harmonised_ci_lower": h.ci_lower, "harmonised_ci_upper": h.ci_upper,
+        "favours_treatment_when": derive.favours_treatment_when(h.measure, d.outcome.lower_is_better),
+        "smd_bound_relation": bound[0] if bound else None,
+        "smd_bound": bound[1] if bound else None,
+        "derivation": "; ".join(parts) if parts else "nothing derived",
+    }
+
+
+def check_sources(drafts: list[ResultDraft]) -> list[str]:
+    """Rows of one source_id must agree on citation, doi, url_or_location and design."""
+    first: dict[str, ResultDraft] = {}
+    errors = []
+    for d in drafts:
+        seen = first.setdefault(d.csv.source_id, d)
+        for col in ("citation", "doi", "url_or_location", "design"):
+            if getattr(d.csv, col) != getattr(seen.csv, col):
+                errors.append(f"row {d.row}, column {col!r}: differs from row {seen.row} of "
+                              f"source_id {d.csv.source_id!r}, got {getattr(d.csv, col)!r}")
+    return errors
+
+
+def is_pedro(certainty: str | None) -> bool:
+    """True for a PEDro score such as ``"PEDro 5/10"``."""
+    return bool(certainty and re.match(r"PEDro\s+\d+\s*/\s*10$", certainty.strip()))

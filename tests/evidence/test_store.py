@@ -1,0 +1,75 @@
+"""Store opening: URL resolution, migrations, seeding once, transactions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from evidence_fixtures import bundled_store, empty_store  # noqa: F401  (fixtures)
+from metaverdict.evidence import store as store_module
+from metaverdict.evidence.models import Base, Source
+from metaverdict.evidence.store import ENV_URL, default_url, open_store
+
+
+def test_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_URL, "sqlite:///from-env.sqlite")
+    assert default_url() == "sqlite:///from-env.sqlite"
+
+
+def test_default_url_is_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(ENV_URL, raising=False)
+    monkeypatch.setattr(store_module.platformdirs, "user_data_dir",
+                        lambda app: str(tmp_path / "data" / app))
+    url = default_url()
+    assert url == f"sqlite:///{tmp_path / 'data' / 'metaverdict' / 'evidence.sqlite'}"
+    with open_store(seed=False) as st:          # created on first use, folder included
+        assert st.is_empty()
+    assert (tmp_path / "data" / "metaverdict" / "evidence.sqlite").exists()
+
+
+def test_argument_beats_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(ENV_URL, f"sqlite:///{tmp_path / 'env.sqlite'}")
+    with open_store(f"sqlite:///{tmp_path / 'arg.sqlite'}", seed=False):
+        pass
+    assert (tmp_path / "arg.sqlite").exists() and not (tmp_path / "env.sqlite").exists()
+
+
+def test_migrations_match_the_models(empty_store) -> None:
+    with empty_store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        assert "alembic_version" in inspect(conn).get_table_names()
+
+
+def test_seeded_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as st:
+        assert st.counts()["results"] == 145
+    with open_store(url) as st:                  # reopening neither re-seeds nor fails
+        assert st.counts()["results"] == 145
+
+
+def test_memory_store() -> None:
+    with open_store("sqlite://") as st:
+        assert st.counts() == {"sources": 43, "results": 145, "opinions": 2}
+
+
+def test_transaction_rolls_back(empty_store) -> None:
+    with pytest.raises(RuntimeError), empty_store.transaction() as s:
+        s.add(Source(key="x", citation="c", url_or_location="u", design="rct"))
+        s.flush()
+        raise RuntimeError("boom")
+    assert empty_store.is_empty()
+
+
+def test_stores_are_independent(tmp_path: Path) -> None:
+    a = open_store(f"sqlite:///{tmp_path / 'a.sqlite'}", seed=False)
+    b = open_store(f"sqlite:///{tmp_path / 'b.sqlite'}")
+    try:
+        assert a.is_empty() and not b.is_empty()
+    finally:
+        a.close()
+        b.close()
