@@ -1,0 +1,79 @@
+"""``metaverdict meta``: effect sizes and a meta-analysis from a CSV file."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from metaverdict.cli.common import fail_on_input_error
+from metaverdict.datasets import load_example
+from metaverdict.effects import effect_sizes
+from metaverdict.errors import InputError
+from metaverdict.models import meta_analysis
+
+ESCALC_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
+                  "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni")
+RATIO_MEASURES = ("OR", "RR", "IRR", "ROM", "PETO")
+Col = Annotated[Optional[str], typer.Option(help="column name", show_default=False)]
+
+
+@fail_on_input_error
+def meta(
+    file: Annotated[Optional[Path], typer.Argument(help="CSV file, one row per study")] = None,
+    example: Annotated[Optional[str], typer.Option(help="use a bundled dataset, e.g. dat.bcg")] = None,
+    measure: Annotated[Optional[str], typer.Option(help="effect size (SMD, MD, ROM, OR, RR, RD, "
+                                                   "PETO, IRR, ZCOR, COR, ZPCOR, PLO, PR, PFT)")] = None,
+    yi: Col = None, vi: Col = None, sei: Col = None,
+    ai: Col = None, bi: Col = None, ci: Col = None, di: Col = None, n1i: Col = None, n2i: Col = None,
+    x1i: Col = None, x2i: Col = None, t1i: Col = None, t2i: Col = None, m1i: Col = None,
+    m2i: Col = None, sd1i: Col = None, sd2i: Col = None, xi: Col = None, mi: Col = None,
+    ri: Col = None, ti: Col = None, ni: Col = None,
+    label: Col = None,
+    method: Annotated[str, typer.Option(help="tau² estimator or EE")] = "REML",
+    test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp)")] = "z",
+    level: Annotated[float, typer.Option(help="confidence level")] = 0.95,
+    mods: Annotated[Optional[str], typer.Option(help="moderator formula, e.g. 'ablat + C(alloc)'")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the summary")] = False,
+) -> None:
+    """Compute effect sizes (or read yi/vi) and fit a meta-analysis; print a metafor-style summary."""
+    data = _read(file, example)
+    if label is not None:
+        if label not in data.columns:
+            raise InputError(f"--label: no column {label!r} in the data")
+        data.index = data[label].astype(str)
+    counts = {name: value for name, value in locals().items() if name in ESCALC_COLUMNS and value}
+    if measure is not None:
+        es = effect_sizes(measure, data=data, **counts)
+        y, v = es.yi, es.vi
+    elif yi is not None and (vi is not None or sei is not None):
+        y, v = yi, vi
+    else:
+        raise InputError("give --measure with its columns (e.g. --ai ... --di), or --yi with --vi/--sei")
+    res = meta_analysis(y, v, sei=sei if measure is None else None, data=data, method=method,
+                        test=test, level=level, mods=mods)
+    if as_json:
+        typer.echo(json.dumps(res.to_dict(), indent=2))
+        return
+    typer.echo(res.summary())
+    if measure is not None and measure.upper() in RATIO_MEASURES and res.p == 1:
+        name = "ratio of means" if measure.upper() == "ROM" else measure.upper()
+        typer.echo(f"\n{name} (exponentiated): {math.exp(res.estimate):.4f} "
+                   f"[{math.exp(res.ci_lower):.4f}, {math.exp(res.ci_upper):.4f}], "
+                   f"prediction interval [{math.exp(res.pi_lower):.4f}, {math.exp(res.pi_upper):.4f}]")
+
+
+def _read(file: Path | None, example: str | None) -> pd.DataFrame:
+    if (file is None) == (example is None):
+        raise InputError("give a CSV FILE or --example NAME (one of them)")
+    if example is not None:
+        return load_example(example)
+    if not file.exists():
+        raise InputError(f"file {str(file)!r} does not exist")
+    try:
+        return pd.read_csv(file)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {str(file)!r} as CSV: {exc}") from exc
