@@ -1,0 +1,14 @@
+"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial and drapery.
+
+Every function takes a fitted :class:`~metaverdict.MetaAnalysisResult`, draws into ``ax=`` or
+a new figure, and returns the :class:`matplotlib.figure.Figure`; ``save="plot.png"`` (or
+``.svg``, ``.pdf``) writes it too. The numbers come from :mod:`metaverdict.models` and
+:mod:`metaverdict.diagnostics`; nothing here fits a model.
+"""
+from metaverdict.report.plots.baujat import baujat_plot
+from metaverdict.report.plots.drapery import drapery_plot
+from metaverdict.report.plots.forest import forest_plot
+from metaverdict.report.plots.funnel import funnel_plot
+from metaverdict.report.plots.radial import radial_plot
+
+__all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "radial_plot"]
