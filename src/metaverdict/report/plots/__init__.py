@@ -10,5 +10,7 @@ from metaverdict.report.plots.drapery import drapery_plot
 from metaverdict.report.plots.forest import forest_plot
 from metaverdict.report.plots.funnel import funnel_plot
 from metaverdict.report.plots.radial import radial_plot
+from metaverdict.report.plots.time_course import time_course_plot
 
-__all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "radial_plot"]
+__all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "radial_plot",
+           "time_course_plot"]
