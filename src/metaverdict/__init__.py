@@ -9,6 +9,9 @@ The public API is a set of plain functions returning frozen result objects::
 """
 from __future__ import annotations
 
+from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_safe_n, henmi_copas,
+                                     influence, leave_one_out, pet_peese, rank_test, ranef,
+                                     rstandard, trim_and_fill)
 from metaverdict.effects import EffectSizes, effect_sizes
 from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models import (MetaAnalysisResult, PooledTablesResult, mantel_haenszel,
@@ -17,5 +20,7 @@ from metaverdict.models import (MetaAnalysisResult, PooledTablesResult, mantel_h
 __version__ = "0.1.0"
 __all__ = [
     "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "PooledTablesResult",
-    "__version__", "effect_sizes", "mantel_haenszel", "meta_analysis", "peto",
+    "__version__", "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
+    "henmi_copas", "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "pet_peese",
+    "peto", "rank_test", "ranef", "rstandard", "trim_and_fill",
 ]

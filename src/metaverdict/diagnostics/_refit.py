@@ -1,0 +1,129 @@
+"""Refitting a model on subsets of its studies, shared by the diagnostics.
+
+Subsets of equal size (every leave-one-out fit, for instance) are fitted together as one batch
+through the kernels of :mod:`metaverdict.models` (:func:`~metaverdict.models.random_effects.estimate_tau2`
+and :func:`~metaverdict.models.inference.pool`), so ``k`` deletions cost one vectorised fit
+instead of ``k`` separate ones; subsets of other sizes go through
+:func:`metaverdict.models.univariate.fit`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from metaverdict.errors import InputError
+from metaverdict.models.inference import Pooled, pool
+from metaverdict.models.projection import Design
+from metaverdict.models.random_effects import SolverControl, Tau2Fit, estimate_tau2
+from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.univariate import fit
+
+
+@dataclass(frozen=True)
+class SubsetFits:
+    """Fits on ``m`` subsets of equal size; arrays have a leading axis of length ``m``."""
+
+    beta: np.ndarray        # (m, p)
+    vb: np.ndarray          # (m, p, p), including the Hartung-Knapp factor
+    se: np.ndarray          # (m, p)
+    statistic: np.ndarray   # (m, p)
+    pvalue: np.ndarray      # (m, p)
+    ci_lower: np.ndarray    # (m, p)
+    ci_upper: np.ndarray    # (m, p)
+    tau2: np.ndarray
+    q: np.ndarray
+    q_pvalue: np.ndarray
+    i2: np.ndarray
+    h2: np.ndarray
+    s2w: np.ndarray
+
+
+def design_of(res: MetaAnalysisResult) -> np.ndarray:
+    """The model matrix of ``res`` (a column of ones for intercept-only models)."""
+    return np.ones((res.k, 1)) if res.design is None else np.asarray(res.design, dtype=float)
+
+
+def require_intercept_only(res: MetaAnalysisResult, what: str) -> None:
+    """Raise unless ``res`` has no moderators (as metafor does for these methods)."""
+    if res.design is not None and res.p > 1:
+        raise InputError(f"{what} applies to models without moderators; this model has "
+                         f"{res.p - 1} moderator coefficient(s) ({', '.join(res.coefficients.index[1:])})")
+
+
+def require_studies(res_k: int, p: int, method: str, what: str) -> None:
+    """metafor's rule: a random-effects model needs more studies than coefficients
+    (a common-effect model at least as many)."""
+    need = p if method in ("EE", "FE") else p + 1
+    if res_k < need:
+        raise InputError(f"{what} needs at least {need} studies for a {method} model with {p} "
+                         f"coefficient(s), got k = {res_k}")
+
+
+def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
+                  control: SolverControl = SolverControl()) -> SubsetFits:
+    """Refit ``res`` (same estimator, test, level, weights) on each row of the boolean mask
+    ``keep`` (shape ``(m, k)``, the same number of studies in every row).
+
+    Rows whose design loses full rank are returned as NaN (metafor's ``coef.na``).
+    """
+    keep = np.asarray(keep, dtype=bool)
+    m, k = keep.shape
+    n = int(keep[0].sum())
+    if not np.all(keep.sum(axis=1) == n):
+        raise ValueError("refit_subsets needs subsets of equal size")
+    idx = np.nonzero(keep)[1].reshape(m, n)
+    y, v = res.yi[idx], res.vi[idx]
+    X = design_of(res)[idx]                                       # (m, n, p)
+    p = X.shape[-1]
+    ok = np.linalg.matrix_rank(X) == p if p > 1 else np.ones(m, dtype=bool)
+    out = _nan_fits(m, p)
+    if not ok.any():
+        return out
+    y, v, X, idx = y[ok], v[ok], X[ok], idx[ok]
+    a = None if res.user_weights is None else np.asarray(res.user_weights)[idx]
+    t2, po = pool_batch(res.method, res.test, res.level, y, v, X if p > 1 else None, a, control)
+    for name, val in (("beta", po.beta), ("vb", po.vb), ("se", po.se), ("statistic", po.statistic),
+                      ("pvalue", po.pvalue), ("ci_lower", po.ci_lower), ("ci_upper", po.ci_upper),
+                      ("tau2", t2.tau2), ("q", po.q), ("q_pvalue", po.q_pvalue), ("i2", po.i2),
+                      ("h2", po.h2), ("s2w", po.s2w)):
+        getattr(out, name)[ok] = np.asarray(val)
+    return out
+
+
+def pool_batch(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
+               X: np.ndarray | None = None, weights: np.ndarray | None = None,
+               control: SolverControl = SolverControl()) -> tuple[Tau2Fit, Pooled]:
+    """tau² and the pooled coefficients for a batch (``y``, ``v``: (m, n); ``X``: (m, n, p) or
+    None), the way :func:`metaverdict.models.univariate.fit` computes them (GENQ uses ``1/v``
+    as weights unless others are given)."""
+    design = Design(X)
+    t2 = estimate_tau2(method, y, v, design, weights if method == "GENQ" else None, control)
+    if method == "GENQ" and weights is None:
+        weights = 1 / v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return t2, pool(method, test, level, y, v, t2, design, weights)
+
+
+def _nan_fits(m: int, p: int) -> SubsetFits:
+    def nan(*shape: int) -> np.ndarray:
+        return np.full((m, *shape), np.nan)
+    return SubsetFits(nan(p), nan(p, p), nan(p), nan(p), nan(p), nan(p), nan(p), nan(), nan(),
+                      nan(), nan(), nan(), nan())
+
+
+def refit(res: MetaAnalysisResult, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None,
+          names: list[str] | None = None, weights: np.ndarray | None = None,
+          labels: list | None = None, test: str | None = None,
+          control: SolverControl | None = None) -> MetaAnalysisResult:
+    """One refit with the estimator and settings of ``res`` on other data."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fit(y, v, method=res.method, test=test or res.test, level=res.level, X=X,
+                   names=names, weights=weights, labels=labels, control=control or SolverControl())
+
+
+def study_index(res: MetaAnalysisResult):
+    """Study labels of ``res`` as a pandas Index (1..k when the model has none)."""
+    import pandas as pd
+    labels = res.labels if res.labels is not None else list(range(1, res.k + 1))
+    return pd.Index(labels, name="study")
