@@ -1,0 +1,270 @@
+"""GRADE certainty of a body of evidence, each downgrade with its reason.
+
+Start: ``high`` (every bundled body comes from randomized trials). Then, per domain:
+
+risk of bias
+    PEDro scores of the trials: median < 6 -> serious (-1). A stored statement "risk of bias
+    high or unclear" -> serious; "generally low" -> not serious. Nothing stored -> the
+    ``unknown_risk_of_bias`` assumption (default ``"serious"``, -1), stated as an assumption.
+inconsistency
+    Only for more than one study. Serious (-1) when I² > 50%, or when k >= 3 and the 95%
+    prediction interval includes the null while the CI excludes it, or when the review says
+    it downgraded for heterogeneity. Single trial: not applicable. I² not stored: not
+    assessed (no downgrade, stated).
+indirectness
+    The reasons declared on the body (mixed comparators, secondary summary source, ...):
+    any -> serious (-1), all reasons listed.
+imprecision
+    With a CI, on the benefit scale (see :meth:`Body.benefit`) with MCID ``M``: the CI
+    includes the null, or contains +M or -M strictly inside it -> serious (-1); the CI
+    reaches both an important benefit and an important harm (lower <= -M and upper >= +M)
+    -> very serious (-2). Optimal information size: a continuous outcome with total N < 400
+    -> serious (-1). The larger of the two applies. Without a CI (only a P-value, a bound or
+    a direction): -2 when total N is < 400 or unknown, else -1.
+publication bias
+    Egger's regression test (``metaverdict.diagnostics.egger_test``) for bodies pooled here
+    from k >= 10 studies: p < 0.10 -> serious (-1). Otherwise "not assessed" with the reason.
+
+The level is ``high`` minus the total steps (floor ``very low``).
+
+A review's pooled result whose stored certainty text is a GRADE level (see
+:func:`metaverdict.grade.review_rating.review_level`) keeps the review's own level
+(``basis = "review's own rating"``): metaverdict does not re-rate what it cannot see; the
+concerns it would have raised are listed in ``notes``.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Literal
+
+from metaverdict._results import ResultMixin, format_table
+from metaverdict.grade.body import Body, is_ratio
+from metaverdict.grade.mcid import MCIDMatch
+from metaverdict.grade.review_rating import (LEVELS, PEDRO_SERIOUS_BELOW, heterogeneity_statement,
+                                             pedro_scores, review_level, risk_of_bias_statement)
+
+DOMAINS: tuple[str, ...] = ("risk of bias", "inconsistency", "indirectness", "imprecision",
+                            "publication bias")
+I2_SERIOUS_ABOVE = 50.0
+OPTIMAL_INFORMATION_SIZE = 400
+EGGER_MIN_K = 10
+EGGER_ALPHA = 0.10
+
+
+@dataclass(frozen=True, repr=False)
+class Downgrade(ResultMixin):
+    """One GRADE domain judgement: ``steps`` levels down (0 = not downgraded) and why."""
+
+    domain: str
+    steps: int
+    reason: str
+    _repr_fields = ("domain", "steps", "reason")
+
+
+@dataclass(frozen=True, repr=False)
+class Certainty(ResultMixin):
+    """GRADE certainty of one body of evidence.
+
+    Attributes
+    ----------
+    level : str
+        ``high``, ``moderate``, ``low`` or ``very low``.
+    start : str
+        ``high`` (randomized trials).
+    downgrades : tuple of Downgrade
+        The domains that lowered the level (steps > 0), each with its reason.
+    judgements : tuple of Downgrade
+        Every domain's judgement, including those with 0 steps and "not assessed".
+    assumptions : tuple of str
+        Assumptions made where data were missing.
+    basis : str
+        ``metaverdict rating`` or ``review's own rating``.
+    review_text : str or None
+        The stored certainty text of a review.
+    notes : tuple of str
+        Further remarks (e.g. concerns not reflected in a review's own rating).
+    """
+
+    level: str
+    start: str
+    downgrades: tuple[Downgrade, ...]
+    judgements: tuple[Downgrade, ...]
+    assumptions: tuple[str, ...]
+    basis: str
+    review_text: str | None = None
+    notes: tuple[str, ...] = ()
+    _repr_fields = ("level", "basis")
+
+    @property
+    def reasons(self) -> list[str]:
+        """``"domain (-steps): reason"`` per downgrade, or the review's own rating."""
+        if self.basis == "review's own rating":
+            return [f"review's own rating: {self.review_text!r}"]
+        return [f"{d.domain} (-{d.steps}): {d.reason}" for d in self.downgrades]
+
+    def summary(self) -> str:
+        """The level, then one line per domain judgement."""
+        head = f"Certainty: {self.level} ({self.basis}"
+        head += f": {self.review_text!r})" if self.review_text and self.basis != "metaverdict rating" else ")"
+        rows = [[d.domain, f"-{d.steps}" if d.steps else "0", d.reason] for d in self.judgements]
+        lines = [head]
+        if rows:
+            lines.append(format_table(["domain", "steps", "reason"], rows))
+        lines += [f"assumption: {a}" for a in self.assumptions]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# -- domains ---------------------------------------------------------------------------
+def _risk_of_bias(body: Body, unknown: str) -> tuple[Downgrade, str | None]:
+    scores = pedro_scores(body.risk_of_bias)
+    if scores:
+        med = statistics.median(scores)
+        shown = ", ".join(f"{s:g}" for s in scores)
+        if med < PEDRO_SERIOUS_BELOW:
+            return Downgrade("risk of bias", 1, f"PEDro {shown}/10 (median {med:g}) is below "
+                             f"{PEDRO_SERIOUS_BELOW}/10"), None
+        return Downgrade("risk of bias", 0, f"PEDro {shown}/10 (median {med:g}) is at least "
+                         f"{PEDRO_SERIOUS_BELOW}/10"), None
+    serious, why = risk_of_bias_statement(body.risk_of_bias)
+    if serious is not None:
+        return Downgrade("risk of bias", int(serious), str(why)), None
+    stored = f" (stored: {'; '.join(body.risk_of_bias)})" if body.risk_of_bias else ""
+    assumption = (f"risk of bias not reported in a usable form{stored}; assumed "
+                  f"{'serious' if unknown == 'serious' else 'not serious'}")
+    return Downgrade("risk of bias", 1 if unknown == "serious" else 0, assumption), assumption
+
+
+def _inconsistency(body: Body) -> Downgrade:
+    said = heterogeneity_statement(body.risk_of_bias + ((body.review_certainty,)
+                                                        if body.review_certainty else ()))
+    if said:
+        return Downgrade("inconsistency", 1, f"the review downgraded for heterogeneity ({said!r})")
+    if body.basis == "single trial":
+        return Downgrade("inconsistency", 0, "not applicable (single trial)")
+    reasons = []
+    if body.i2 is not None and body.i2 > I2_SERIOUS_ABOVE:
+        reasons.append(f"I² = {body.i2:.0f}% > {I2_SERIOUS_ABOVE:.0f}%")
+    null = 1.0 if is_ratio(body.measure) else 0.0
+    if (body.k is not None and body.k >= 3 and body.pi_lower is not None
+            and body.pi_upper is not None and body.has_ci
+            and body.pi_lower <= null <= body.pi_upper
+            and not (body.ci_lower <= null <= body.ci_upper)):        # type: ignore[operator]
+        reasons.append(f"the 95% prediction interval [{body.pi_lower:.3g}, "
+                       f"{body.pi_upper:.3g}] includes the null although the CI excludes it")
+    if reasons:
+        return Downgrade("inconsistency", 1, "; ".join(reasons))
+    if body.i2 is None:
+        return Downgrade("inconsistency", 0, "not assessed (I² not stored for this result)")
+    return Downgrade("inconsistency", 0, f"I² = {body.i2:.0f}% <= {I2_SERIOUS_ABOVE:.0f}%")
+
+
+def _indirectness(body: Body) -> Downgrade:
+    if body.indirectness:
+        return Downgrade("indirectness", 1, "; ".join(body.indirectness))
+    return Downgrade("indirectness", 0, "none declared")
+
+
+def _imprecision(body: Body, mcid: MCIDMatch | None, ois: int) -> Downgrade:
+    n = body.n_total
+    if not body.has_ci:
+        what = ("only a bound on the SMD from a P-value" if body.smd_bound is not None else
+                "only a P-value" if body.p_number is not None and body.estimate is None else
+                "a point estimate without a CI" if body.estimate is not None else
+                "only a direction")
+        if n is None or n < ois:
+            size = f"total N = {n} < {ois}" if n is not None else "total N not stored"
+            return Downgrade("imprecision", 2, f"no CI reported ({what}) and {size}")
+        return Downgrade("imprecision", 1, f"no CI reported ({what})")
+    b, lo, hi = body.benefit()
+    reasons, steps = [], 0
+    if lo is not None and hi is not None:
+        if lo <= 0 <= hi:
+            reasons.append("the 95% CI includes no effect")
+            steps = 1
+        if mcid is not None:
+            m = mcid.threshold
+            if lo <= -m and hi >= m:
+                reasons.append(f"the 95% CI includes both important benefit and important harm "
+                               f"(MCID {mcid.value:g})")
+                steps = 2
+            elif lo < m < hi or lo < -m < hi:
+                reasons.append(f"the 95% CI crosses the MCID ({mcid.value:g})")
+                steps = max(steps, 1)
+        else:
+            reasons.append("no MCID for this scale: judged against the null only")
+    if not is_ratio(body.measure):
+        if n is not None and n < ois:
+            reasons.append(f"total N = {n} < {ois} (optimal information size for a "
+                           "continuous outcome)")
+            steps = max(steps, 1)
+        elif n is None:
+            reasons.append("optimal information size not assessed (total N not stored)")
+    else:
+        reasons.append("optimal information size not assessed (event counts not stored)")
+    if steps == 0:
+        return Downgrade("imprecision", 0, "; ".join(["CI excludes the null and the MCID"]
+                                                      + reasons))
+    return Downgrade("imprecision", steps, "; ".join(reasons))
+
+
+def _publication_bias(body: Body) -> Downgrade:
+    if body.meta is None:
+        why = ("a review's pooled result (study-level data not stored)"
+               if body.basis == "review pooled result" else "a single trial")
+        return Downgrade("publication bias", 0, f"not assessed ({why})")
+    if body.meta.k < EGGER_MIN_K:
+        return Downgrade("publication bias", 0,
+                         f"not assessed (k = {body.meta.k} < {EGGER_MIN_K})")
+    try:
+        from metaverdict.diagnostics import egger_test
+    except ImportError:                                     # pragma: no cover
+        return Downgrade("publication bias", 0, "not assessed (Egger's test unavailable)")
+    test = egger_test(body.meta)
+    if test.pvalue < EGGER_ALPHA:
+        return Downgrade("publication bias", 1, f"Egger's test p = {test.pvalue:.3f} < "
+                         f"{EGGER_ALPHA} (small-study effects)")
+    return Downgrade("publication bias", 0, f"Egger's test p = {test.pvalue:.3f} >= {EGGER_ALPHA}")
+
+
+# -- entry point -----------------------------------------------------------------------
+def rate_certainty(body: Body, mcid: MCIDMatch | None = None, *,
+                   unknown_risk_of_bias: Literal["serious", "not serious"] = "serious",
+                   optimal_information_size: int = OPTIMAL_INFORMATION_SIZE) -> Certainty:
+    """Rate the certainty of a body of evidence (rules in the module docstring).
+
+    Parameters
+    ----------
+    body : Body
+        The body of evidence.
+    mcid : MCIDMatch, optional
+        The MCID for the body's measure (imprecision is then judged against it as well).
+    unknown_risk_of_bias : {"serious", "not serious"}
+        What to assume when no risk-of-bias information is stored.
+    optimal_information_size : int
+        Total N below which a continuous outcome is imprecise.
+
+    Returns
+    -------
+    Certainty
+    """
+    if body.basis == "review pooled result":
+        level, note = review_level(body.review_certainty, body.outcome)
+        if level is not None:
+            notes = tuple(n for n in (note,) if n) + tuple(
+                f"not reflected in the review's rating: {r}" for r in body.indirectness)
+            return Certainty(level, "high", (), (), (), "review's own rating",
+                             body.review_certainty, notes)
+    rob, assumption = _risk_of_bias(body, unknown_risk_of_bias)
+    judgements = (rob, _inconsistency(body), _indirectness(body),
+                  _imprecision(body, mcid, optimal_information_size), _publication_bias(body))
+    total = sum(d.steps for d in judgements)
+    notes: tuple[str, ...] = ()
+    if body.review_certainty:
+        _, note = review_level(body.review_certainty, body.outcome)
+        notes = (note or f"stored quality text {body.review_certainty!r} is not a GRADE level",)
+    return Certainty(LEVELS[min(total, len(LEVELS) - 1)], "high",
+                     tuple(d for d in judgements if d.steps), judgements,
+                     (assumption,) if assumption else (), "metaverdict rating",
+                     body.review_certainty, notes)

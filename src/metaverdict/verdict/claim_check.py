@@ -1,0 +1,389 @@
+"""Checking claims stated in words (by an article or an expert) against the stored evidence.
+
+A :class:`StatedClaim` names a treatment, comparator, condition(s), outcome, timepoint (text
+and an optional day range), a direction and the significance claimed. It is checked against
+the verdicts of :func:`metaverdict.verdict.assess.assess`, split into *parts* (one per
+condition; one per day for a day range of up to 14 days; one per matching verdict
+otherwise), each of which holds, fails or cannot be assessed:
+
+===================  =====================================================================
+direction            a part holds when
+===================  =====================================================================
+benefit / harm       the verdict's direction is the claimed one and statistically
+                     significant (the statistical part); "clinically"/"both" add a clinical
+                     part that holds when the effect reaches the MCID (importance judged
+                     only from an |SMD| bound is "not assessable" on the raw scale)
+no difference        no significant difference (with the caveat that a non-significant
+                     result does not show equivalence unless the CI excludes the MCID); a
+                     result covering a wider time range than claimed is not day-specific
+                     and cannot be assessed
+no benefit shown     no matching verdict shows a significant benefit
+no trial evidence    the store holds no result for the treatment and condition
+===================  =====================================================================
+
+Status: ``no evidence`` when nothing matches; with ``scope = "some"`` (an existential claim)
+``supported`` when any part holds; otherwise ``supported`` when every part holds, ``not
+supported`` when none holds and some fail, ``partly supported`` in between (the check lists
+what holds and what does not). A claimed certainty ("low") fails for supporting verdicts
+rated above it.
+
+Claim files (CSV or JSON list of objects) have the columns of :data:`CLAIM_COLUMNS`;
+``treatment`` and ``direction`` are required; several conditions are separated by ``;``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from metaverdict._results import ResultMixin, format_table
+from metaverdict.errors import InputError
+from metaverdict.grade.mcid import MCIDTable
+from metaverdict.grade.review_rating import LEVELS
+from metaverdict.verdict.verdicts import Verdict
+
+CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
+                                  "timepoint", "days_min", "days_max", "direction",
+                                  "significance", "certainty", "scope", "source", "text")
+DIRECTIONS = ("benefit", "harm", "no difference", "no benefit shown", "no trial evidence")
+SIGNIFICANCE = ("", "statistically", "clinically", "both")
+STATUSES = ("supported", "partly supported", "not supported", "no evidence")
+_PER_DAY_MAX = 14
+
+
+@dataclass(frozen=True, repr=False)
+class StatedClaim(ResultMixin):
+    """A claim in words, structured (see the module docstring)."""
+
+    id: str
+    treatment: str
+    direction: str
+    comparator: str = "any"
+    conditions: tuple[str, ...] = ("any",)
+    outcome: str = "any"
+    timepoint: str = ""
+    days_min: float | None = None
+    days_max: float | None = None
+    significance: str = ""
+    certainty: str = ""
+    scope: str = "all"
+    source: str = ""
+    text: str = ""
+    _repr_fields = ("id", "treatment", "direction")
+
+
+@dataclass(frozen=True, repr=False)
+class ClaimCheck(ResultMixin):
+    """The result of checking one :class:`StatedClaim`.
+
+    ``holds``, ``fails`` and ``not_assessable`` list the parts; ``reasons`` add caveats;
+    ``verdicts`` are the verdicts consulted.
+    """
+
+    claim: StatedClaim
+    status: str
+    holds: tuple[str, ...]
+    fails: tuple[str, ...]
+    not_assessable: tuple[str, ...]
+    reasons: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    _repr_fields = ("status",)
+
+    def summary(self) -> str:
+        """The claim, its status, then what holds, fails and cannot be assessed."""
+        lines = [f"[{self.claim.id}] {self.claim.text or self.claim.direction}",
+                 f"status: {self.status}"]
+        lines += [f"  holds: {h}" for h in self.holds]
+        lines += [f"  does not hold: {f}" for f in self.fails]
+        lines += [f"  not assessable: {u}" for u in self.not_assessable]
+        lines += [f"  note: {r}" for r in self.reasons]
+        return "\n".join(lines)
+
+
+# -- loading ---------------------------------------------------------------------------
+def _float(v: Any, where: str, col: str) -> float | None:
+    if v is None or str(v).strip() == "":
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise InputError(f"{where}, column {col!r}: must be a number of days, got {v!r}") from None
+
+
+def parse_claims(records: list[dict[str, Any]], name: str = "claims") -> list[StatedClaim]:
+    """Validate claim records (dicts with :data:`CLAIM_COLUMNS`); errors name row and column."""
+    out = []
+    for i, raw in enumerate(records, start=1):
+        where = f"{name}, row {i}"
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: must be an object with columns {', '.join(CLAIM_COLUMNS)}")
+        rec = {str(k).strip(): ("" if v is None else str(v).strip()) for k, v in raw.items()}
+        unknown = sorted(set(rec) - set(CLAIM_COLUMNS))
+        if unknown:
+            raise InputError(f"{where}, column {unknown[0]!r}: unknown column (expected "
+                             f"{', '.join(CLAIM_COLUMNS)})")
+        for col in ("treatment", "direction"):
+            if not rec.get(col):
+                raise InputError(f"{where}, column {col!r}: is required")
+        d = rec["direction"].lower()
+        if d not in DIRECTIONS:
+            raise InputError(f"{where}, column 'direction': must be one of "
+                             f"{', '.join(DIRECTIONS)}, got {rec['direction']!r}")
+        sig = rec.get("significance", "").lower()
+        sig = "both" if sig in ("statistically;clinically", "statistically and clinically") else sig
+        if sig not in SIGNIFICANCE:
+            raise InputError(f"{where}, column 'significance': must be one of statistically, "
+                             f"clinically, both or empty, got {rec['significance']!r}")
+        cert = rec.get("certainty", "").lower()
+        if cert and cert not in LEVELS:
+            raise InputError(f"{where}, column 'certainty': must be one of {', '.join(LEVELS)} "
+                             f"or empty, got {rec['certainty']!r}")
+        scope = rec.get("scope", "").lower() or "all"
+        if scope not in ("all", "some"):
+            raise InputError(f"{where}, column 'scope': must be 'all' or 'some', got {scope!r}")
+        lo = _float(rec.get("days_min"), where, "days_min")
+        hi = _float(rec.get("days_max"), where, "days_max")
+        if lo is not None and hi is not None and lo > hi:
+            raise InputError(f"{where}, column 'days_max': must not be below days_min, got {hi:g}")
+        conds = tuple(c.strip() for c in (rec.get("condition") or "any").split(";") if c.strip())
+        out.append(StatedClaim(rec.get("id") or str(i), rec["treatment"], d,
+                               rec.get("comparator") or "any", conds or ("any",),
+                               rec.get("outcome") or "any", rec.get("timepoint", ""), lo, hi,
+                               sig, cert, scope, rec.get("source", ""), rec.get("text", "")))
+    return out
+
+
+def load_claims(path: str | Path) -> list[StatedClaim]:
+    """Read a claims file: ``.json`` (a list of objects) or CSV."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"claims file {str(p)!r}: cannot be read ({exc})") from None
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"claims file {p.name!r}: not valid JSON ({exc})") from None
+        if not isinstance(data, list):
+            raise InputError(f"claims file {p.name!r}: must hold a list of claim objects")
+        return parse_claims(data, f"claims file {p.name!r}")
+    return parse_claims(list(csv.DictReader(text.splitlines())), f"claims file {p.name!r}")
+
+
+def article_claims() -> list[StatedClaim]:
+    """The claims of Sankoff's dry-needling article, shipped as ``verdict/data/article_claims.csv``."""
+    text = resources.files("metaverdict.verdict").joinpath(
+        "data", "article_claims.csv").read_text(encoding="utf-8")
+    return parse_claims(list(csv.DictReader(text.splitlines())), "article_claims.csv")
+
+
+# -- matching --------------------------------------------------------------------------
+def _comparator_ok(claim: StatedClaim, v: Verdict) -> bool:
+    c = claim.comparator.lower()
+    if c in ("any", ""):
+        return True
+    if c in ("sham or placebo", "sham/placebo", "inert"):
+        return v.claim.comparator in ("sham", "placebo")
+    return v.claim.comparator == c
+
+
+def _days(v: Verdict) -> tuple[float | None, float | None]:
+    b = v.body
+    if b is None:
+        return None, None
+    if b.timepoint_days is not None:
+        return b.timepoint_days, b.timepoint_days
+    return b.timepoint_days_min, b.timepoint_days_max
+
+
+def _time_ok(claim: StatedClaim, v: Verdict) -> bool:
+    if claim.days_min is None and claim.days_max is None:
+        return True
+    lo, hi = _days(v)
+    if lo is None and hi is None:
+        return False
+    cl = -math.inf if claim.days_min is None else claim.days_min
+    ch = math.inf if claim.days_max is None else claim.days_max
+    lo = -math.inf if lo is None else lo
+    hi = math.inf if hi is None else hi
+    return lo <= ch and hi >= cl                                 # overlaps
+
+
+def _matches(claim: StatedClaim, v: Verdict, condition: str) -> bool:
+    return (v.body is not None and _comparator_ok(claim, v)
+            and (condition == "any" or v.claim.condition.lower() == condition.lower())
+            and (claim.outcome == "any" or v.claim.outcome == claim.outcome.lower())
+            and _time_ok(claim, v))
+
+
+def _where(v: Verdict) -> str:
+    return f"{v.claim.condition}, {v.claim.outcome}, {v.label} vs {v.claim.comparator}"
+
+
+def _judge_effect(claim: StatedClaim, v: Verdict) -> list[tuple[str, str]]:
+    """Parts ('holds' | 'fails' | 'unknown', reason) of a benefit/harm claim on one verdict:
+    the statistical part, then the clinical part when claimed."""
+    want = claim.direction
+    sig = v.statistically_significant
+    if sig is None:
+        return [("unknown", f"{_where(v)}: significance not reported ({v.effect})")]
+    if not sig or v.direction != want:
+        what = ("no significant difference" if not sig else f"significant {v.direction}")
+        return [("fails", f"{_where(v)}: {what} ({v.effect})")]
+    stat = f"{_where(v)}: statistically significant {want} ({v.effect})"
+    out = [("holds", stat)]
+    if claim.significance in ("", "statistically"):
+        return out
+    clin = f"{_where(v)}: clinically important {want}"
+    b = v.body
+    if b is not None and b.estimate is None and b.smd_bound is not None:
+        out.append(("unknown", f"{clin} not assessable: the |SMD| bound "
+                    f"({b.smd_bound_relation} {b.smd_bound:.2f}) "
+                    f"{'reaches' if v.clinically_important else 'does not establish'} the SMD "
+                    f"MCID {v.mcid.value if v.mcid else 'n/a'}, but without means and SDs the "
+                    "size on the raw scale cannot be judged"))
+    elif v.clinically_important is None:
+        out.append(("unknown", f"{clin} not assessable ({v.rule})"))
+    elif v.clinically_important:
+        out.append(("holds", f"{clin}: reaches the MCID ({v.category})"))
+    else:
+        out.append(("fails", f"{clin}: below the MCID ({v.category})"))
+    return out
+
+
+def _day_specific(claim: StatedClaim, v: Verdict) -> bool:
+    """True when the verdict's timepoint lies inside the claim's day range (or no range)."""
+    if claim.days_min is None and claim.days_max is None:
+        return True
+    lo, hi = _days(v)
+    cl = -math.inf if claim.days_min is None else claim.days_min
+    ch = math.inf if claim.days_max is None else claim.days_max
+    return lo is not None and hi is not None and cl <= lo and hi <= ch
+
+
+def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None = None,
+                assessment: Any = None) -> ClaimCheck:
+    """Check one stated claim against the store (rules in the module docstring).
+
+    Parameters
+    ----------
+    claim : StatedClaim
+    store : metaverdict.evidence.Store
+    mcid_table : MCIDTable, optional
+    assessment : Assessment, optional
+        Reuse verdicts already computed by :func:`assess` for this treatment.
+    """
+    from metaverdict.verdict.assess import assess
+
+    a = assessment if assessment is not None else assess(store, claim.treatment, mcid_table)
+    holds, fails, unknown, reasons, used = [], [], [], [], []
+    conditions = list(claim.conditions)
+    if conditions == ["any"] and claim.direction != "no trial evidence":
+        conditions = sorted({v.claim.condition for v in a.verdicts if _matches(claim, v, "any")}) or ["any"]
+    for cond in conditions:
+        vs = [v for v in a.verdicts if _matches(claim, v, cond)]
+        used += vs
+        if claim.direction == "no trial evidence":
+            rows = store.results(treatment=claim.treatment, condition=cond)
+            if rows:
+                srcs = sorted({r.source_id for r in rows})
+                comps = sorted({r.comparator_kind for r in rows})
+                fails.append(f"{cond}: {len(rows)} trial-based result(s) stored "
+                             f"({', '.join(srcs)}; comparators: {', '.join(comps)})")
+            else:
+                holds.append(f"{cond}: no trial result stored for {claim.treatment}")
+            continue
+        if claim.direction == "no benefit shown":
+            good = [v for v in vs if v.direction == "benefit" and v.statistically_significant]
+            if good:
+                fails += [f"{cond}: significant benefit in {_where(v)} ({v.effect})" for v in good]
+            elif vs:
+                holds.append(f"{cond}: none of {len(vs)} matching result(s) shows a significant "
+                             "benefit")
+            else:
+                others = sorted({v.claim.comparator for v in a.verdicts
+                                 if v.body is not None and v.claim.condition == cond
+                                 and (claim.outcome == "any" or v.claim.outcome == claim.outcome)})
+                holds.append(f"{cond}: no {claim.outcome} result vs {claim.comparator} is stored"
+                             + (f" (results exist only vs {', '.join(others)})" if others else ""))
+            continue
+        if claim.direction == "no difference":
+            for v in vs:
+                if not _day_specific(claim, v):
+                    unknown.append(f"{_where(v)}: covers {v.timepoint!r}, not specifically "
+                                   f"{claim.timepoint or 'the claimed days'} ({v.effect})")
+                elif v.statistically_significant is None:
+                    unknown.append(f"{_where(v)}: significance not reported")
+                elif v.statistically_significant:
+                    fails.append(f"{_where(v)}: significant {v.direction} ({v.effect})")
+                else:
+                    holds.append(f"{_where(v)}: no significant difference ({v.effect})")
+                    if v.category != "no important difference":
+                        reasons.append(f"{_where(v)}: a non-significant result is not evidence of "
+                                       "no difference; the data cannot exclude an important "
+                                       "difference")
+            continue
+        per_day = (claim.days_min is not None and claim.days_max is not None
+                   and claim.days_max - claim.days_min <= _PER_DAY_MAX)
+        if per_day:
+            day = claim.days_min
+            while day <= claim.days_max:                       # type: ignore[operator]
+                if not any(v.body and v.body.timepoint_days == day for v in vs):
+                    unknown.append(f"{cond}, day {day:g}: no result stored for this day")
+                day += 1
+        vs_parts = vs
+        for v in vs_parts:
+            parts = _judge_effect(claim, v)
+            for state, why in parts:
+                if not _day_specific(claim, v):
+                    why += f" [covers {v.timepoint!r}, not day-specific]"
+                {"holds": holds, "fails": fails, "unknown": unknown}[state].append(why)
+            if parts[0][0] == "holds" and claim.certainty and v.level and (
+                    LEVELS.index(v.level) < LEVELS.index(claim.certainty)):
+                fails.append(f"{_where(v)}: certainty {v.level}, better than the claimed "
+                             f"{claim.certainty}")
+    status = _status(claim, holds, fails, unknown, used)
+    return ClaimCheck(claim, status, tuple(holds), tuple(fails), tuple(unknown),
+                      tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(used)))
+
+
+def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: list[str],
+            used: list[Verdict]) -> str:
+    if claim.direction in ("no trial evidence", "no benefit shown"):
+        return ("supported" if holds and not fails else "partly supported" if holds
+                else "not supported")
+    if not used:
+        return "no evidence"
+    if claim.scope == "some":
+        return "supported" if holds else "not supported" if fails else "no evidence"
+    if holds and not fails and not unknown:
+        return "supported"
+    if holds:
+        return "partly supported"
+    return "not supported" if fails else "no evidence"
+
+
+def check_claims(claims: list[StatedClaim], store: Any, *,
+                 mcid_table: MCIDTable | None = None) -> list[ClaimCheck]:
+    """Check several claims, computing each treatment's verdicts once."""
+    from metaverdict.verdict.assess import assess
+
+    cache: dict[str, Any] = {}
+    out = []
+    for c in claims:
+        if c.treatment not in cache:
+            cache[c.treatment] = assess(store, c.treatment, mcid_table)
+        out.append(check_claim(c, store, mcid_table=mcid_table, assessment=cache[c.treatment]))
+    return out
+
+
+def checks_table(checks: list[ClaimCheck]) -> str:
+    """Plain-text table: claim id, text, status, first reason."""
+    rows = [[c.claim.id, (c.claim.text or c.claim.direction)[:60], c.status,
+             (c.fails or c.not_assessable or c.holds or ("",))[0][:80]] for c in checks]
+    return format_table(["id", "claim", "status", "first reason"], rows)

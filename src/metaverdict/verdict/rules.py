@@ -1,0 +1,141 @@
+"""The verdict rules: an effect on the benefit scale against the MCID.
+
+Notation: ``b`` is the effect expressed as benefit (positive = better for the treated; see
+:meth:`metaverdict.grade.Body.benefit`), ``[lo, hi]`` its 95% CI on the same scale, ``M > 0``
+the MCID (``ln`` of the ratio MCID for RR/OR/HR). "Significant" means the CI excludes 0
+strictly (a CI that touches 0 is not significant).
+
+With an estimate and a CI (a CI-based classification; certainty is rated separately, so a CI
+that crosses the MCID lowers certainty through imprecision instead of changing category):
+
+=============================  ============================================================
+category                       rule
+=============================  ============================================================
+important benefit              lo > 0 and b >= M
+benefit below the MCID         lo > 0 and b < M
+important harm                 hi < 0 and b <= -M
+harm below the MCID            hi < 0 and b > -M
+no important difference        lo <= 0 <= hi and -M < lo and hi < M (CI excludes both
+                               important benefit and important harm)
+inconclusive                   lo <= 0 <= hi and the CI reaches -M or +M
+=============================  ============================================================
+
+With an estimate but no CI, the reported P-value decides significance (``P = p``: p < 0.05;
+``P < p``, ``P <= p``: p <= 0.05; ``P > p``: not significant) and the point estimate decides
+importance as above; a non-significant result without a CI is *inconclusive* (an important
+difference cannot be excluded).
+
+With only a bound on |SMD| from a P-value bound (``|d| >= B`` when P <= p <= 0.05): the
+direction comes from the source's statement; ``B >= M`` -> important benefit/harm (the
+point estimate is at least B); ``B < M`` -> inconclusive. With ``|d| < B`` (P > 0.05): the CI
+of d is about ``d ± h`` with ``h = 1.959964 sqrt(1/n1 + 1/n2)``, so it reaches at most
+``B + h`` and at least ``h`` from 0: ``B + h < M`` -> no important difference; otherwise
+inconclusive.
+
+With only a P-value or a stated direction: inconclusive (the size of the effect is unknown).
+Without an MCID for the scale: inconclusive as to importance (the direction and significance
+are still reported).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from metaverdict.evidence.derive import Z_975
+
+CATEGORIES: tuple[str, ...] = (
+    "important benefit", "benefit below the MCID", "no important difference",
+    "harm below the MCID", "important harm", "inconclusive", "no trial evidence (opinion only)")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A category with the facts behind it.
+
+    ``direction``: ``benefit``, ``harm``, ``none`` (no significant difference) or
+    ``unknown``; ``significant`` and ``important``: True, False or None (unknown).
+    """
+
+    category: str
+    direction: str
+    significant: bool | None
+    important: bool | None
+    rule: str
+
+
+def _sig_dir(b: float) -> str:
+    return "benefit" if b > 0 else "harm" if b < 0 else "none"
+
+
+def classify_interval(b: float, lo: float, hi: float, m: float | None) -> Judgement:
+    """Category for an estimate ``b`` with CI ``[lo, hi]`` on the benefit scale."""
+    if lo > 0 or hi < 0:
+        d = "benefit" if lo > 0 else "harm"
+        if m is None:
+            return Judgement("inconclusive", d, True, None,
+                             f"CI excludes 0 ({d}); no MCID for this scale, importance unknown")
+        if d == "benefit":
+            imp = b >= m
+            cat = "important benefit" if imp else "benefit below the MCID"
+            rule = f"CI lower limit > 0 and benefit {b:.3g} {'>=' if imp else '<'} MCID {m:.3g}"
+        else:
+            imp = b <= -m
+            cat = "important harm" if imp else "harm below the MCID"
+            rule = f"CI upper limit < 0 and harm {-b:.3g} {'>=' if imp else '<'} MCID {m:.3g}"
+        return Judgement(cat, d, True, imp, rule)
+    if m is None:
+        return Judgement("inconclusive", "none", False, None,
+                         "CI includes 0; no MCID for this scale")
+    if -m < lo and hi < m:
+        return Judgement("no important difference", "none", False, False,
+                         f"CI [{lo:.3g}, {hi:.3g}] includes 0 and lies within ±MCID {m:.3g}")
+    return Judgement("inconclusive", "none", False, None,
+                     f"CI [{lo:.3g}, {hi:.3g}] includes 0 and reaches ±MCID {m:.3g}")
+
+
+def classify_point(b: float, significant: bool | None, m: float | None) -> Judgement:
+    """Category for an estimate without a CI, significance from the P-value."""
+    if significant is None:
+        return Judgement("inconclusive", "unknown", None, None,
+                         "no CI and no usable P-value: significance unknown")
+    if not significant:
+        return Judgement("inconclusive", "none", False, None,
+                         "not significant and no CI: an important difference is not excluded")
+    d = _sig_dir(b)
+    if m is None or d == "none":
+        return Judgement("inconclusive", d, True, None,
+                         "significant; no MCID for this scale, importance unknown")
+    imp = abs(b) >= m
+    if d == "benefit":
+        cat = "important benefit" if imp else "benefit below the MCID"
+    else:
+        cat = "important harm" if imp else "harm below the MCID"
+    return Judgement(cat, d, True, imp, f"P-value significant and |estimate| {abs(b):.3g} "
+                     f"{'>=' if imp else '<'} MCID {m:.3g} (no CI)")
+
+
+def classify_smd_bound(relation: str, bound: float, direction: str | None, m: float | None,
+                       n1: int | None, n2: int | None) -> Judgement:
+    """Category for a bound on |SMD| derived from a P-value bound (see module docstring)."""
+    if relation == ">=":
+        d = direction or "unknown"
+        if m is None or d not in ("benefit", "harm"):
+            return Judgement("inconclusive", d, True, None, f"|SMD| >= {bound:.3g}; "
+                             "direction or MCID unknown")
+        if bound >= m:
+            return Judgement(f"important {d}", d, True, True,
+                             f"|SMD| >= {bound:.3g} (bound from the P-value) >= MCID {m:.3g}")
+        return Judgement("inconclusive", d, True, None,
+                         f"|SMD| >= {bound:.3g} (bound) < MCID {m:.3g}: importance unknown")
+    if m is None or not n1 or not n2:
+        return Judgement("inconclusive", "none", False, None,
+                         f"|SMD| < {bound:.3g}; MCID or group sizes unknown")
+    h = Z_975 * math.sqrt(1 / n1 + 1 / n2)
+    if bound + h < m:
+        return Judgement("no important difference", "none", False, False,
+                         f"|SMD| < {bound:.3g} and CI half-width {h:.3g}: the CI lies within "
+                         f"±{bound + h:.3g} < MCID {m:.3g}")
+    return Judgement("inconclusive", "none", False, None,
+                     f"|SMD| < {bound:.3g} (not significant), but the CI (half-width about "
+                     f"{h:.3g} from the group sizes) reaches at least {h:.3g} from 0, "
+                     f"{'at or beyond' if h >= m else 'possibly beyond'} the MCID {m:.3g}")

@@ -1,0 +1,65 @@
+"""MCID table: bundled entries, lookup rules, overrides and user CSVs."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from metaverdict.errors import InputError
+from metaverdict.grade import MCIDTable
+
+
+def test_bundled_entries_have_sources():
+    t = MCIDTable.bundled()
+    assert t.entries
+    for e in t.entries:
+        assert e.value > 0 and e.citation and e.year and e.status
+
+
+def test_lookup_rules():
+    t = MCIDTable.bundled()
+    assert t.lookup("pain", "MD", scale="0-10").value == t.get("pain", "0-10", "MD").value
+    assert t.lookup("pain", "MD (derived)", scale="0-100 mm").value == t.get("pain", "0-100", "MD").value
+    assert t.lookup("function", "MD", scale="0-100", instrument="DASH").entry.scale == "DASH"
+    assert t.lookup("function", "SMD").value == t.get("*", "*", "SMD").value
+    rr = t.lookup("adverse-events", "RR")
+    assert rr.threshold == pytest.approx(math.log(t.get("*", "*", "RR").value))
+    assert t.lookup("pain", "MD (percentage points, derived)", scale="percent") is None
+    assert t.lookup("pressure-pain-threshold", "MD", scale="unspecified", values=[5.0]) is None
+
+
+def test_unreported_pain_scale_is_an_explicit_assumption():
+    t = MCIDTable.bundled()
+    m = t.lookup("pain", "MD", scale="unspecified", values=[-1.5, -2.3, -0.7])
+    assert m is not None and "assumption" in m.assumption
+    assert t.lookup("pain", "MD", scale="unspecified", values=[-14.0, -20.0, -8.0]) is None
+
+
+def test_overrides_return_new_table():
+    t = MCIDTable.bundled()
+    t2 = t.with_overrides({("pain", "0-10", "MD"): 2.0})
+    assert t2.get("pain", "0-10", "MD").value == 2.0
+    assert t.get("pain", "0-10", "MD").value != 2.0           # original untouched
+    assert t2.get("pain", "0-10", "MD").status == "user override"
+    with pytest.raises(InputError, match="value"):
+        t.with_overrides({("pain", "0-10", "MD"): -1})
+
+
+def test_user_csv(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("outcome_domain,scale,measure,value\npain,0-10,MD,1.5\n*,*,SMD,0.2\n")
+    t = MCIDTable.from_csv(p, base=MCIDTable.bundled())
+    assert t.get("pain", "0-10", "MD").value == 1.5 and t.get("*", "*", "SMD").value == 0.2
+    assert t.get("function", "DASH", "MD") is not None
+
+
+@pytest.mark.parametrize("body, col", [
+    ("outcome_domain,scale,measure,value\npain,0-10,MD,abc\n", "value"),
+    ("outcome_domain,scale,measure,value\npain,0-10,,1\n", "measure"),
+    ("outcome_domain,scale,measure,value\npain,0-10,MD,1\n*,*,RR,0.9\n", "value"),
+])
+def test_user_csv_errors_name_row_and_column(tmp_path, body, col):
+    p = tmp_path / "m.csv"
+    p.write_text(body)
+    with pytest.raises(InputError, match=rf"row \d+, column '{col}'"):
+        MCIDTable.from_csv(p)
