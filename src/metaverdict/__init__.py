@@ -14,13 +14,16 @@ from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_
                                      rstandard, trim_and_fill)
 from metaverdict.effects import EffectSizes, effect_sizes
 from metaverdict.errors import ConvergenceError, InputError
-from metaverdict.models import (MetaAnalysisResult, PooledTablesResult, mantel_haenszel,
-                                meta_analysis, peto)
+from metaverdict.models import (MetaAnalysisResult, MultilevelResult, PooledTablesResult,
+                                mantel_haenszel, meta_analysis, multilevel, permutation_test, peto,
+                                predict, robust, subgroup_analysis)
 
 __version__ = "0.1.0"
 __all__ = [
-    "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "PooledTablesResult",
+    "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "MultilevelResult",
+    "PooledTablesResult",
     "__version__", "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
-    "henmi_copas", "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "pet_peese",
-    "peto", "rank_test", "ranef", "rstandard", "trim_and_fill",
+    "henmi_copas", "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "multilevel",
+    "permutation_test", "pet_peese", "peto", "predict", "rank_test", "ranef", "robust",
+    "rstandard", "subgroup_analysis", "trim_and_fill",
 ]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from metaverdict._validation import as_float_array, check_bounds, check_same_length, choice
 from metaverdict.errors import InputError
-from metaverdict.models.design import design_matrix
+from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.inference import fit_statistics, pool
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import METHODS, SolverControl, Tau2Fit, estimate_tau2
@@ -54,8 +56,10 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     labels : sequence, optional
         Study labels used in messages and tables (default: ``data``'s index).
     missing : {"raise", "omit"}
-        What to do with studies whose ``yi`` or ``vi`` is missing: raise (default) or leave
-        them out (their labels are then absent from ``labels``).
+        What to do with studies whose ``yi``, ``vi`` or a moderator is missing: raise
+        (default) or leave them out with a warning naming them, as metafor's ``na.omit`` does
+        (their labels are then absent from ``labels``; ``I(x - x.mean())`` centres on the
+        studies kept).
     control : SolverControl, optional
         Convergence settings for iterative estimators.
 
@@ -83,12 +87,14 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     a = None if weights is None else as_float_array(_column(weights, data, "weights"), "weights", labels)
     if missing == "omit":
         keep = np.isfinite(y) & np.isfinite(v)
+        if mods is not None:
+            keep = keep & _moderators_present(mods, data, len(y), labels)
         y, v = y[keep], v[keep]
         a = None if a is None else a[keep]
         labels = None if labels is None else [lab for lab, kp in zip(labels, keep) if kp]
         data = None if data is None else data[keep]
-        if isinstance(mods, (pd.DataFrame, pd.Series, np.ndarray, list)):
-            mods = pd.DataFrame(mods)[keep]
+        if mods is not None and not isinstance(mods, str):
+            mods = pd.DataFrame(np.asarray(mods) if isinstance(mods, list) else mods)[keep]
     check_bounds(y, "yi", labels)
     check_bounds(v, "vi", labels, lower=0, lower_strict=True)
     if a is not None:
@@ -103,8 +109,10 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
 
 def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         X: np.ndarray | None = None, names: list[str] | None = None, weights: np.ndarray | None = None,
-        labels: list[Any] | None = None, control: SolverControl = SolverControl()) -> MetaAnalysisResult:
-    """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it)."""
+        labels: list[Any] | None = None, control: SolverControl = SolverControl(),
+        skip_r2: bool = False) -> MetaAnalysisResult:
+    """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it).
+    ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests)."""
     names = names or ["intrcpt"]
     if X is not None and X.shape[1] == 1 and np.all(X == 1):
         X = None
@@ -123,7 +131,7 @@ def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
     qm = qm_df = qm_p = r2 = None
     if X is not None:
         qm, qm_df, qm_p = _omnibus(beta, po.vb[0], names, test, k, p)
-        r2 = _pseudo_r2(method, y, v, float(t2.tau2[0]), test, level, control)
+        r2 = None if skip_r2 else _pseudo_r2(method, y, v, float(t2.tau2[0]), X, weights, control)
     return MetaAnalysisResult(
         method=method, test=test, level=level, k=k,
         estimate=float(beta[0]), se=float(po.se[0, 0]), statistic=float(po.statistic[0, 0]),
@@ -151,15 +159,92 @@ def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: i
     return qm, (m, float("nan")), float(stats.chi2.sf(qm, m))
 
 
-def _pseudo_r2(method: str, y, v, tau2: float, test: str, level: float, control) -> float | None:
-    """Proportional reduction in tau² relative to the intercept-only model with the same
-    estimator, in percent, truncated at 0 (Raudenbush 1994; metafor ``R2``)."""
+def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.ndarray,
+               weights: np.ndarray | None, control: SolverControl) -> float:
+    r"""Pseudo-R² in percent (metafor ``R2``), truncated at 0.
+
+    Random/mixed-effects models: the proportional reduction in tau² relative to the
+    intercept-only model fitted with the same estimator (Raudenbush 1994),
+    :math:`100\,(\hat\tau^2_{RE} - \hat\tau^2_{ME})/\hat\tau^2_{RE}` (0 when
+    :math:`\hat\tau^2_{RE} = 0`). Common-effect models: the adjusted R² of the weighted
+    least-squares regression (weights ``1/vi`` or the user's),
+    :math:`100\,[1 - (Q_E/(k-p)) / (Q_0/(k-1))]` with :math:`Q_E`, :math:`Q_0` the weighted
+    residual sums of squares of the model and of the intercept-only model.
+    """
+    k, p = X.shape
     if method in ("EE", "FE"):
-        return None
-    tau2_re = float(estimate_tau2(method, y[None], v[None], None, None, control).tau2[0])
+        if np.var(y) == 0:
+            return 0.0
+        w = 1 / v if weights is None else weights
+        q_model = float(Design(X[None]).project(w[None], y[None]).rss[0])
+        q_null = float(Design().project(w[None], y[None]).rss[0])
+        return max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
+    wb = None if (weights is None or method != "GENQ") else weights[None]
+    tau2_re = float(estimate_tau2(method, y[None], v[None], Design(), wb, control).tau2[0])
     if tau2_re == 0:
         return 0.0
     return max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+
+def _moderators_present(mods: Any, data: pd.DataFrame | None, k: int,
+                        labels: list[Any] | None) -> np.ndarray:
+    """Mask of studies with every moderator present; warns naming those left out."""
+    keep = complete_moderators(mods, data, k)
+    if not keep.all():
+        gone = [labels[i] if labels is not None else f"row {i + 1}" for i in np.flatnonzero(~keep)]
+        warnings.warn(f"{len(gone)} studies with a missing moderator left out (mods={mods!r}): "
+                      f"{gone}", UserWarning, stacklevel=3)
+    return keep
+
+
+def predict(res: MetaAnalysisResult, newmods: Any = None, level: float | None = None) -> pd.DataFrame:
+    r"""Fitted values with confidence and prediction intervals (metafor ``predict.rma``).
+
+    For moderator rows :math:`x` (with the intercept), :math:`\hat\mu = x'\hat\beta`,
+    :math:`SE = \sqrt{x' V_\beta x}`, CI :math:`\hat\mu \pm c\,SE` and prediction interval
+    :math:`\hat\mu \pm c\sqrt{SE^2 + \hat\tau^2}`, with c the normal quantile, or the t
+    quantile on k - p df for ``test="knha"``. Common-effect models have no prediction
+    interval (NaN).
+
+    Parameters
+    ----------
+    res : MetaAnalysisResult
+    newmods : array-like, optional
+        Moderator values, one row per prediction, without the intercept column (columns in
+        the order of ``res.coefficients`` after ``intrcpt``). Default: the fitted values at
+        the observed moderators (a meta-regression), or the pooled estimate (intercept only).
+    level : float, optional
+        Confidence level (default: the fit's).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``pred``, ``se``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``.
+    """
+    level = res.level if level is None else _check_level(level)
+    p = res.p
+    if newmods is None:
+        X = np.ones((1, 1)) if res.design is None else np.asarray(res.design, dtype=float)
+    else:
+        new = np.asarray(newmods, dtype=float)
+        new = new.reshape(-1, p - 1) if new.ndim < 2 else new
+        if new.shape[1] != p - 1:
+            raise InputError(f"field 'newmods': {new.shape[1]} moderator columns given, the model "
+                             f"has {p - 1} ({list(res.coefficients.index[1:])})")
+        if not np.isfinite(new).all():
+            raise InputError("field 'newmods': values must be finite numbers")
+        X = np.column_stack([np.ones(len(new)), new])
+    beta = res.coefficients["estimate"].to_numpy()
+    pred = X @ beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, res.vcov, X))
+    crit = (stats.t.isf((1 - level) / 2, res.k - p) if res.test == "knha"
+            else stats.norm.isf((1 - level) / 2))
+    half = crit * np.sqrt(se ** 2 + res.tau2)
+    no_pi = res.is_common_effect
+    return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
+                         "ci_upper": pred + crit * se,
+                         "pi_lower": np.nan if no_pi else pred - half,
+                         "pi_upper": np.nan if no_pi else pred + half})
 
 
 def _check_level(level: float) -> float:
