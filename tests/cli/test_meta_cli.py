@@ -65,3 +65,35 @@ def test_bad_input_is_one_line_and_exit_2(args, message: str) -> None:
     out = runner.invoke(app, ["meta", *args])
     assert out.exit_code == 2
     assert message in out.output and "Traceback" not in out.output
+
+
+def test_bias_influence_subgroups_and_plots(tmp_path: Path) -> None:
+    forest, funnel = tmp_path / "forest.png", tmp_path / "funnel.svg"
+    out = runner.invoke(app, ["meta", "--example", "dat.bcg", *BCG, "--label", "author", "--bias",
+                              "--influence", "--subgroup", "alloc", "--plot", str(forest),
+                              "--funnel", str(funnel)])
+    assert out.exit_code == 0, out.output
+    res = _expected()
+    egger = mv.egger_test(res)
+    for section in ("== egger test", "== rank test", "== trim and fill", "== fail safe n",
+                    "== influence", "== leave one out", "== subgroups"):
+        assert section in out.output
+    assert f"{egger.statistic:.4f}" in out.output
+    assert forest.stat().st_size > 0 and funnel.read_text().startswith("<?xml")
+
+
+def test_json_with_diagnostics() -> None:
+    out = runner.invoke(app, ["meta", "--example", "dat.bcg", *BCG, "--bias", "--influence",
+                              "--subgroup", "alloc", "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.output)
+    res = _expected()
+    assert got["trim_and_fill"]["k0"] == mv.trim_and_fill(res).k0
+    assert got["influence"]["hat"] == pytest.approx(list(mv.influence(res)["hat"]))
+    sub = mv.subgroup_analysis(res.yi, res.vi, groups=load_example("dat.bcg")["alloc"])
+    assert got["subgroups"]["q_between"] == pytest.approx(sub.q_between)
+
+
+def test_unknown_subgroup_column() -> None:
+    out = runner.invoke(app, ["meta", "--example", "dat.bcg", *BCG, "--subgroup", "nope"])
+    assert out.exit_code == 2 and "nope" in out.output

@@ -6,14 +6,18 @@ import math
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import pandas as pd
 import typer
 
+from metaverdict import diagnostics
+from metaverdict._results import to_builtin
 from metaverdict.cli.common import fail_on_input_error
 from metaverdict.datasets import load_example
 from metaverdict.effects import effect_sizes
 from metaverdict.errors import InputError
-from metaverdict.models import meta_analysis
+from metaverdict.models import meta_analysis, subgroup_analysis
+from metaverdict.report.plots import forest_plot, funnel_plot
 
 ESCALC_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
                   "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni")
@@ -37,6 +41,11 @@ def meta(
     test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp)")] = "z",
     level: Annotated[float, typer.Option(help="confidence level")] = 0.95,
     mods: Annotated[Optional[str], typer.Option(help="moderator formula, e.g. 'ablat + C(alloc)'")] = None,
+    subgroup: Annotated[Optional[str], typer.Option(help="column defining subgroups")] = None,
+    bias: Annotated[bool, typer.Option("--bias", help="small-study / publication-bias tests")] = False,
+    influence: Annotated[bool, typer.Option("--influence", help="influence and leave-one-out")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
+    funnel: Annotated[Optional[Path], typer.Option(help="write a funnel plot (.png/.svg/.pdf)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the summary")] = False,
 ) -> None:
     """Compute effect sizes (or read yi/vi) and fit a meta-analysis; print a metafor-style summary."""
@@ -55,8 +64,14 @@ def meta(
         raise InputError("give --measure with its columns (e.g. --ai ... --di), or --yi with --vi/--sei")
     res = meta_analysis(y, v, sei=sei if measure is None else None, data=data, method=method,
                         test=test, level=level, mods=mods)
+    extras = _extras(res, bias, influence)
+    if subgroup is not None:
+        extras["subgroups"] = subgroup_analysis(res.yi, res.vi, groups=subgroup, data=data,
+                                                method=method, test=test, level=level)
+    _plots(res, measure, plot, funnel)
     if as_json:
-        typer.echo(json.dumps(res.to_dict(), indent=2))
+        typer.echo(json.dumps({**res.to_dict(), **{k: to_builtin(v) for k, v in extras.items()}},
+                              indent=2))
         return
     typer.echo(res.summary())
     if measure is not None and measure.upper() in RATIO_MEASURES and res.p == 1:
@@ -64,6 +79,10 @@ def meta(
         typer.echo(f"\n{name} (exponentiated): {math.exp(res.estimate):.4f} "
                    f"[{math.exp(res.ci_lower):.4f}, {math.exp(res.ci_upper):.4f}], "
                    f"prediction interval [{math.exp(res.pi_lower):.4f}, {math.exp(res.pi_upper):.4f}]")
+    for name, value in extras.items():
+        text = value.to_string(float_format=lambda x: f"{x:.4f}") if isinstance(value, pd.DataFrame) \
+            else value.summary()
+        typer.echo(f"\n== {name.replace('_', ' ')}\n{text}")
 
 
 def _read(file: Path | None, example: str | None) -> pd.DataFrame:
@@ -77,3 +96,27 @@ def _read(file: Path | None, example: str | None) -> pd.DataFrame:
         return pd.read_csv(file)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {str(file)!r} as CSV: {exc}") from exc
+
+
+def _extras(res, bias: bool, influence: bool) -> dict:
+    """Diagnostics requested on the command line, by section name."""
+    out: dict = {}
+    if bias:
+        out["egger_test"] = diagnostics.egger_test(res)
+        out["rank_test"] = diagnostics.rank_test(res)
+        out["trim_and_fill"] = diagnostics.trim_and_fill(res)
+        out["fail_safe_n"] = diagnostics.fail_safe_n(res.yi, res.vi)
+    if influence:
+        out["influence"] = diagnostics.influence(res)
+        out["leave_one_out"] = diagnostics.leave_one_out(res)
+    return out
+
+
+def _plots(res, measure: str | None, forest: Path | None, funnel: Path | None) -> None:
+    ratio = measure is not None and measure.upper() in RATIO_MEASURES
+    if forest is not None:
+        forest_plot(res, transform=np.exp if ratio else None, save=forest)
+        typer.echo(f"forest plot written to {forest}", err=True)
+    if funnel is not None:
+        funnel_plot(res, save=funnel)
+        typer.echo(f"funnel plot written to {funnel}", err=True)
