@@ -123,6 +123,14 @@ def test_single_study() -> None:
     assert res.se == pytest.approx(np.sqrt(0.1))
 
 
+@pytest.mark.parametrize("value, stat, p", [(0.5, np.inf, 0.0), (-1.0, -np.inf, 0.0), (0.0, 0.0, 1.0)])
+def test_knha_with_identical_estimates(value, stat, p) -> None:
+    """Q = 0 makes the Hartung-Knapp SE 0: an infinite statistic (metafor) with no warning."""
+    res = mv.meta_analysis([value] * 3, [0.1, 0.2, 0.3], method="REML", test="knha")
+    assert res.se == 0 and res.ci_lower == res.ci_upper == value
+    assert res.statistic == stat and res.pvalue == p
+
+
 def test_sei_and_effect_sizes_inputs() -> None:
     a = mv.meta_analysis([0.1, 0.4, 0.3], sei=[0.1, 0.2, 0.3], method="DL")
     b = mv.meta_analysis([0.1, 0.4, 0.3], [0.01, 0.04, 0.09], method="DL")

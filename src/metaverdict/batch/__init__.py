@@ -1,1 +1,21 @@
-"""metaverdict.batch."""
+"""The same estimators as :func:`metaverdict.meta_analysis`, vectorised over many analyses.
+
+``meta_analyses(frame, by="analysis_id", yi="yi", vi="vi", method="REML", test="z")`` returns
+one row per analysis with the single-fit field names; NumPy by default, any array-API library
+with ``backend=``/``device=``, Dask DataFrames partition by partition, files by streaming
+(:func:`meta_analyses_file`).
+"""
+from metaverdict.batch.engine import BATCH_CONTROL, FIELDS, KNHA_FIELDS, fit_block, meta_analyses
+from metaverdict.batch.grouping import Bucket, Grouping, group_rows
+from metaverdict.batch.io import ResultWriter, meta_analyses_file, read_chunks
+
+__all__ = ["BATCH_CONTROL", "Bucket", "FIELDS", "Grouping", "KNHA_FIELDS", "ResultWriter",
+           "fit_block", "group_rows", "meta_analyses", "meta_analyses_dask", "meta_analyses_file",
+           "read_chunks"]
+
+
+def __getattr__(name: str):
+    if name == "meta_analyses_dask":          # imports dask only when asked for
+        from metaverdict.batch.dask import meta_analyses_dask
+        return meta_analyses_dask
+    raise AttributeError(name)

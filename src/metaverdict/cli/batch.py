@@ -1,0 +1,46 @@
+"""``metaverdict batch FILE``: fit every analysis of a CSV/Parquet file (one row per study) and
+write one row per analysis, streaming chunks of whole analyses (Typer + rich)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from metaverdict.batch.io import count_rows, meta_analyses_file
+from metaverdict.errors import InputError
+
+
+def batch(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per study.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.parquet or .csv).")] = Path("results.parquet"),
+    by: Annotated[str, typer.Option(help="Column holding the analysis key.")] = "analysis_id",
+    yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
+    vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
+    method: Annotated[str, typer.Option(help="tau² estimator (EE, DL, HE, SJ, PM, ML, REML, EB...).")] = "REML",
+    test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp).")] = "z",
+    level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk (bounds memory).")] = 1_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Fit one meta-analysis per analysis key; rows of an analysis must be contiguous."""
+    err = Console(stderr=True)
+    try:
+        total = count_rows(file) if file.exists() and not quiet else None
+        with Progress(TextColumn("[bold]fitting[/bold]"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("rows"), TimeElapsedColumn(), console=err,
+                      disable=quiet) as bar:
+            task = bar.add_task("rows", total=total)
+            n = meta_analyses_file(file, out, by, yi, vi, rows_per_chunk=chunk_rows,
+                                   progress=lambda m: bar.advance(task, m),
+                                   method=method, test=test, level=level)
+    except InputError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from None
+    Console().print(f"wrote {n} analyses to {out}")
+
+
+batch_app = typer.Typer(help="Many meta-analyses from one file.")
+batch_app.command("batch")(batch)
