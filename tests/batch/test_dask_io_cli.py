@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from metaverdict.batch import meta_analyses, meta_analyses_file, read_chunks
-from metaverdict.cli.batch import batch
+from metaverdict.cli import app
 from metaverdict.errors import InputError
 
 
@@ -70,19 +69,13 @@ def test_streaming_rejects_non_contiguous_analyses(tmp_path) -> None:
         meta_analyses_file(src, tmp_path / "out.csv", rows_per_chunk=2)
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    app.command()(batch)
-    return app
-
-
 @pytest.mark.parametrize("fmt_in, fmt_out", [(".csv", ".parquet"), (".parquet", ".csv")])
 def test_cli_batch_writes_results(tmp_path, fmt_in: str, fmt_out: str) -> None:
     frame = _frame(seed=4).rename(columns={"analysis_id": "review", "yi": "g", "vi": "var"})
     src = tmp_path / f"studies{fmt_in}"
     frame.to_csv(src, index=False) if fmt_in == ".csv" else frame.to_parquet(src, index=False)
     out = tmp_path / f"results{fmt_out}"
-    result = CliRunner().invoke(_app(), [str(src), "--by", "review", "--yi", "g", "--vi", "var",
+    result = CliRunner().invoke(app, ["batch", str(src), "--by", "review", "--yi", "g", "--vi", "var",
                                          "--method", "DL", "--test", "knha", "--out", str(out),
                                          "--chunk-rows", "50"])
     assert result.exit_code == 0, result.output
@@ -95,8 +88,8 @@ def test_cli_batch_writes_results(tmp_path, fmt_in: str, fmt_out: str) -> None:
 def test_cli_reports_bad_input(tmp_path) -> None:
     src = tmp_path / "bad.csv"
     pd.DataFrame({"analysis_id": [1, 1], "yi": [0.1, 0.2], "vi": [0.1, -1.0]}).to_csv(src, index=False)
-    result = CliRunner().invoke(_app(), [str(src), "--out", str(tmp_path / "o.csv"), "--quiet"])
-    assert result.exit_code == 1
+    result = CliRunner().invoke(app, ["batch", str(src), "--out", str(tmp_path / "o.csv"), "--quiet"])
+    assert result.exit_code == 2
     assert "analysis 1, row 2, field 'vi'" in result.output
-    missing = CliRunner().invoke(_app(), [str(src), "--vi", "variance", "--quiet"])
-    assert missing.exit_code == 1 and "variance" in missing.output
+    missing = CliRunner().invoke(app, ["batch", str(src), "--vi", "variance", "--quiet"])
+    assert missing.exit_code == 2 and "variance" in missing.output

@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from metaverdict.batch.io import count_rows, meta_analyses_file
-from metaverdict.errors import InputError
+from metaverdict.cli.common import fail_on_input_error
 
 
+@fail_on_input_error
 def batch(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per study.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.parquet or .csv).")] = Path("results.parquet"),
@@ -26,21 +27,13 @@ def batch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fit one meta-analysis per analysis key; rows of an analysis must be contiguous."""
-    err = Console(stderr=True)
-    try:
-        total = count_rows(file) if file.exists() and not quiet else None
-        with Progress(TextColumn("[bold]fitting[/bold]"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("rows"), TimeElapsedColumn(), console=err,
-                      disable=quiet) as bar:
-            task = bar.add_task("rows", total=total)
-            n = meta_analyses_file(file, out, by, yi, vi, rows_per_chunk=chunk_rows,
-                                   progress=lambda m: bar.advance(task, m),
-                                   method=method, test=test, level=level)
-    except InputError as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from None
+    total = count_rows(file) if file.exists() and not quiet else None
+    with Progress(TextColumn("[bold]fitting[/bold]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("rows"), TimeElapsedColumn(), console=Console(stderr=True),
+                  disable=quiet) as bar:
+        task = bar.add_task("rows", total=total)
+        n = meta_analyses_file(file, out, by, yi, vi, rows_per_chunk=chunk_rows,
+                               progress=lambda m: bar.advance(task, m),
+                               method=method, test=test, level=level)
     Console().print(f"wrote {n} analyses to {out}")
 
-
-batch_app = typer.Typer(help="Many meta-analyses from one file.")
-batch_app.command("batch")(batch)

@@ -85,8 +85,9 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
     # metafor then reports an infinite statistic and p = 0; we do the same (and 0, p = 1,
     # where the coefficient is itself 0) without dividing by zero
     pos = se > 0
+    inf = xp.full_like(beta, float("inf"))
     stat = xp.where(pos, beta / xp.where(pos, se, 1.0),
-                    xp.where(beta > 0, float("inf"), xp.where(beta < 0, -float("inf"), 0.0)))
+                    xp.where(beta > 0, inf, xp.where(beta < 0, -inf, xp.zeros_like(beta))))
     pval, crit = _two_sided(stat, df, level)
     fe = fit.fe_projection if fit.fe_projection is not None else design.project(1 / v, y)
     if k > p:
@@ -166,6 +167,10 @@ def chi2_sf(x: np.ndarray, df: float) -> np.ndarray:
 def _user_weighted(y, v, tau2, design, a):
     """Coefficients with user weights ``a`` and their sandwich covariance (metafor ``weights=``)."""
     pa = design.project(a, y)
+    if design.X is None:      # intercept only: Var = sum a_i^2 (v_i + tau2) / (sum a_i)^2
+        xp = array_namespace(y, a)
+        var = xp.vecdot(a * a, v + tau2[..., None]) / pa.sum_w ** 2
+        return pa.beta, var[..., None, None]
     X = np.ones(y.shape + (1,)) if design.X is None else design.X
     bread = pa.vb()                                           # (X'AX)^{-1}
     xa = np.swapaxes(X, -1, -2) * a[..., None, :]

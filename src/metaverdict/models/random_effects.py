@@ -39,7 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import array_namespace, device, is_writeable_array
+from array_api_compat import (array_namespace, device, is_cupy_array, is_numpy_array,
+                              is_torch_array)
 from scipy import stats
 
 from metaverdict.models.projection import Design, row_sum
@@ -318,14 +319,20 @@ class _Active:
         order = None
         for j in range(n_values):
             vals = xp.concat([part[j + 1] for part in self.parts])
-            if is_writeable_array(vals):
+            if _scatters(vals):
                 res = xp.empty_like(vals)
                 res[idx] = vals
-            else:                                # immutable arrays (JAX): gather instead
+            else:                 # JAX, strict array-API libraries: gather instead
                 order = xp.argsort(idx) if order is None else order
                 res = xp.take(vals, order, axis=0)
             out.append(res)
         return out
+
+
+def _scatters(x: Array) -> bool:
+    """Whether ``x[index_array] = values`` works (NumPy, CuPy, PyTorch; the array API standard
+    and JAX have no integer-array assignment)."""
+    return is_numpy_array(x) or is_cupy_array(x) or is_torch_array(x)
 
 
 _SHRINK_BELOW = 0.7   # shrink the working set when under this fraction of it is still active
@@ -420,7 +427,7 @@ def solve_decreasing(f, lower, control: SolverControl):
         flo = xp.where(~pos & (last == -1), flo / 2, flo)
         lo, flo = xp.where(pos, t_new, lo), xp.where(pos, ft, flo)
         hi, fhi = xp.where(pos, hi, t_new), xp.where(pos, fhi, ft)
-        last = xp.where(pos, 1, -1)
+        last = 2 * xp.astype(pos, xp.int64) - 1
         iters = iters + xp.astype(live, xp.int64)
         done = live & ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
                        | (hi - lo <= control.tol * (1 + lo)))
@@ -465,7 +472,7 @@ def _other_maxima(method, f, tau2, iters, y, v, design, k, p, control):
     ts = _prefer_zero_if_higher_likelihood(method, ts, ys, vs, ds, k, p)
     if control.global_search:      # "screened"
         ts, its = _global_maximum(method, f.subset(sel), ts, its, ys, vs, ds, k, p, control)
-    if is_writeable_array(tau2):
+    if _scatters(tau2):
         tau2, iters = xp.asarray(tau2, copy=True), xp.asarray(iters, copy=True)
         tau2[sel], iters[sel] = ts, its
         return tau2, iters
