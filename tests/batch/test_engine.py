@@ -51,10 +51,12 @@ def _assert_matches_single(frame: pd.DataFrame, out: pd.DataFrame, method: str, 
             assert row["df"] == res.df or (np.isnan(row["df"]) and np.isnan(res.df))
 
 
+@pytest.mark.parametrize("backend", [None, "numpy"])     # compiled where it exists; array kernels
 @pytest.mark.parametrize("test", ["z", "knha"])
 @pytest.mark.parametrize("method", METHODS)
-def test_all_fixture_cases_as_one_ragged_batch_match_single_fits(method: str, test: str) -> None:
-    out = meta_analyses(FIXTURES, method=method, test=test)
+def test_all_fixture_cases_as_one_ragged_batch_match_single_fits(method: str, test: str,
+                                                                 backend: str | None) -> None:
+    out = meta_analyses(FIXTURES, method=method, test=test, backend=backend)
     assert list(out["analysis_id"]) == list(pd.unique(FIXTURES["analysis_id"]))
     assert list(out.columns) == ["analysis_id", *FIELDS, *(KNHA_FIELDS if test == "knha" else ())]
     _assert_matches_single(FIXTURES, out, method, test)
@@ -74,10 +76,13 @@ def _ragged(seed: int, n: int = 150, kmax: int = 12) -> pd.DataFrame:
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")   # single fits, k = 1, knha
 @pytest.mark.parametrize("method", ["EE", "DL", "HE", "SJ", "PM", "ML", "REML", "EB"])
 @pytest.mark.parametrize("test", ["z", "knha"])
-def test_ragged_random_batches_with_single_studies_match(method: str, test: str) -> None:
+@pytest.mark.parametrize("backend", [None, "numpy"])
+def test_ragged_random_batches_with_single_studies_match(method: str, test: str,
+                                                         backend: str | None) -> None:
     frame = _ragged(zlib.crc32(f"{method}-{test}".encode()) % 1000)
     assert (frame.groupby("study").size() == 1).any()
-    out = meta_analyses(frame, by="study", yi="effect", vi="var", method=method, test=test)
+    out = meta_analyses(frame, by="study", yi="effect", vi="var", method=method, test=test,
+                        backend=backend)
     assert list(out["study"]) == list(pd.unique(frame["study"]))
     assert out["converged"].all()
     renamed = frame.rename(columns={"effect": "yi", "var": "vi"})
@@ -141,3 +146,21 @@ def test_unknown_method_and_test() -> None:
         meta_analyses(frame, method="XYZ")
     with pytest.raises(InputError):
         meta_analyses(frame, test="w")
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-9, 1.0, 1e9, 1e20])
+@pytest.mark.parametrize("method", ["DL", "ML", "REML", "PM"])
+def test_compiled_kernel_matches_array_kernels_at_extreme_scales(method: str, scale: float) -> None:
+    """Effects and variances scaled by 1e±20 (the likelihood's log terms then take the exact
+    path) and k up to 40: the compiled kernel and the array kernels give the same fits."""
+    frame = _ragged(3, n=60, kmax=40).rename(columns={"effect": "yi", "var": "vi", "study": "analysis_id"})
+    frame = frame.assign(yi=frame["yi"] * np.sqrt(scale), vi=frame["vi"] * scale)
+    a = meta_analyses(frame, method=method, backend="numba")
+    b = meta_analyses(frame, method=method, backend="numpy")
+    pd.testing.assert_frame_equal(a.drop(columns="iterations"), b.drop(columns="iterations"),
+                                  rtol=1e-9, atol=1e-12 * np.sqrt(scale))
+
+
+def test_numba_backend_without_a_kernel_for_the_method() -> None:
+    with pytest.raises(InputError, match="no method 'SJ'"):
+        meta_analyses(FIXTURES, method="SJ", backend="numba")

@@ -23,8 +23,10 @@ import pandas as pd
 from metaverdict._validation import choice
 from metaverdict.batch.grouping import Grouping, group_rows
 from metaverdict.errors import InputError
-from metaverdict.models.inference import pool
-from metaverdict.models.random_effects import COMMON_EFFECT, METHODS, SolverControl, estimate_tau2
+from metaverdict.batch import compiled
+from metaverdict.models.inference import _two_sided, chi2_sf, pool
+from metaverdict.models.random_effects import (COMMON_EFFECT, METHODS, SolverControl,
+                                               estimate_tau2, grid_fractions)
 
 TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
 
@@ -66,8 +68,12 @@ def meta_analyses(frame: Any, by: str = "analysis_id", yi: str = "yi", vi: str =
         Wald z tests or Hartung-Knapp t tests (adds the columns ``df`` and ``s2w``).
     level : float
         Confidence level of the CI and the prediction interval.
-    backend : None, "numpy" or an array namespace
-        Array library for the kernels (see the module docstring).
+    backend : None, "numpy", "numba" or an array namespace
+        ``None`` (default): the compiled CPU kernel (:mod:`.compiled`) for the methods it has
+        (EE, DL, HE, ML, REML, PM), the NumPy array kernels for the others; ``"numpy"``: the
+        array kernels on NumPy (the reference implementation); ``"numba"``: the compiled
+        kernel only (an error for other methods); a namespace or module name (``torch``,
+        ``"cupy"``, ``array_api_strict``): the array kernels on that library.
     device : optional
         Device for ``backend`` arrays (e.g. ``"cuda"``).
     chunk_size : int
@@ -112,7 +118,8 @@ def fit_groups(grouping: Grouping, y: np.ndarray, v: np.ndarray, *, method: str,
                chunk_size: int = DEFAULT_CHUNK, control: SolverControl = BATCH_CONTROL,
                by: str = "analysis_id") -> pd.DataFrame:
     """Fit grouped, validated columns (the engine behind :func:`meta_analyses`)."""
-    xp = _namespace(backend)
+    use_compiled = _use_compiled(backend, method)
+    xp = None if use_compiled else _namespace(backend)
     n = grouping.n_analyses
     fields = FIELDS + (KNHA_FIELDS if test == "knha" else ())
     out = {name: np.empty(n, dtype=np.float64) for name in fields}
@@ -127,7 +134,9 @@ def fit_groups(grouping: Grouping, y: np.ndarray, v: np.ndarray, *, method: str,
             # degenerate analyses (k = 1 with Hartung-Knapp, identical effects) give inf/NaN
             # statistics as in single fits; in a batch they are expected, not worth a warning
             with np.errstate(divide="ignore", invalid="ignore"):
-                res = fit_block(method, test, level, yb, vb, xp=xp, device=device, control=control)
+                res = (fit_block_compiled(method, test, level, yb, vb, control) if use_compiled
+                       else fit_block(method, test, level, yb, vb, xp=xp, device=device,
+                                      control=control))
             pos = bucket.positions[start:start + step]
             for name, values in res.items():
                 out[name][pos] = values
@@ -159,6 +168,36 @@ def fit_block(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray
         cols["df"] = np.full(y.shape[0], po.df)
         cols["s2w"] = po.s2w
     return {name: _host(values) for name, values in cols.items()}
+
+
+def fit_block_compiled(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
+                       control: SolverControl = BATCH_CONTROL) -> dict[str, np.ndarray]:
+    """:func:`fit_block` by the compiled kernel (:mod:`.compiled`), for its methods."""
+    k = y.shape[-1]
+    df = float(k - 1) if test == "knha" else float("nan")
+    crit = _two_sided(np.zeros(1), df, level)[1]
+    cols = compiled.fit_block(method, y, v, knha=test == "knha", crit=crit, tol=control.tol,
+                              max_iter=control.max_iter, global_search=control.global_search,
+                              grid=np.asarray(grid_fractions()))
+    cols["pvalue"] = _two_sided(cols["statistic"], df, level)[0]
+    cols["q_pvalue"] = chi2_sf(cols["q"], k - 1) if k > 1 else np.ones(y.shape[0])
+    if test == "knha":
+        cols["df"] = np.full(y.shape[0], df)
+    else:
+        del cols["s2w"]
+    return cols
+
+
+def _use_compiled(backend: Any, method: str) -> bool:
+    """The compiled kernel serves ``backend=None`` (when it has the method) and ``"numba"``."""
+    if isinstance(backend, str) and backend == "numba":
+        if not compiled.available():
+            raise InputError("field 'backend': 'numba' needs the numba package (pip install numba)")
+        if method not in compiled.COMPILED_METHODS:
+            raise InputError(f"field 'backend': the compiled kernel has no method {method!r} "
+                             f"(it has {sorted(set(compiled.COMPILED_METHODS))}); use backend=None")
+        return True
+    return backend is None and compiled.available() and method in compiled.COMPILED_METHODS
 
 
 def _host(x: Any) -> np.ndarray:

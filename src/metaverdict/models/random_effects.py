@@ -449,6 +449,12 @@ def solve_decreasing(f, lower, control: SolverControl):
 GRID_POINTS = 32
 
 
+def grid_fractions() -> list[float]:
+    """The likelihood grid of :func:`_global_maximum` as fractions of its top: 2^(j/2) steps
+    from 2^(-(GRID_POINTS-1)/2) up to 1."""
+    return [(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2)) for j in range(GRID_POINTS)]
+
+
 def _other_maxima(method, f, tau2, iters, y, v, design, k, p, control):
     """Look for a higher maximum of the (restricted) likelihood than the one found: metafor's
     comparison with tau² = 0, then (``control.global_search``) the grid search of
@@ -487,8 +493,7 @@ def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
     below the scale of the unweighted residual variance plus the largest sampling variance)."""
     xp = array_namespace(y, v)
     top = 4 * (xp.vecdot(y, y) / (k - p) + xp.max(v, axis=-1))
-    frac = xp.asarray([(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2))
-                       for j in range(GRID_POINTS)], dtype=y.dtype, device=device(y))
+    frac = xp.asarray(grid_fractions(), dtype=y.dtype, device=device(y))
     ll_hat = log_likelihood(method, tau2, y, v, design)
     best_ll, best_j = ll_hat, xp.full(tau2.shape, -1, dtype=xp.int64, device=device(y))
     for j in range(GRID_POINTS):
