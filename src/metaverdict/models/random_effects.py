@@ -303,6 +303,13 @@ class _Active:
         if bool(self.xp.any(mask)):
             self.parts.append((self.idx[mask],) + tuple(val[mask] for val in values))
 
+    def settle(self, done, live, t, iters):
+        """Record the analyses ``done`` this step (root ``t``, converged); returns the mask
+        of those still iterating and their number."""
+        self.finish(done, t, iters, done)
+        live = live & ~done
+        return live, int(self.xp.sum(self.xp.astype(live, self.xp.int64)))
+
     def shrink(self, keep, arrays):
         xp = self.xp
         sel = xp.nonzero(keep)[0]
@@ -367,9 +374,7 @@ def fisher_scoring(f, start, control: SolverControl):
         iters = iters + xp.astype(live, xp.int64)
         done = live & (boundary | (xp.abs(t_new - t) <= control.tol * (1 + t_new)))
         t = t_new
-        act.finish(done, t, iters, done)
-        live = live & ~done
-        n_live = int(xp.sum(xp.astype(live, xp.int64)))
+        live, n_live = act.settle(done, live, t, iters)
         if n_live == 0:
             break
         if n_live < _SHRINK_BELOW * t.shape[0]:
@@ -432,9 +437,7 @@ def solve_decreasing(f, lower, control: SolverControl):
         done = live & ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
                        | (hi - lo <= control.tol * (1 + lo)))
         t = t_new
-        act.finish(done, t, iters, done)
-        live = live & ~done
-        n_live = int(xp.sum(xp.astype(live, xp.int64)))
+        live, n_live = act.settle(done, live, t, iters)
         if n_live == 0:
             break
         if n_live < _SHRINK_BELOW * t.shape[0]:

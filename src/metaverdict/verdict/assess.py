@@ -30,6 +30,21 @@ from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
 INERT = ("sham", "placebo")
 
 
+class _VerdictSequence:
+    """Iterating, ``len`` and indexing go over ``self.verdicts``."""
+
+    verdicts: tuple[Verdict, ...]
+
+    def __iter__(self):                                         # type: ignore[no-untyped-def]
+        return iter(self.verdicts)
+
+    def __len__(self) -> int:
+        return len(self.verdicts)
+
+    def __getitem__(self, i: int) -> Verdict:
+        return self.verdicts[i]
+
+
 @dataclass(frozen=True, repr=False)
 class OpinionCheck(ResultMixin):
     """An expert opinion set against the store: ``trial_results`` counts stored results for
@@ -46,7 +61,7 @@ class OpinionCheck(ResultMixin):
 
 
 @dataclass(frozen=True, repr=False)
-class Assessment(ResultMixin):
+class Assessment(_VerdictSequence, ResultMixin):
     """Verdicts for every claim in the store, opinions, and what the evidence does not show.
 
     Iterating over an Assessment yields its verdicts (so it can be used like a list).
@@ -56,15 +71,6 @@ class Assessment(ResultMixin):
     opinions: tuple[OpinionCheck, ...]
     not_shown: tuple[str, ...]
     _repr_fields = ()
-
-    def __iter__(self):                                         # type: ignore[no-untyped-def]
-        return iter(self.verdicts)
-
-    def __len__(self) -> int:
-        return len(self.verdicts)
-
-    def __getitem__(self, i: int) -> Verdict:
-        return self.verdicts[i]
 
     def frame(self) -> Any:
         """Summary-of-findings table as a pandas DataFrame (one row per verdict)."""
@@ -83,7 +89,7 @@ class Assessment(ResultMixin):
 
 
 @dataclass(frozen=True, repr=False)
-class TimeCourse(ResultMixin):
+class TimeCourse(_VerdictSequence, ResultMixin):
     """Verdicts for one treatment, condition and outcome ordered by day, and the gaps.
 
     ``gaps`` say which days inside a trial's follow-up have no result; iterating yields the
@@ -95,15 +101,6 @@ class TimeCourse(ResultMixin):
     follow_up_days: float | None
     gaps: tuple[str, ...]
     _repr_fields = ("reported_days", "follow_up_days")
-
-    def __iter__(self):                                         # type: ignore[no-untyped-def]
-        return iter(self.verdicts)
-
-    def __len__(self) -> int:
-        return len(self.verdicts)
-
-    def __getitem__(self, i: int) -> Verdict:
-        return self.verdicts[i]
 
     def summary(self) -> str:
         """One line per verdict, then the gaps."""
