@@ -152,7 +152,7 @@ def _inconsistency(body: Body) -> Downgrade:
             and body.pi_lower <= null <= body.pi_upper
             and not (body.ci_lower <= null <= body.ci_upper)):        # type: ignore[operator]
         reasons.append(f"the 95% prediction interval [{body.pi_lower:.3g}, "
-                       f"{body.pi_upper:.3g}] includes the null although the CI excludes it")
+                       f"{body.pi_upper:.3g}] includes no effect although the CI excludes it")
     if reasons:
         return Downgrade("inconsistency", 1, "; ".join(reasons))
     if body.i2 is None:
@@ -193,7 +193,7 @@ def _imprecision(body: Body, mcid: MCIDMatch | None, ois: int) -> Downgrade:
                 reasons.append(f"the 95% CI crosses the MCID ({mcid.value:g})")
                 steps = max(steps, 1)
         else:
-            reasons.append("no MCID for this scale: judged against the null only")
+            reasons.append("no MCID for this scale: judged against no effect only")
     if not is_ratio(body.measure):
         if n is not None and n < ois:
             reasons.append(f"total N = {n} < {ois} (optimal information size for a "
@@ -204,7 +204,7 @@ def _imprecision(body: Body, mcid: MCIDMatch | None, ois: int) -> Downgrade:
     else:
         reasons.append("optimal information size not assessed (event counts not stored)")
     if steps == 0:
-        return Downgrade("imprecision", 0, "; ".join(["CI excludes the null and the MCID"]
+        return Downgrade("imprecision", 0, "; ".join(["CI excludes no effect and the MCID"]
                                                       + reasons))
     return Downgrade("imprecision", steps, "; ".join(reasons))
 

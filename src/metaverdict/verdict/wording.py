@@ -4,8 +4,9 @@ Certainty sets the modal verb (GRADE's informative statements, Santesso et al. 2
 high "reduces", moderate "probably reduces", low "may reduce", very low "the evidence is very
 uncertain about the effect of ...". The category sets the verb and its qualifier:
 
-* important benefit / harm: "reduces pain" / "increases pain" (lower is better) or
-  "improves function" / "worsens function" (higher is better);
+* important benefit / harm: "reduces pain" / "increases pain" for domains that name something
+  to have less of (pain, cramping, adverse events, recurrence, tenderness), otherwise
+  "improves function" / "worsens function" (whichever way the instrument's scale runs);
 * below the MCID: the same verb with "slightly (less than the MCID)";
 * no important difference: "results in little to no difference in";
 * inconclusive: "it is uncertain whether ... changes ... by an important amount", with the
@@ -26,9 +27,16 @@ _PREFIX = {"high": "High-certainty evidence shows that", "moderate":
            "Moderate-certainty evidence shows that", "low": "Low-certainty evidence suggests that"}
 
 
-def _verbs(lower_is_better: bool | None) -> tuple[str, str]:
-    """Base verbs (benefit, harm) for the outcome's direction."""
-    return ("reduce", "increase") if lower_is_better is not False else ("improve", "worsen")
+#: Outcome domains that name something to have less of: "reduces"/"increases" pain. Every
+#: other domain (function, quality of life, ...) "improves"/"worsens", whatever the direction
+#: of its scale: a disability score that falls is function that improves.
+LESS_IS_BETTER_DOMAINS = frozenset({"pain", "cramping", "adverse-events", "recurrence",
+                                    "tenderness"})
+
+
+def _verbs(outcome: str) -> tuple[str, str]:
+    """Base verbs (benefit, harm) for an outcome domain."""
+    return ("reduce", "increase") if outcome in LESS_IS_BETTER_DOMAINS else ("improve", "worsen")
 
 
 def _third(verb: str) -> str:
@@ -42,14 +50,13 @@ def _context(v: Verdict) -> str:
 
 
 def _action(v: Verdict, modal: str, third_person: bool) -> str:
-    lib = v.body.lower_is_better if v.body else None
-    good, bad = _verbs(lib)
+    good, bad = _verbs(v.claim.outcome)
     cat = v.category
     verb = good if "benefit" in cat else bad
     if cat == "no important difference":
-        res = "results" if third_person and not modal else "result"
+        res = "results" if third_person else "result"
         return f"{modal}{res} in little to no difference in {v.claim.outcome}"
-    verb = _third(verb) if third_person and not modal else verb
+    verb = _third(verb) if third_person else verb
     slight = " slightly (less than the MCID)" if "below the MCID" in cat else ""
     return f"{modal}{verb} {v.claim.outcome}{slight}"
 
@@ -65,17 +72,15 @@ def statement(v: Verdict) -> str:
     if v.category == "inconclusive":
         lead = (f"{level.capitalize()}-certainty evidence" if level != "very low"
                 else "Very low-certainty evidence")
-        good, _ = _verbs(v.body.lower_is_better)
+        good, bad = _verbs(v.claim.outcome)
         what = {"benefit": f"{t} {_third(good)} {v.claim.outcome} (a statistically significant "
                            "benefit)",
-                "harm": f"{t} worsens {v.claim.outcome} (a statistically significant harm)"
-                if v.body.lower_is_better is False else
-                f"{t} increases {v.claim.outcome} (a statistically significant harm)"}.get(
-                    v.direction, f"{t} changes {v.claim.outcome}")
+                "harm": f"{t} {_third(bad)} {v.claim.outcome} (a statistically significant "
+                        "harm)"}.get(v.direction, f"{t} changes {v.claim.outcome}")
         return (f"{lead} cannot tell whether {what} by an important amount, "
                 f"{_context(v)}: {v.rule}.{tail}")
     if level == "very low":
         return (f"The evidence is very uncertain about the effect of {t} on {v.claim.outcome} "
                 f"{_context(v)}; its reported result suggests {t} {_action(v, '', True)}.{tail}")
-    modal, _ = _MODAL[level]
-    return f"{_PREFIX[level]} {t} {_action(v, modal, True)} {_context(v)}.{tail}"
+    modal, suffix = _MODAL[level]
+    return f"{_PREFIX[level]} {t} {_action(v, modal, bool(suffix))} {_context(v)}.{tail}"

@@ -1,0 +1,63 @@
+"""``metaverdict report TREATMENT --out report.html``: the evidence report (HTML or Markdown).
+
+Progress goes to stderr (rich), so stdout stays free for the path of the file written.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from metaverdict.cli.common import fail_on_input_error
+from metaverdict.errors import InputError
+from metaverdict.evidence.store import open_store
+from metaverdict.grade.mcid import MCIDTable
+from metaverdict.report.build import build_report
+from metaverdict.report.document import ALL_TREATMENTS
+from metaverdict.report.render import FORMATS, write_report
+from metaverdict.verdict.claim_check import load_claims
+
+
+@fail_on_input_error
+def report(
+    treatment: Annotated[str | None, typer.Argument(
+        help='Treatment or alias, e.g. "dry needling", "PRP", "corticosteroid injection".')] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("report.html"),
+    format: Annotated[str | None, typer.Option(  # noqa: A002 (the option's public name)
+        "--format", "-f", help="html or md (default: from the suffix of --out, else html).")] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Dry needling, PRP and corticosteroid injection in one report.")] = False,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL (default: METAVERDICT_DATABASE_URL or the user data "
+                     "SQLite file, seeded with the bundled evidence).")] = None,
+    mcid: Annotated[Path | None, typer.Option(
+        "--mcid", help="CSV of MCID overrides (columns as grade/data/mcid.csv).")] = None,
+    claims: Annotated[Path | None, typer.Option(
+        "--claims", help="Claims file (.csv/.json) to check instead of the bundled "
+                         "article's claims.")] = None,
+) -> None:
+    """Write the evidence report: summary of findings, verdicts per condition, forest and
+    time-course plots, claim check, gaps, opinions and references with DOIs."""
+    err = Console(stderr=True)
+    if format is not None and format.lower() not in FORMATS:
+        raise InputError(f"option '--format': must be one of {', '.join(FORMATS)}, got {format!r}")
+    if all_ == (treatment is not None):
+        raise InputError("give one TREATMENT (e.g. \"dry needling\") or --all, not "
+                         + ("both" if all_ else "neither"))
+    table = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
+    stated = load_claims(claims) if claims else None
+    names = list(ALL_TREATMENTS) if all_ else [str(treatment)]
+    with err.status("opening the evidence store") as status, open_store(db) as store:
+        doc = build_report(store, names, mcid_table=table, claims=stated,
+                           progress=lambda msg: status.update(msg))
+        status.update(f"writing {out}")
+        fmt = format.lower() if format else None
+        written = write_report(doc, out, fmt)                       # type: ignore[arg-type]
+    verdicts = sum(len(p.findings) for p in doc.parts)
+    err.print(f"[green]wrote[/] {written[0]}: {len(doc.parts)} treatment(s), {verdicts} "
+              f"verdicts, {len(doc.claims)} claim checks, {len(doc.references)} references"
+              + (f", {len(written) - 1} figure files in {written[1].parent}" if len(written) > 1
+                 else ""), highlight=False, soft_wrap=True)
+    typer.echo(str(written[0]))

@@ -1,0 +1,269 @@
+"""The evidence report as plain data: the dataclasses a template renders.
+
+:mod:`metaverdict.report.build` fills them from :func:`metaverdict.verdict.assess`,
+:func:`~metaverdict.verdict.time_course` and :func:`~metaverdict.verdict.check_claims`;
+:mod:`metaverdict.report.figures` draws the figures; :mod:`metaverdict.report.render` turns a
+:class:`ReportDocument` into HTML or Markdown. Every field is a display string or a tuple of
+them, so a template never meets None or NaN.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from metaverdict.verdict import Verdict
+
+#: The treatments ``--all`` covers, as vocabulary terms.
+ALL_TREATMENTS: tuple[str, ...] = ("dry needling", "platelet-rich plasma injection",
+                                   "corticosteroid injection")
+#: The marker the evidence layer puts into the indirectness reasons of a number read from a
+#: news report, summary page or critically appraised topic rather than the paper itself.
+SECONDARY_SUMMARY = "secondary summary"
+
+#: CSS class (and Markdown marker) per verdict category.
+CATEGORY_CLASS: dict[str, str] = {
+    "important benefit": "benefit", "benefit below the MCID": "small-benefit",
+    "no important difference": "null", "harm below the MCID": "small-harm",
+    "important harm": "harm", "inconclusive": "unclear",
+    "no trial evidence (opinion only)": "opinion"}
+CERTAINTY_CLASS: dict[str, str] = {"high": "high", "moderate": "moderate", "low": "low",
+                                   "very low": "very-low"}
+#: GRADE's circles: filled per level of certainty.
+CERTAINTY_SYMBOL: dict[str, str] = {"high": "\u2295\u2295\u2295\u2295",
+                                    "moderate": "\u2295\u2295\u2295\u25ef",
+                                    "low": "\u2295\u2295\u25ef\u25ef",
+                                    "very low": "\u2295\u25ef\u25ef\u25ef"}
+STATUS_CLASS: dict[str, str] = {"supported": "benefit", "partly supported": "unclear",
+                                "not supported": "harm", "no evidence": "opinion"}
+
+
+# -- the model ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figure:
+    """One figure: an id (HTML anchor and file stem), a title, a caption and its SVG markup."""
+
+    id: str
+    title: str
+    caption: str
+    svg: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One summary-of-findings row: a verdict flattened to display strings."""
+
+    anchor: str
+    treatment: str
+    condition: str
+    comparator: str
+    outcome: str
+    label: str
+    timepoint: str
+    window: str
+    effect: str
+    mcid: str
+    mcid_source: str
+    certainty: str
+    certainty_reasons: tuple[str, ...]
+    category: str
+    statement: str
+    rule: str
+    reasons: tuple[str, ...]
+    basis: str
+    sources: tuple[str, ...]
+    secondary: bool
+
+    @property
+    def category_class(self) -> str:
+        """CSS class of the verdict badge."""
+        return CATEGORY_CLASS.get(self.category, "unclear")
+
+    @property
+    def certainty_class(self) -> str:
+        """CSS class of the certainty badge ("none" for an opinion)."""
+        return CERTAINTY_CLASS.get(self.certainty, "none")
+
+    @property
+    def certainty_symbol(self) -> str:
+        """GRADE circles for the level ("" for none)."""
+        return CERTAINTY_SYMBOL.get(self.certainty, "")
+
+
+@dataclass(frozen=True)
+class ConditionSection:
+    """Verdicts, figures and gaps for one treatment and condition."""
+
+    id: str
+    condition: str
+    findings: tuple[Finding, ...]
+    figures: tuple[Figure, ...]
+    not_shown: tuple[str, ...]
+    unplotted: int
+
+
+@dataclass(frozen=True)
+class TimeCourseSection:
+    """A time course (one trial measured on several days) with its figure and gaps."""
+
+    id: str
+    condition: str
+    title: str
+    figure: Figure
+    findings: tuple[Finding, ...]
+    gaps: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpinionFlag:
+    """An expert opinion set against the store."""
+
+    expert: str
+    claim: str
+    treatment: str
+    condition: str
+    flag: str
+    flag_class: str
+    finding: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One checked claim: its words, status, and what holds, fails or cannot be assessed."""
+
+    id: str
+    text: str
+    source: str
+    status: str
+    holds: tuple[str, ...]
+    fails: tuple[str, ...]
+    not_assessable: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def status_class(self) -> str:
+        """CSS class of the status badge."""
+        return STATUS_CLASS.get(self.status, "unclear")
+
+    @property
+    def beyond_data(self) -> bool:
+        """True where the claim says more than the stored numbers show: it is not (fully)
+        supported, or part of it cannot be assessed from them."""
+        return self.status != "supported" or bool(self.not_assessable)
+
+
+@dataclass(frozen=True)
+class NumberSource:
+    """Where one stored result came from: location, verbatim quote, derivation."""
+
+    result_id: int
+    what: str
+    reported: str
+    location: str
+    quote: str
+    derivation: str
+    notes: str
+    secondary: bool
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A cited source with its DOI, locations and the numbers taken from it."""
+
+    key: str
+    citation: str
+    doi: str
+    doi_url: str
+    links: tuple[tuple[str, str], ...]
+    location_text: str
+    design: str
+    secondary: bool
+    numbers: tuple[NumberSource, ...]
+
+
+@dataclass(frozen=True)
+class TreatmentPart:
+    """Everything the report says about one treatment."""
+
+    id: str
+    treatment: str
+    title: str
+    findings: tuple[Finding, ...]
+    category_counts: tuple[tuple[str, int], ...]
+    sections: tuple[ConditionSection, ...]
+    time_courses: tuple[TimeCourseSection, ...]
+    not_shown: tuple[str, ...]
+    opinions: tuple[OpinionFlag, ...]
+
+
+@dataclass(frozen=True)
+class ReportDocument:
+    """The whole report: provenance header, one part per treatment, claims, references."""
+
+    title: str
+    generated: str
+    version: str
+    data_source: tuple[str, ...]
+    simulated: str
+    secondary_rows: tuple[str, ...]
+    parts: tuple[TreatmentPart, ...]
+    claims: tuple[ClaimRow, ...]
+    claims_note: str
+    references: tuple[Reference, ...]
+
+    @property
+    def figures(self) -> list[Figure]:
+        """Every figure in document order."""
+        out: list[Figure] = []
+        for p in self.parts:
+            for s in p.sections:
+                out += list(s.figures)
+            out += [t.figure for t in p.time_courses]
+        return out
+
+
+# -- helpers -------------------------------------------------------------------------------
+def slug(*parts: str) -> str:
+    """An HTML id from words: ``slug("dry needling", "neck pain") -> "dry-needling--neck-pain"``."""
+    return "--".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts if p)
+
+
+def display_text(x: Any) -> str:
+    """A display string; ``""`` for None and NaN (so neither leaks into the page)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return str(x).strip()
+
+
+def _mcid_text(v: Verdict) -> tuple[str, str]:
+    if v.mcid is None:
+        return ("none for this scale" if v.body is not None else "", "")
+    e = v.mcid.entry
+    main = f"{e.value:g} {e.units}".strip()
+    extra = f"; {v.mcid.assumption}" if v.mcid.assumption else ""
+    return main, f"{e.short_source}{extra}"
+
+
+def finding(v: Verdict) -> Finding:
+    """Flatten a :class:`~metaverdict.verdict.Verdict` into a summary-of-findings row."""
+    body = v.body
+    secondary = bool(body and any(SECONDARY_SUMMARY in r for r in body.indirectness))
+    label = re.sub(r"\s*\[[^\]]*\]\s*$", "", v.label)          # sources are shown separately
+    if v.timepoint and label.endswith(v.timepoint):                # so is the timepoint
+        label = label[: -len(v.timepoint)].rstrip(" ,")
+    mcid, mcid_src = _mcid_text(v)
+    reasons = tuple(v.certainty.reasons) if v.certainty else ()
+    if v.certainty and not reasons:
+        reasons = ("no downgrades",)
+    anchor = slug(v.claim.treatment, v.claim.condition, v.claim.outcome, v.claim.comparator,
+                  v.timepoint, "-".join(v.sources))          # made unique per report by the caller
+    return Finding(anchor=anchor, treatment=v.claim.treatment, condition=v.claim.condition,
+                   comparator=v.claim.comparator, outcome=v.claim.outcome, label=label,
+                   timepoint=v.timepoint, window=v.claim.window, effect=v.effect, mcid=mcid,
+                   mcid_source=mcid_src, certainty=v.level or "", certainty_reasons=reasons,
+                   category=v.category, statement=v.statement, rule=v.rule,
+                   reasons=tuple(v.reasons), basis=body.basis if body else "expert opinion",
+                   sources=tuple(v.sources), secondary=secondary)
