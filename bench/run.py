@@ -46,7 +46,7 @@ LABELS = {
     "single": "metaverdict meta_analysis() loop",
     "pymare": "PyMARE 0.0.13 (vectorised)",
     "batch": "metaverdict batch meta_analyses(frame)",
-    "batch_arrays": "metaverdict per-block kernel on (N,k) arrays",
+    "batch_arrays": "metaverdict batch fit_arrays((N,k) arrays)",
     "batch_numpy": "metaverdict batch, backend=\"numpy\"",
     "batch_fast": "metaverdict batch, FAST_CONTROL",
     "batch_file": "metaverdict meta_analyses_file(parquet)",
@@ -154,13 +154,9 @@ def fit_python(tool: str, method: str, data: dict[str, Any]) -> tuple[np.ndarray
                             backend="numpy" if tool == "batch_numpy" else None)
         return res["estimate"].to_numpy(), res["tau2"].to_numpy()
     if tool == "batch_arrays":
-        from metaverdict.batch import engine
-        step = max(1, engine.DEFAULT_CHUNK // y.shape[1])        # the engine's chunking
-        est, tau2 = np.empty(len(y)), np.empty(len(y))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for s in range(0, len(y), step):
-                r = block_fitter()(method, "z", 0.95, y[s:s + step], v[s:s + step])
-                est[s:s + step], tau2[s:s + step] = r["estimate"], r["tau2"]
+        from metaverdict.batch import fit_arrays
+        res = fit_arrays(y, v, method=method)
+        est, tau2 = res["estimate"].to_numpy(), res["tau2"].to_numpy()
         return est, tau2
     if tool == "batch_file":
         import pandas as pd
@@ -171,16 +167,6 @@ def fit_python(tool: str, method: str, data: dict[str, Any]) -> tuple[np.ndarray
         return res["estimate"].to_numpy(), res["tau2"].to_numpy()
     raise ValueError(f"unknown tool {tool!r}")
 
-
-
-def block_fitter() -> Any:
-    """The engine's default per-block function: ``fit_block_compiled`` (Numba kernel) where this
-    version has it and Numba is installed, else ``fit_block`` (NumPy array kernels)."""
-    from metaverdict.batch import engine
-    compiled = getattr(engine, "fit_block_compiled", None)
-    if compiled is not None and engine.compiled.available():
-        return compiled
-    return engine.fit_block
 
 
 def write_parquet(n: int, k: int, seed: int, path: Path) -> float:
@@ -235,7 +221,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {"n_fit": n_fit, "times": times, "per_fit_s": min(times) / n_fit,
             "peak_mb": rss_mb("VmHWM"), "input_mb": input_mb, "peak_exact": exact,
             "file_mb": data.get("file_mb"),
-            "kernel": block_fitter().__name__ if tool == "batch_arrays" else None, "estimate": est[:spec["n_sub"]].tolist(),
+            "estimate": est[:spec["n_sub"]].tolist(),
             "tau2": tau2[:spec["n_sub"]].tolist()}
 
 
@@ -503,7 +489,6 @@ def headline(rows: list[dict[str, Any]], method: str, n: int = 10**6, k: int = 1
         ratio = r["per_fit_s"] / batch["per_fit_s"]
         target = TARGETS.get(method, {}).get(tool) if (n, k) == (10**6, 10) else None
         label = LABELS[tool] + (" (Paule-Mandel)" if tool == "statsmodels" and method == "REML" else "")
-        label += f" (`{r['kernel']}`)" if r.get("kernel") else ""
         cmp = f" (vs {r['ref_name']})" if r.get("ref_name", "").endswith("PM") else ""
         out.append(f"| {label} | {r['n_fit']:,} | {fmt_t(r['per_fit_s'])} | "
                    f"{fmt_x(ratio) if tool != 'batch' else '1×'} | {f'≥ {target:,}×' if target else ''} | "
@@ -669,10 +654,9 @@ NOTES = """\
   yi, vi; rows of an analysis contiguous, keys increasing), default backend and `BATCH_CONTROL`
   (this is the main figure). With Numba installed the default backend is the compiled kernel,
   which runs the analyses in parallel over the CPU cores (2 here); PyMARE, statsmodels and the
-  NumPy kernels use one core for their element-wise work. `per-block kernel` = the function
-  `meta_analyses` calls per (n, k) block (`fit_block_compiled`, or `fit_block` without Numba),
-  called directly on (N, k) arrays in the engine's chunks: no frame validation, grouping or
-  output table. `backend="numpy"` = the NumPy array kernels (the reference implementation).
+  NumPy kernels use one core for their element-wise work. `fit_arrays` = the same engine on
+  (N, k) arrays of equal k (validation, no grouping step, the same output table), as
+  for simulation studies. `backend="numpy"` = the NumPy array kernels (the reference implementation).
   `FAST_CONTROL` = `SolverControl(step="newton", global_search="screened")`.
   `meta_analyses_file` streams a Parquet file (written beforehand, not timed) to a Parquet
   result, reading and writing timed.

@@ -164,3 +164,23 @@ def test_compiled_kernel_matches_array_kernels_at_extreme_scales(method: str, sc
 def test_numba_backend_without_a_kernel_for_the_method() -> None:
     with pytest.raises(InputError, match="no method 'SJ'"):
         meta_analyses(FIXTURES, method="SJ", backend="numba")
+
+
+@pytest.mark.parametrize("method, test", [("DL", "z"), ("REML", "knha"), ("SJ", "z")])
+def test_fit_arrays_matches_the_frame_api(method: str, test: str) -> None:
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0.01, 0.3, (40, 6))
+    y = rng.normal(0.1, np.sqrt(v + 0.04))
+    frame = pd.DataFrame({"analysis": np.repeat(np.arange(40), 6), "yi": y.ravel(), "vi": v.ravel()})
+    want = meta_analyses(frame, by="analysis", method=method, test=test)
+    got = mv.batch.fit_arrays(y, v, method=method, test=test)
+    pd.testing.assert_frame_equal(got, want, check_index_type=False, check_dtype=False)
+
+
+def test_fit_arrays_bad_input_names_analysis_and_study() -> None:
+    v = np.full((3, 4), 0.1)
+    v[2, 1] = 0.0
+    with pytest.raises(InputError, match="analysis 2, study 1, field 'v'"):
+        mv.batch.fit_arrays(np.zeros((3, 4)), v)
+    with pytest.raises(InputError, match="same shape"):
+        mv.batch.fit_arrays(np.zeros((3, 4)), np.ones((3, 5)))

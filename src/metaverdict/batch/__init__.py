@@ -5,12 +5,13 @@ one row per analysis with the single-fit field names; NumPy by default, any arra
 with ``backend=``/``device=``, Dask DataFrames partition by partition, files by streaming
 (:func:`meta_analyses_file`).
 """
-from metaverdict.batch.engine import BATCH_CONTROL, FIELDS, KNHA_FIELDS, fit_block, meta_analyses
+from metaverdict.batch.engine import (BATCH_CONTROL, FIELDS, KNHA_FIELDS, fit_arrays, fit_block,
+                                      meta_analyses)
 from metaverdict.batch.grouping import Bucket, Grouping, group_rows
 from metaverdict.batch.io import ResultWriter, meta_analyses_file, read_chunks
 
 __all__ = ["BATCH_CONTROL", "Bucket", "FIELDS", "Grouping", "KNHA_FIELDS", "ResultWriter",
-           "fit_block", "group_rows", "meta_analyses", "meta_analyses_dask", "meta_analyses_file",
+           "fit_arrays", "fit_block", "group_rows", "meta_analyses", "meta_analyses_dask", "meta_analyses_file",
            "read_chunks"]
 
 

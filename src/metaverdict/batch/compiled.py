@@ -27,16 +27,18 @@ import math
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:       # pragma: no cover - numba is a dependency; kept optional for ports
-    numba = None
+import numba
+
+from metaverdict.models._special import CLOSED_FORM_MAX_DF, chi2_sf_int
 
 #: Methods with a compiled kernel (canonical codes of :data:`metaverdict.models.METHODS`).
 COMPILED_METHODS = {"EE": 0, "FE": 0, "DL": 1, "HE": 2, "ML": 3, "REML": 4, "PM": 5}
-#: Rows of the output block, in order.
-OUT_FIELDS = ("estimate", "se", "statistic", "ci_lower", "ci_upper", "tau2", "tau2_se", "i2",
-              "h2", "q", "pi_lower", "pi_upper", "converged", "iterations", "s2w")
+#: Rows of the output block, in order (``converged`` as 0/1, ``iterations`` as a float count;
+#: ``pvalue`` NaN with Hartung-Knapp and ``q_pvalue`` NaN for k - 1 > 60: the caller computes
+#: those with SciPy).
+OUT_FIELDS = ("estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "tau2",
+              "tau2_se", "i2", "h2", "q", "q_pvalue", "pi_lower", "pi_upper", "converged",
+              "iterations", "s2w")
 _GLOBAL = {False: 0, True: 1, "screened": 2}
 
 _LOG2PI = math.log(2 * math.pi)
@@ -44,14 +46,7 @@ _EPS = 2.220446049250313e-16
 _CHUNK = 1024                 # analyses per parallel task
 
 
-def available() -> bool:
-    """Whether Numba is importable (otherwise the array kernels are used)."""
-    return numba is not None
-
-
 def _njit(**kwargs):
-    if numba is None:
-        return lambda fn: fn
     return numba.njit(cache=True, **kwargs)
 
 
@@ -148,7 +143,7 @@ def _grid_loglik(y, c, v, top, frac, kind, scratch):
     The loop over grid points is innermost so that it runs in SIMD lanes; the weighted
     residual sum of squares is taken in one pass as
     :math:`\\sum w d^2 - (\\sum w d)^2 / \\sum w` (d = y - c), the log terms as logs of
-    products (see :func:`_flush`). ``scratch``: a (5, len(frac)) work array."""
+    products (see :func:`_flush`). ``scratch``: a work array of at least (5, len(frac))."""
     g = frac.shape[0]
     k = y.shape[0]
     out, s1, swd, swd2, prod = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
@@ -292,7 +287,7 @@ def _fit_block(y_raw, v, kind, knha, crit, tol, max_iter, global_mode, top_frac,
     n = y_raw.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for ch in numba.prange(n_chunks):
-        scratch = np.empty((5, top_frac.shape[0]))         # per thread, not per analysis
+        scratch = np.empty((6, max(top_frac.shape[0], y_raw.shape[1])))   # per task, reused
         for a in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
             _fit_one(y_raw[a], v[a], a, kind, knha, crit, tol, max_iter, global_mode,
                      top_frac, scratch, out)
@@ -311,8 +306,10 @@ def _fit_one(yr, va, a, kind, knha, crit, tol, max_iter, global_mode, top_frac, 
     swy = 0.0
     s2 = 0.0
     s3 = 0.0
+    wv = scratch[5]             # the weights 1/v, kept for the second pass
     for i in range(k):
         w = 1.0 / va[i]
+        wv[i] = w
         s1 += w
         swy += w * (yr[i] - c)
         s2 += w * w
@@ -321,7 +318,7 @@ def _fit_one(yr, va, a, kind, knha, crit, tol, max_iter, global_mode, top_frac, 
     rss_fe = 0.0
     for i in range(k):
         r = yr[i] - c - mu
-        rss_fe += r * r / va[i]
+        rss_fe += r * r * wv[i]
     tr_p = s1 - s2 / s1
     ss_p = s2 - 2 * s3 / s1 + (s2 / s1) ** 2
     tau2 = 0.0
@@ -372,7 +369,7 @@ def _fit_one(yr, va, a, kind, knha, crit, tol, max_iter, global_mode, top_frac, 
     sw = 0.0
     swy = 0.0
     for i in range(k):
-        w = 1.0 / (va[i] + tau2)
+        w = wv[i] if tau2 == 0 else 1.0 / (va[i] + tau2)
         sw += w
         swy += w * yr[i]
     beta = swy / sw
@@ -408,34 +405,37 @@ def _fit_one(yr, va, a, kind, knha, crit, tol, max_iter, global_mode, top_frac, 
     else:
         q, i2, h2 = 0.0, 0.0, 1.0
     half_pi = crit * math.sqrt(se * se + tau2)
+    if k == 1:
+        q_p = 1.0
+    elif k - 1 <= CLOSED_FORM_MAX_DF:
+        q_p = chi2_sf_int(q, k - 1)
+    else:
+        q_p = math.nan
     out[0, a] = beta
     out[1, a] = se
     out[2, a] = stat
-    out[3, a] = beta - crit * se
-    out[4, a] = beta + crit * se
-    out[5, a] = tau2
-    out[6, a] = tau2_se
-    out[7, a] = i2
-    out[8, a] = h2
-    out[9, a] = q
-    out[10, a] = beta - half_pi
-    out[11, a] = beta + half_pi
-    out[12, a] = 1.0 if conv else 0.0
-    out[13, a] = its
-    out[14, a] = s2w
+    out[3, a] = math.nan if knha else math.erfc(abs(stat) / math.sqrt(2.0))
+    out[4, a] = beta - crit * se
+    out[5, a] = beta + crit * se
+    out[6, a] = tau2
+    out[7, a] = tau2_se
+    out[8, a] = i2
+    out[9, a] = h2
+    out[10, a] = q
+    out[11, a] = q_p
+    out[12, a] = beta - half_pi
+    out[13, a] = beta + half_pi
+    out[14, a] = 1.0 if conv else 0.0
+    out[15, a] = its
+    out[16, a] = s2w
 
 
-def fit_block(method: str, y: np.ndarray, v: np.ndarray, *, knha: bool, crit: float, tol: float,
-              max_iter: int, global_search: bool | str, grid: np.ndarray) -> dict[str, np.ndarray]:
-    """Fit the ``(n, k)`` block ``y``, ``v`` of one method; returns :data:`OUT_FIELDS` columns
-    (``converged`` as bool, ``iterations`` as int64). ``crit``: the critical value of the CI
-    (normal, or t on k - 1 df for ``knha``); ``grid``: the fractions of the likelihood grid."""
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    v = np.ascontiguousarray(v, dtype=np.float64)
-    out = np.empty((len(OUT_FIELDS), y.shape[0]))
-    _fit_block(y, v, COMPILED_METHODS[method], bool(knha), float(crit), float(tol),
-               int(max_iter), _GLOBAL[global_search], grid, out)
-    cols = dict(zip(OUT_FIELDS, out))
-    cols["converged"] = cols["converged"] > 0
-    cols["iterations"] = cols["iterations"].astype(np.int64)
-    return cols
+def fit_block(method: str, y: np.ndarray, v: np.ndarray, out: np.ndarray, *, knha: bool,
+              crit: float, tol: float, max_iter: int, global_search: bool | str,
+              grid: np.ndarray) -> None:
+    """Fit the ``(n, k)`` block ``y``, ``v`` of one method into ``out`` (``(len(OUT_FIELDS),
+    n)``, float64, may be a view). ``crit``: the critical value of the CI (normal, or t on
+    k - 1 df for ``knha``); ``grid``: the fractions of the likelihood grid."""
+    _fit_block(np.ascontiguousarray(y, dtype=np.float64), np.ascontiguousarray(v, dtype=np.float64),
+               COMPILED_METHODS[method], bool(knha), float(crit), float(tol), int(max_iter),
+               _GLOBAL[global_search], grid, out)

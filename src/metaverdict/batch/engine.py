@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._validation import choice
-from metaverdict.batch.grouping import Grouping, group_rows
+from metaverdict.batch.grouping import Bucket, Grouping, group_rows
 from metaverdict.errors import InputError
 from metaverdict.batch import compiled
-from metaverdict.models.inference import _two_sided, chi2_sf, pool
+from metaverdict.models._special import CLOSED_FORM_MAX_DF, chi2_sf
+from metaverdict.models.inference import _two_sided, pool
 from metaverdict.models.random_effects import (COMMON_EFFECT, METHODS, SolverControl,
                                                estimate_tau2, grid_fractions)
 
@@ -34,6 +35,8 @@ TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
 FIELDS = ("k", "estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "tau2", "tau2_se",
           "i2", "h2", "q", "q_df", "q_pvalue", "pi_lower", "pi_upper", "converged", "iterations")
 KNHA_FIELDS = ("df", "s2w")
+#: Rows of the per-block result buffer (the compiled kernel's output order).
+BLOCK_FIELDS = compiled.OUT_FIELDS
 
 #: Default solver settings of the batch engine: Newton steps on the ML/REML score (the same
 #: roots as the single-fit default, Fisher scoring, in about a third of the iterations) and
@@ -113,37 +116,76 @@ def meta_analyses(frame: Any, by: str = "analysis_id", yi: str = "yi", vi: str =
                       control=control or BATCH_CONTROL, by=by)
 
 
+def fit_arrays(y: np.ndarray, v: np.ndarray, *, method: str = "REML", test: str = "z",
+               level: float = 0.95, backend: Any = None, device: Any = None,
+               chunk_size: int = DEFAULT_CHUNK, control: SolverControl | None = None,
+               by: str = "analysis") -> pd.DataFrame:
+    """:func:`meta_analyses` for analyses of equal size given as ``(n, k)`` arrays of effects
+    ``y`` and sampling variances ``v`` (no grouping step); row ``i`` of the result is
+    analysis ``i`` (column ``by``)."""
+    y, v = np.asarray(y, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if y.ndim != 2 or y.shape != v.shape or y.shape[1] == 0:
+        raise InputError(f"fields 'y', 'v': expected two (n, k) arrays of the same shape, k >= 1, "
+                         f"got {y.shape} and {v.shape}")
+    for field, ok in (("y", np.isfinite(y)), ("v", np.isfinite(v) & (v > 0))):
+        if not ok.all():
+            i, j = np.argwhere(~ok)[0]
+            rule = "a finite number" if field == "y" else "a finite number > 0"
+            raise InputError(f"analysis {i}, study {j}, field {field!r}: must be {rule}, "
+                             f"got {(y if field == 'y' else v)[i, j]}")
+    n, k = y.shape
+    grouping = Grouping(pd.RangeIndex(n, name=by), np.full(n, k), [Bucket(k, np.arange(n), None, 0)],
+                        np.arange(n) * k)
+    return fit_groups(grouping, y.reshape(-1), v.reshape(-1), method=choice(method, METHODS, "method"),
+                      test=choice(test, TESTS, "test"), level=float(level), backend=backend,
+                      device=device, chunk_size=chunk_size, control=control or BATCH_CONTROL, by=by)
+
+
 def fit_groups(grouping: Grouping, y: np.ndarray, v: np.ndarray, *, method: str, test: str,
                level: float, backend: Any = None, device: Any = None,
                chunk_size: int = DEFAULT_CHUNK, control: SolverControl = BATCH_CONTROL,
                by: str = "analysis_id") -> pd.DataFrame:
-    """Fit grouped, validated columns (the engine behind :func:`meta_analyses`)."""
+    """Fit grouped, validated columns (the engine behind :func:`meta_analyses`).
+
+    Results go into one ``(fields, n)`` buffer: blocks whose analyses are consecutive in the
+    output are written in place (a view), others through a scatter."""
     use_compiled = _use_compiled(backend, method)
     xp = None if use_compiled else _namespace(backend)
     n = grouping.n_analyses
-    fields = FIELDS + (KNHA_FIELDS if test == "knha" else ())
-    out = {name: np.empty(n, dtype=np.float64) for name in fields}
-    out["k"] = grouping.sizes.astype(np.int64)
-    out["q_df"] = grouping.sizes.astype(np.int64) - 1
-    out["converged"] = np.empty(n, dtype=bool)
-    out["iterations"] = np.empty(n, dtype=np.int64)
+    buf = np.empty((len(BLOCK_FIELDS), n))
     for bucket in grouping:
         step = max(1, chunk_size // bucket.k)
         for start in range(0, len(bucket.positions), step):
             yb, vb = bucket.take(y, start, start + step), bucket.take(v, start, start + step)
+            pos = bucket.positions[start:start + step]
+            in_place = pos[-1] - pos[0] + 1 == len(pos)          # positions are increasing
+            target = buf[:, pos[0]:pos[-1] + 1] if in_place else np.empty((len(BLOCK_FIELDS), len(pos)))
             # degenerate analyses (k = 1 with Hartung-Knapp, identical effects) give inf/NaN
             # statistics as in single fits; in a batch they are expected, not worth a warning
             with np.errstate(divide="ignore", invalid="ignore"):
-                res = (fit_block_compiled(method, test, level, yb, vb, control) if use_compiled
-                       else fit_block(method, test, level, yb, vb, xp=xp, device=device,
-                                      control=control))
-            pos = bucket.positions[start:start + step]
-            for name, values in res.items():
-                out[name][pos] = values
-    frame = pd.DataFrame({by: grouping.keys})
-    for name in fields:
-        frame[name] = out[name]
-    return frame
+                if use_compiled:
+                    fit_block_compiled(method, test, level, yb, vb, target, control)
+                else:
+                    res = fit_block(method, test, level, yb, vb, xp=xp, device=device,
+                                    control=control)
+                    for name, values in res.items():
+                        target[BLOCK_FIELDS.index(name)] = values
+            if not in_place:
+                buf[:, pos] = target
+    sizes = grouping.sizes.astype(np.int64)
+    cols: dict[str, Any] = {by: grouping.keys, "k": sizes}
+    for name in FIELDS[1:] + (KNHA_FIELDS if test == "knha" else ()):
+        if name == "q_df":
+            cols[name] = sizes - 1
+        elif name == "df":
+            cols[name] = (sizes - 1).astype(np.float64)
+        elif name == "converged":
+            cols[name] = buf[BLOCK_FIELDS.index(name)] > 0
+        elif name == "iterations":
+            cols[name] = buf[BLOCK_FIELDS.index(name)].astype(np.int64)
+        else:
+            cols[name] = buf[BLOCK_FIELDS.index(name)]
+    return pd.DataFrame(cols, copy=False)
 
 
 def fit_block(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray, *,
@@ -165,39 +207,35 @@ def fit_block(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray
             "h2": po.h2, "q": po.q, "q_pvalue": po.q_pvalue, "pi_lower": po.pi_lower,
             "pi_upper": po.pi_upper, "converged": t2.converged, "iterations": t2.iterations}
     if test == "knha":
-        cols["df"] = np.full(y.shape[0], po.df)
         cols["s2w"] = po.s2w
     return {name: _host(values) for name, values in cols.items()}
 
 
 def fit_block_compiled(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
-                       control: SolverControl = BATCH_CONTROL) -> dict[str, np.ndarray]:
-    """:func:`fit_block` by the compiled kernel (:mod:`.compiled`), for its methods."""
+                       out: np.ndarray, control: SolverControl = BATCH_CONTROL) -> None:
+    """:func:`fit_block` by the compiled kernel (:mod:`.compiled`), into ``out``
+    (:data:`BLOCK_FIELDS` rows); the t p-values of Hartung-Knapp and the Q p-values for
+    k - 1 > 60 are added here by SciPy."""
     k = y.shape[-1]
     df = float(k - 1) if test == "knha" else float("nan")
     crit = _two_sided(np.zeros(1), df, level)[1]
-    cols = compiled.fit_block(method, y, v, knha=test == "knha", crit=crit, tol=control.tol,
-                              max_iter=control.max_iter, global_search=control.global_search,
-                              grid=np.asarray(grid_fractions()))
-    cols["pvalue"] = _two_sided(cols["statistic"], df, level)[0]
-    cols["q_pvalue"] = chi2_sf(cols["q"], k - 1) if k > 1 else np.ones(y.shape[0])
+    compiled.fit_block(method, y, v, out, knha=test == "knha", crit=crit, tol=control.tol,
+                       max_iter=control.max_iter, global_search=control.global_search,
+                       grid=np.asarray(grid_fractions()))
     if test == "knha":
-        cols["df"] = np.full(y.shape[0], df)
-    else:
-        del cols["s2w"]
-    return cols
+        out[BLOCK_FIELDS.index("pvalue")] = _two_sided(out[BLOCK_FIELDS.index("statistic")], df, level)[0]
+    if k - 1 > CLOSED_FORM_MAX_DF:
+        out[BLOCK_FIELDS.index("q_pvalue")] = chi2_sf(out[BLOCK_FIELDS.index("q")], k - 1)
 
 
 def _use_compiled(backend: Any, method: str) -> bool:
     """The compiled kernel serves ``backend=None`` (when it has the method) and ``"numba"``."""
     if isinstance(backend, str) and backend == "numba":
-        if not compiled.available():
-            raise InputError("field 'backend': 'numba' needs the numba package (pip install numba)")
         if method not in compiled.COMPILED_METHODS:
             raise InputError(f"field 'backend': the compiled kernel has no method {method!r} "
                              f"(it has {sorted(set(compiled.COMPILED_METHODS))}); use backend=None")
         return True
-    return backend is None and compiled.available() and method in compiled.COMPILED_METHODS
+    return backend is None and method in compiled.COMPILED_METHODS
 
 
 def _host(x: Any) -> np.ndarray:
@@ -267,5 +305,5 @@ def _columns(frame: Any, by: str, yi: str, vi: str) -> tuple[pd.Series, np.ndarr
     return keys, y, v
 
 
-__all__ = ["BATCH_CONTROL", "FIELDS", "KNHA_FIELDS", "COMMON_EFFECT", "fit_block", "fit_groups",
+__all__ = ["BATCH_CONTROL", "FIELDS", "KNHA_FIELDS", "COMMON_EFFECT", "fit_arrays", "fit_block", "fit_groups",
            "meta_analyses"]

@@ -72,8 +72,13 @@ def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
     if n == 0:
         return Grouping(pd.Index([]), np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
     values = keys.to_numpy()
-    if keys.is_monotonic_increasing:
-        change = np.flatnonzero(values[1:] != values[:-1]) + 1
+    if values.dtype.kind in "iuf":                 # numeric keys: NumPy comparisons
+        increasing = bool((values[1:] >= values[:-1]).all())
+        change = np.flatnonzero(values[1:] != values[:-1]) + 1 if increasing else None
+    else:
+        increasing = keys.is_monotonic_increasing
+        change = np.flatnonzero(values[1:] != values[:-1]) + 1 if increasing else None
+    if increasing:
         starts = np.concatenate([[0], change])
         sizes = np.diff(np.concatenate([starts, [n]]))
         labels = pd.Index(values[starts], name=keys.name)
@@ -92,9 +97,9 @@ def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
 
 
 def _contiguous_buckets(starts: np.ndarray, sizes: np.ndarray) -> list[Bucket]:
+    if sizes.min() == sizes.max():                      # equal k: the columns reshaped
+        return [Bucket(int(sizes[0]), np.arange(len(sizes)), None, 0)]
     ks = np.unique(sizes)
-    if len(ks) == 1:
-        return [Bucket(int(ks[0]), np.arange(len(sizes)), None, 0)]
     buckets = []
     for k in ks:
         pos = np.flatnonzero(sizes == k)

@@ -23,6 +23,7 @@ import numpy as np
 from array_api_compat import array_namespace, device, to_device
 from scipy import special, stats
 
+from metaverdict.models._special import chi2_sf
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import COMMON_EFFECT, Tau2Fit, log_likelihood
 
@@ -135,33 +136,6 @@ def _two_sided(stat: Array, df: float, level: float) -> tuple[Array, float]:
     if df <= 0:
         return _from_host(xp, np.full_like(a, np.nan), stat), float("nan")
     return _from_host(xp, 2 * special.stdtr(df, -a), stat), float(stats.t.isf((1 - level) / 2, df))
-
-
-def chi2_sf(x: np.ndarray, df: float) -> np.ndarray:
-    """Upper tail of the χ² distribution; integer ``df`` <= 60 by the closed forms
-    (Abramowitz & Stegun 26.4.4-5: a finite Poisson sum for even df, the normal tail plus a
-    finite series for odd df; 2-3 times faster than ``scipy.stats.chi2.sf``, equal to it
-    within 1e-13 relative), other ``df`` by SciPy."""
-    x = np.asarray(x, dtype=float)
-    if df != int(df) or not 1 <= df <= 60:
-        return stats.chi2.sf(x, df)
-    df, h = int(df), x / 2
-    if df % 2 == 0:
-        term = np.exp(-h)
-        total = term.copy()
-        for j in range(1, df // 2):
-            term *= h / j
-            total += term
-        return total
-    r = np.sqrt(x)
-    total = 2 * special.ndtr(-r)
-    if df > 1:
-        term = np.exp(-h) * r * np.sqrt(2 / np.pi)
-        total += term
-        for j in range(1, (df - 1) // 2):
-            term *= x / (2 * j + 1)
-            total += term
-    return total
 
 
 def _user_weighted(y, v, tau2, design, a):

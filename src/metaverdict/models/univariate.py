@@ -16,7 +16,7 @@ from metaverdict.errors import InputError
 from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.inference import fit_statistics, pool
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import METHODS, SolverControl, Tau2Fit, estimate_tau2
+from metaverdict.models.random_effects import METHODS, SolverControl, estimate_tau2
 from metaverdict.models.results import MetaAnalysisResult
 
 TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
