@@ -430,6 +430,15 @@ def _fit_one(yr, va, a, kind, knha, crit, tol, max_iter, global_mode, top_frac, 
     out[16, a] = s2w
 
 
+@_njit()
+def first_invalid(y: np.ndarray, v: np.ndarray) -> int:
+    """The first row where ``y`` is not finite or ``v`` is not a finite number > 0, or -1."""
+    for i in range(y.shape[0]):
+        if not (math.isfinite(y[i]) and math.isfinite(v[i]) and v[i] > 0):
+            return i
+    return -1
+
+
 def fit_block(method: str, y: np.ndarray, v: np.ndarray, out: np.ndarray, *, knha: bool,
               crit: float, tol: float, max_iter: int, global_search: bool | str,
               grid: np.ndarray) -> None:

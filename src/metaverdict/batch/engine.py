@@ -127,13 +127,13 @@ def fit_arrays(y: np.ndarray, v: np.ndarray, *, method: str = "REML", test: str 
     if y.ndim != 2 or y.shape != v.shape or y.shape[1] == 0:
         raise InputError(f"fields 'y', 'v': expected two (n, k) arrays of the same shape, k >= 1, "
                          f"got {y.shape} and {v.shape}")
-    for field, ok in (("y", np.isfinite(y)), ("v", np.isfinite(v) & (v > 0))):
-        if not ok.all():
-            i, j = np.argwhere(~ok)[0]
-            rule = "a finite number" if field == "y" else "a finite number > 0"
-            raise InputError(f"analysis {i}, study {j}, field {field!r}: must be {rule}, "
-                             f"got {(y if field == 'y' else v)[i, j]}")
     n, k = y.shape
+    bad = compiled.first_invalid(y.reshape(-1), v.reshape(-1))
+    if bad >= 0:
+        i, j = divmod(bad, k)
+        field, value = ("y", y[i, j]) if not np.isfinite(y[i, j]) else ("v", v[i, j])
+        rule = "a finite number" if field == "y" else "a finite number > 0"
+        raise InputError(f"analysis {i}, study {j}, field {field!r}: must be {rule}, got {value}")
     grouping = Grouping(pd.RangeIndex(n, name=by), np.full(n, k), [Bucket(k, np.arange(n), None, 0)],
                         np.arange(n) * k)
     return fit_groups(grouping, y.reshape(-1), v.reshape(-1), method=choice(method, METHODS, "method"),
@@ -296,12 +296,12 @@ def _columns(frame: Any, by: str, yi: str, vi: str) -> tuple[pd.Series, np.ndarr
                              f"not a number: {frame[field].iloc[i]!r}") from None
         cols.append(arr)
     y, v = cols
-    for field, arr, ok in ((yi, y, np.isfinite(y)), (vi, v, np.isfinite(v) & (v > 0))):
-        if not ok.all():
-            i = int(np.flatnonzero(~ok)[0])
-            rule = "must be a finite number" if field == yi else "must be a finite number > 0"
-            raise InputError(f"analysis {_label(keys.iloc[i])!r}, row {_label(frame.index[i])!r}, field {field!r}: "
-                             f"{rule}, got {arr[i]}")
+    i = compiled.first_invalid(y, v)            # one compiled pass; the message only on failure
+    if i >= 0:
+        field, value = (yi, y[i]) if not np.isfinite(y[i]) else (vi, v[i])
+        rule = "must be a finite number" if field == yi else "must be a finite number > 0"
+        raise InputError(f"analysis {_label(keys.iloc[i])!r}, row {_label(frame.index[i])!r}, "
+                         f"field {field!r}: {rule}, got {value}")
     return keys, y, v
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -72,14 +73,13 @@ def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
     if n == 0:
         return Grouping(pd.Index([]), np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
     values = keys.to_numpy()
-    if values.dtype.kind in "iuf":                 # numeric keys: NumPy comparisons
-        increasing = bool((values[1:] >= values[:-1]).all())
-        change = np.flatnonzero(values[1:] != values[:-1]) + 1 if increasing else None
+    if values.dtype.kind in "iuf":                 # numeric keys: one compiled pass
+        starts = _sorted_run_starts(values)
+    elif keys.is_monotonic_increasing:
+        starts = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
     else:
-        increasing = keys.is_monotonic_increasing
-        change = np.flatnonzero(values[1:] != values[:-1]) + 1 if increasing else None
-    if increasing:
-        starts = np.concatenate([[0], change])
+        starts = None
+    if starts is not None:
         sizes = np.diff(np.concatenate([starts, [n]]))
         labels = pd.Index(values[starts], name=keys.name)
         return Grouping(labels, sizes, _contiguous_buckets(starts, sizes), starts)
@@ -94,6 +94,33 @@ def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
         buckets.append(Bucket(int(k), pos, rows))
     first = order[starts]
     return Grouping(pd.Index(uniques, name=keys.name), sizes, buckets, first)
+
+
+@numba.njit(cache=True)
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts, or an empty array if ``values`` decrease
+    anywhere (then the rows need a sort)."""
+    n = values.shape[0]
+    count = 1
+    for i in range(1, n):
+        if values[i] < values[i - 1]:
+            return np.empty(0, dtype=np.int64)
+        if values[i] != values[i - 1]:
+            count += 1
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    j = 1
+    for i in range(1, n):
+        if values[i] != values[i - 1]:
+            starts[j] = i
+            j += 1
+    return starts
+
+
+def _sorted_run_starts(values: np.ndarray) -> np.ndarray | None:
+    """:func:`_run_starts` for a non-empty numeric array, ``None`` if it is not sorted."""
+    starts = _run_starts(values)
+    return starts if len(starts) else None
 
 
 def _contiguous_buckets(starts: np.ndarray, sizes: np.ndarray) -> list[Bucket]:
