@@ -11,8 +11,10 @@ intercept-only model with ``EE``/``FE``, ``DL``, ``HE``, ``ML``, ``REML`` and ``
 reproduces the reference engine's results (same estimating equations, same starting values,
 the same safeguards: step halving at the boundary, Illinois bracketing when an iteration does
 not settle, metafor's tau² = 0 comparison and the likelihood grid search for other maxima);
-the tests check it against single fits on every fixture to 1e-10. p-values and the Q test are
-computed afterwards by the same vectorised functions as in the reference engine.
+the tests check it against single fits on every fixture to 1e-10. The z-test p-value
+(:math:`\operatorname{erfc}(|z|/\sqrt 2)`) and the Q test (the χ² closed form of
+:mod:`metaverdict.models._special`, shared with the array engine) are computed in the same
+pass; Hartung-Knapp t p-values and Q tests with k - 1 > 60 are left to the caller (SciPy).
 
 Formulas (intercept-only, weights :math:`w_i = 1/(v_i+\\tau^2)`, :math:`s_m = \\sum w_i^m`,
 :math:`u_i = w_i (y_i - \\hat\\mu)`): :math:`y'Py = \\sum u_i (y_i-\\hat\\mu)`,
