@@ -12,7 +12,7 @@ reproduces the reference engine's results (same estimating equations, same start
 the same safeguards: step halving at the boundary, Illinois bracketing when an iteration does
 not settle, metafor's tau² = 0 comparison and the likelihood grid search for other maxima);
 the tests check it against single fits on every fixture to 1e-10. The z-test p-value
-(:math:`\operatorname{erfc}(|z|/\sqrt 2)`) and the Q test (the χ² closed form of
+(:math:`\\operatorname{erfc}(|z|/\\sqrt 2)`) and the Q test (the χ² closed form of
 :mod:`metaverdict.models._special`, shared with the array engine) are computed in the same
 pass; Hartung-Knapp t p-values and Q tests with k - 1 > 60 are left to the caller (SciPy).
 
