@@ -292,3 +292,10 @@ def _res(k: int, method: str = "REML") -> mv.MetaAnalysisResult:
 def test_bad_input_raises_input_error(call, match):
     with pytest.raises(mv.InputError, match=match):
         call()
+
+
+def test_rank_test_with_a_constant_variable_is_nan_without_warning() -> None:
+    """Identical effects (or identical variances) make Kendall's tau undefined: NaN, as R's NA."""
+    res = mv.meta_analysis(np.zeros(5), np.ones(5), method="EE")
+    out = rank_test(res)
+    assert np.isnan(out.statistic) and np.isnan(out.pvalue) and not out.exact

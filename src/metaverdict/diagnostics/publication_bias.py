@@ -212,6 +212,8 @@ def _kendall_test(x: np.ndarray, y: np.ndarray) -> RankTest:
     sy = np.sign(y[:, None] - y[None, :])[iu]
     with np.errstate(invalid="ignore", divide="ignore"):
         tau = float(np.sum(sx * sy) / np.sqrt(np.sum(sx * sx) * np.sum(sy * sy)))
+    if np.isnan(tau):                       # a constant variable: R's cor.test gives NA
+        return RankTest(float("nan"), float("nan"), False)
     ties = min(len(np.unique(x)), len(np.unique(y))) < n
     if not ties and n <= 170:               # R: n! overflows beyond 170 and cor.test falls back
         pairs = n * (n - 1) // 2
