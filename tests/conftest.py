@@ -3,6 +3,7 @@ tests/data/metafor/README.md)."""
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests: random examples locally ("dev"); CI (.ci/run sets HYPOTHESIS_PROFILE=ci) runs
+# a fixed, derandomized set so that a red build is reproducible. No deadline on a shared machine.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 FIXTURES = Path(__file__).parent / "data" / "metafor"
 
