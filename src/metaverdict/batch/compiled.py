@@ -53,22 +53,31 @@ def _njit(**kwargs):
 
 
 @_njit()
-def _score(y, c, v, t, kind, target):
-    """The estimating equation at ``t`` for one analysis (effects ``y - c``; ``c`` centres them).
-
-    Returns ``(value, fisher_step, newton_step)``; ``value`` decreases in ``t`` (positive
-    below the root). kind 3 = ML, 4 = REML, 5 = PM (y'Py - target)."""
+def _sums(y, c, v, t, with_log):
+    """The weighted sums of one analysis at ``t`` (effects ``y - c``; ``c`` centres them):
+    ``(s1, s2, s3, y'Py, y'P²y, Σ w u², Σ w u, Σ log(v + t))`` with ``u = P y`` (the last
+    only when ``with_log``; logs of products, see :func:`_flush`)."""
     k = y.shape[0]
     s1 = 0.0
     swy = 0.0
     s2 = 0.0
     s3 = 0.0
+    logv = 0.0
+    prod = 1.0
     for i in range(k):
-        w = 1.0 / (v[i] + t)
+        vt = v[i] + t
+        w = 1.0 / vt
         s1 += w
         swy += w * (y[i] - c)
         s2 += w * w
         s3 += w * w * w
+        if with_log:
+            prod *= vt
+            if _flush(prod, i, vt, vt):
+                logv += math.log(prod)
+                prod = 1.0
+    if with_log:
+        logv += math.log(prod)
     mu = swy / s1
     rss = 0.0
     ypy2 = 0.0
@@ -82,6 +91,16 @@ def _score(y, c, v, t, kind, target):
         ypy2 += u * u
         wu2 += w * u * u
         wu += w * u
+    return s1, s2, s3, rss, ypy2, wu2, wu, logv
+
+
+@_njit()
+def _score(y, c, v, t, kind, target):
+    """The estimating equation at ``t`` for one analysis (effects ``y - c``).
+
+    Returns ``(value, fisher_step, newton_step)``; ``value`` decreases in ``t`` (positive
+    below the root). kind 3 = ML, 4 = REML, 5 = PM (y'Py - target)."""
+    s1, s2, s3, rss, ypy2, wu2, wu, _ = _sums(y, c, v, t, False)
     if kind == 5:
         val = rss - target
         slope = ypy2 if ypy2 > 0 else 1.0
@@ -102,25 +121,7 @@ def _score(y, c, v, t, kind, target):
 def _loglik(y, c, v, t, kind):
     """ML (kind 3) or full REML (kind 4) log-likelihood of the intercept-only model."""
     k = y.shape[0]
-    s1 = 0.0
-    swy = 0.0
-    logv = 0.0
-    prod = 1.0
-    for i in range(k):
-        vt = v[i] + t
-        w = 1.0 / vt
-        s1 += w
-        swy += w * (y[i] - c)
-        prod *= vt                  # sum of logs as the log of a product (see _flush)
-        if _flush(prod, i, vt, vt):
-            logv += math.log(prod)
-            prod = 1.0
-    logv += math.log(prod)
-    mu = swy / s1
-    rss = 0.0
-    for i in range(k):
-        r = y[i] - c - mu
-        rss += r * r / (v[i] + t)
+    s1, _, _, rss, _, _, _, logv = _sums(y, c, v, t, True)
     if kind == 3:
         return -0.5 * k * _LOG2PI - 0.5 * logv - 0.5 * rss
     return (-0.5 * (k - 1) * _LOG2PI + 0.5 * math.log(k) - 0.5 * logv
