@@ -25,7 +25,7 @@ from metaverdict.batch.grouping import Bucket, Grouping, group_rows
 from metaverdict.errors import InputError
 from metaverdict.batch import compiled
 from metaverdict.models._special import CLOSED_FORM_MAX_DF, chi2_sf
-from metaverdict.models.inference import _two_sided, pool
+from metaverdict.models.inference import _to_host, _two_sided, pool
 from metaverdict.models.random_effects import (COMMON_EFFECT, METHODS, SolverControl,
                                                estimate_tau2, grid_fractions)
 
@@ -208,7 +208,7 @@ def fit_block(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray
             "pi_upper": po.pi_upper, "converged": t2.converged, "iterations": t2.iterations}
     if test == "knha":
         cols["s2w"] = po.s2w
-    return {name: _host(values) for name, values in cols.items()}
+    return {name: _to_host(values) for name, values in cols.items()}
 
 
 def fit_block_compiled(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
@@ -236,13 +236,6 @@ def _use_compiled(backend: Any, method: str) -> bool:
                              f"(it has {sorted(set(compiled.COMPILED_METHODS))}); use backend=None")
         return True
     return backend is None and method in compiled.COMPILED_METHODS
-
-
-def _host(x: Any) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    from metaverdict.models.inference import _to_host
-    return _to_host(x)
 
 
 def _namespace(backend: Any) -> Any:

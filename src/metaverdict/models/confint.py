@@ -14,7 +14,7 @@ from scipy import stats
 
 from metaverdict.errors import InputError
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import _equation, solve_decreasing, SolverControl
+from metaverdict.models.random_effects import _Equation, solve_decreasing, SolverControl
 from metaverdict.models.results import HeterogeneityCI, Interval, MetaAnalysisResult
 
 
@@ -32,7 +32,7 @@ def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
     design = Design(None if res.design is None else np.broadcast_to(res.design, (2,) + res.design.shape))
     y = np.broadcast_to(res.yi - res.yi.mean(), (2, k))
     v = np.broadcast_to(res.vi, (2, k))
-    f = _equation("PM", y, v, design, k, p, target=targets[:, None][:, 0])
+    f = _Equation("PM", y, v, design, k, p, target=targets[:, None][:, 0])
     bounds, _, _ = solve_decreasing(f, np.zeros(2), SolverControl(tol=1e-14, max_iter=1000))
     lo, hi = (float(b) for b in bounds)
     vt = res.typical_vi

@@ -184,14 +184,10 @@ class Design:
 
     def subset(self, idx: Array) -> "Design":
         """The design of the analyses at positions ``idx`` of the batch."""
-        return self if self.X is None else Design(self.X[np_index(idx)])
+        return self if self.X is None else Design(self.X[np.asarray(idx)])
 
     def project(self, w: Array, y: Array) -> InterceptProjection | DesignProjection:
         if self.X is None:
             return InterceptProjection(w, y)
         return DesignProjection(w, y, self.X)
 
-
-def np_index(idx: Array) -> np.ndarray:
-    """An index array as NumPy (designs with moderators are NumPy arrays)."""
-    return np.asarray(idx)

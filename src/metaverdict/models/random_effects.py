@@ -237,23 +237,18 @@ def _newton_or_fisher(xp, val, slope, info):
     return val / xp.where(slope < 0, -slope, info)
 
 
-def _equation(method: str, y, v, design, k, p, target=None, newton: bool = False) -> _Equation:
-    """The estimating equation of ``method`` (see :class:`_Equation`)."""
-    return _Equation(method, y, v, design, k, p, target, newton)
-
-
 def _iterative(method, y, v, design, k, p, control):
     xp = array_namespace(y, v)
     if method in ("ML", "REML", "EB"):
         start = _he(y, v, design, k, p, None)[0]
         start = xp.maximum(start, 0.0)
-        f = _equation(method, y, v, design, k, p, newton=control.step == "newton")
+        f = _Equation(method, y, v, design, k, p, newton=control.step == "newton")
         tau2, conv, iters = fisher_scoring(f, start, control)
         if method != "EB" and control.step != "newton" and control.tol <= POLISH_BELOW_TOL:
             tau2 = _newton_polish(method, tau2, y, v, design, k, p)
     else:
         target = float(k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
-        f = _equation(method, y, v, design, k, p, target)
+        f = _Equation(method, y, v, design, k, p, target)
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
     if method in ("ML", "REML"):
         tau2, iters = _other_maxima(method, f, tau2, iters, y, v, design, k, p, control)
@@ -279,7 +274,7 @@ def _newton_polish(method, tau2, y, v, design, k, p):
     error can be many times ``tol``; one Newton step makes it quadratically small, so that
     roots found with ``step="fisher"`` and ``step="newton"`` agree to rounding."""
     xp = array_namespace(tau2)
-    val, step, _ = _equation(method, y, v, design, k, p, newton=True)(tau2)
+    val, step, _ = _Equation(method, y, v, design, k, p, newton=True)(tau2)
     t_new = tau2 + step
     ok = (tau2 > 0) & (t_new > 0) & (xp.abs(step) <= 1e-6 * (1 + tau2)) & xp.isfinite(t_new)
     return xp.where(ok, t_new, tau2)
