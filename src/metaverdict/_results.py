@@ -57,6 +57,16 @@ def fmt_p(p: float | None) -> str:
     return "<.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+_RELATION_SIGNS = {"<=": "\u2264", ">=": "\u2265", "=": "=", "<": "<", ">": ">"}
+
+
+def fmt_p_relation(relation: str | None, p: float) -> str:
+    """A reported P-value with its relation as a clinician reads it: ``P \u2264 0.003``,
+    ``P < 0.00001`` (decimals, never ``1e-05``; ``\u2264``/``\u2265`` for ``<=``/``>=``)."""
+    digits = f"{p:.12f}".rstrip("0").rstrip(".") if p < 0.001 else f"{p:g}"
+    return f"P {_RELATION_SIGNS.get(relation or '=', relation)} {digits}"
+
+
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Right-aligned plain-text table (first column left-aligned)."""
     cells = [list(header)] + [list(r) for r in rows]

@@ -12,7 +12,7 @@ from rich.table import Table
 from metaverdict.errors import InputError
 from metaverdict.evidence.store import open_store
 from metaverdict.grade.mcid import MCIDTable
-from metaverdict.verdict.claim_check import article_claims, check_claims, load_claims
+from metaverdict.synthesis.claim_check import article_claims, check_claims, load_claims
 
 claims_app = typer.Typer(help="Check claims (CSV/JSON) against the stored evidence.",
                          no_args_is_help=True)

@@ -17,7 +17,7 @@ from metaverdict.grade.mcid import MCIDTable
 from metaverdict.report.build import build_report
 from metaverdict.report.document import ALL_TREATMENTS
 from metaverdict.report.render import FORMATS, write_report
-from metaverdict.verdict.claim_check import load_claims
+from metaverdict.synthesis.claim_check import load_claims
 
 
 @fail_on_input_error

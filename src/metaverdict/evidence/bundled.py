@@ -11,6 +11,7 @@ per store, at first open.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import shutil
 import sys
@@ -21,29 +22,43 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from metaverdict.evidence.io import read_rows, validate_rows
-from metaverdict.evidence.models import Condition, Opinion, Source, StoreMeta, Treatment
+from metaverdict.evidence.models import (Condition, IncludedTrial, Opinion, Source, StoreMeta,
+                                         Treatment)
 from metaverdict.evidence.store import Store
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 from metaverdict.evidence.writer import write_drafts
 
 RAW_FILE = "studies_raw.csv"
+#: Rows added to the extraction (stated nulls, adjusted differences), each with its quote and
+#: location; loaded after the raw rows, in the same layout plus the EXTRA_COLUMNS.
+SUPPLEMENT_FILE = "supplement.csv"
+#: The included trials of reviews, where a stored copy lists them (for overlap / CCA).
+INCLUDED_FILE = "included_trials.csv"
 SEED_KEY = "bundled_evidence_sha256"
+SUPPLEMENT_KEY = "bundled_supplement_sha256"
 _OVERRIDE_KEYS = ("kind", "study", "comparator_name", "sign_convention", "sign_reason",
-                  "direction_reported", "direction_reason")
+                  "direction_reported", "direction_reason", "comparator_class", "data_problem",
+                  "evidence_about", "stated_mid", "stated_mid_text", "n_treatment", "n_control")
+#: Override keys appended to a column rather than replacing it (provenance of an override).
+_APPEND_KEYS = {"notes_append": "notes"}
 
 SANKOFF_KEY = "sankoff_dry_needling"
 SANKOFF_CITATION = ('Sankoff J. Evaluating & Debunking "Alternative" Injury Recovery Methods: '
                     "Part 3, Dry Needling.")
 SANKOFF_LOCATION = ("article by J. Sankoff (the starting point of the extraction, per "
                     "shared/evidence/README.md); no stored copy was located, so no URL or DOI")
+#: Dr Cushman's opinions as the article reports them. The article's author (Sankoff) flags
+#: them as unsupported by trial evidence; the opinion is Cushman's, not the author's.
 SANKOFF_OPINIONS: tuple[dict[str, str], ...] = (
     {"condition": "iliotibial band syndrome",
-     "claim": "Support for dry needling in iliotibial band syndrome is expert opinion only "
-              "(no trial data)."},
+     "claim": "Dry needling gives better pain control in iliotibial band syndrome, which lets "
+              "rehabilitation progress faster."},
     {"condition": "patellofemoral pain",
-     "claim": "Support for dry needling in patellofemoral pain is expert opinion only "
-              "(no trial data)."},
+     "claim": "Dry needling gives better pain control in patellofemoral pain, which lets "
+              "rehabilitation progress faster."},
 )
+OPINION_EXPERT = "D. M. Cushman (as reported by J. Sankoff)"
+OPINION_EVIDENCE_LEVEL = "expert opinion; the article's author notes it is not backed by trials"
 
 
 def data_path(name: str) -> Path:
@@ -51,9 +66,10 @@ def data_path(name: str) -> Path:
     return Path(str(resources.files("metaverdict.evidence").joinpath("data", name)))
 
 
-def raw_sha256() -> str:
-    """SHA-256 of the bundled raw CSV (recorded in the store when seeded)."""
-    return hashlib.sha256(data_path(RAW_FILE).read_bytes()).hexdigest()
+def raw_sha256(name: str = RAW_FILE) -> str:
+    """SHA-256 of a bundled data file (the raw CSV by default; recorded in the store when
+    seeded)."""
+    return hashlib.sha256(data_path(name).read_bytes()).hexdigest()
 
 
 def unmapped_terms(rows: list[dict[str, str]], vocab: Vocabulary) -> list[str]:
@@ -90,7 +106,11 @@ def build(studies_csv: str | Path, out_dir: str | Path | None = None) -> Path:
 def _overrides(vocab: Vocabulary) -> Any:
     def fn(row: int, raw: dict[str, Any]) -> dict[str, Any]:
         conv = vocab.row_overrides(raw["source_id"], row)
-        return {k: conv[k] for k in _OVERRIDE_KEYS if k in conv}
+        out = {k: conv[k] for k in _OVERRIDE_KEYS if k in conv}
+        for key, col in _APPEND_KEYS.items():
+            if key in conv:
+                out[col] = " ".join(t for t in (raw.get(col) or "", conv[key]) if t)
+        return out
     return fn
 
 
@@ -105,11 +125,38 @@ def _add_opinions(s: Session) -> None:
         if cond is None:
             cond = Condition(term=op["condition"], body_region="knee")
             s.add(cond)
-        s.add(Opinion(source=src, expert="J. Sankoff", claim=op["claim"],
-                      treatment=treatment, condition=cond, evidence_level="expert opinion",
-                      verbatim_quote=None,
-                      notes="Claim as summarised in the project brief; the article's own "
-                            "wording was not retrieved, so no verbatim quote is stored."))
+        s.add(Opinion(source=src, expert=OPINION_EXPERT, claim=op["claim"],
+                      treatment=treatment, condition=cond,
+                      evidence_level=OPINION_EVIDENCE_LEVEL, verbatim_quote=None,
+                      notes="Paraphrase of the article's account of Dr Cushman's view (see "
+                            "the project's clinical review, shared/reviews/report-review-"
+                            "2026-12.md, section 3); the article's own wording was not "
+                            "retrieved, so no verbatim quote is stored."))
+
+
+def add_included_trials(s: Session, rows: list[dict[str, str]]) -> int:
+    """Add included-trial rows (columns of ``included_trials.csv``) for stored reviews.
+
+    Raises
+    ------
+    ValueError
+        For a review key that is not a stored source or a row without a location.
+    """
+    sources = {src.key: src for src in s.query(Source)}
+    for i, row in enumerate(rows, start=1):
+        src = sources.get(row["review_source_id"])
+        if src is None:
+            raise ValueError(f"row {i}, column 'review_source_id': no stored source "
+                             f"{row['review_source_id']!r}")
+        if not (row.get("location") or "").strip():
+            raise ValueError(f"row {i}, column 'location': is required")
+        year = (row.get("trial_year") or "").strip()
+        s.add(IncludedTrial(source=src, trial=row["trial"].strip(),
+                            year=int(year) if year else None,
+                            complete=(row.get("complete") or "").strip().lower() == "true",
+                            location=row["location"], quote=row.get("quote") or None,
+                            note=row.get("note") or None))
+    return len(rows)
 
 
 def load_bundled(store: Store) -> int:
@@ -121,10 +168,14 @@ def load_bundled(store: Store) -> int:
         Number of results loaded.
     """
     drafts = validate_rows(store, read_rows(data_path(RAW_FILE)), _overrides(store.vocabulary))
+    supplement = validate_rows(store, read_rows(data_path(SUPPLEMENT_FILE)))
     with store.transaction() as s:
-        n = write_drafts(s, drafts)
+        n = write_drafts(s, drafts) + write_drafts(s, supplement)
         _add_opinions(s)
+        with data_path(INCLUDED_FILE).open(encoding="utf-8", newline="") as f:
+            add_included_trials(s, list(csv.DictReader(f)))
         s.merge(StoreMeta(key=SEED_KEY, value=raw_sha256()))
+        s.merge(StoreMeta(key=SUPPLEMENT_KEY, value=raw_sha256(SUPPLEMENT_FILE)))
     return n
 
 

@@ -22,6 +22,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 RESULT_KINDS = ("primary", "review")
 SOURCE_DESIGNS = ("rct", "meta-analysis", "systematic-review", "opinion")
 COMPARATOR_KINDS = ("sham", "placebo", "no-treatment", "usual-care", "other-active")
+#: Comparator classes of the synthesis (never merged across classes): what the control arm
+#: really was. ``mixed`` holds reviews whose comparison group pools several classes.
+COMPARATOR_CLASSES = ("sham", "sham-or-no-treatment", "no-treatment", "active", "usual-care",
+                      "add-on", "technique", "mixed")
 SIGN_CONVENTIONS = ("treatment-minus-comparator", "comparator-minus-treatment",
                     "treatment-over-comparator", "not-signed", "unknown", "no-estimate")
 DIRECTIONS_REPORTED = ("favours-treatment", "favours-comparator", "no-significant-difference")
@@ -201,6 +205,12 @@ class Result(Base):
     # provenance of the row (the source's DOI/location are on Source)
     verbatim_quote: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    # synthesis fields (migration 0002)
+    comparator_class: Mapped[str | None] = mapped_column(String(40))
+    data_problem: Mapped[str | None] = mapped_column(Text)
+    evidence_about: Mapped[str | None] = mapped_column(Text)
+    stated_mid: Mapped[float | None] = mapped_column(Float)
+    stated_mid_text: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[Source] = relationship(back_populates="results")
     study: Mapped[Study | None] = relationship()
@@ -228,6 +238,27 @@ class Opinion(Base):
     source: Mapped[Source] = relationship(back_populates="opinions")
     treatment: Mapped[Treatment | None] = relationship()
     condition: Mapped[Condition | None] = relationship()
+
+
+class IncludedTrial(Base):
+    """One primary trial a review included, as the review lists it (for overlap/CCA).
+
+    ``complete`` is False when only part of the review's list could be read: a partial list
+    cannot give a corrected covered area, only the trials known to be shared.
+    """
+
+    __tablename__ = "included_trials"
+    __table_args__ = (UniqueConstraint("source_id", "trial"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    trial: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int | None] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    location: Mapped[str] = mapped_column(Text)
+    quote: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    source: Mapped[Source] = relationship()
 
 
 class StoreMeta(Base):

@@ -14,8 +14,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from metaverdict.evidence.models import Opinion, Result, Source
-from metaverdict.evidence.vocabulary import Vocabulary
+from metaverdict.evidence.models import IncludedTrial, Opinion, Result, Source
+from metaverdict.evidence.vocabulary import Vocabulary, comparator_class
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,11 @@ class ResultRow:
     derivation: str
     verbatim_quote: str | None
     notes: str | None
+    comparator_class: str = "active"
+    data_problem: str | None = None
+    evidence_about: str | None = None
+    stated_mid: float | None = None
+    stated_mid_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""
@@ -119,6 +124,31 @@ class OpinionRow:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class IncludedTrialRow:
+    """A primary trial that a review lists among its included studies, with provenance."""
+
+    review: str
+    trial: str
+    year: int | None
+    complete: bool
+    location: str
+    quote: str | None
+    note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def query_included_trials(session: Session) -> list[IncludedTrialRow]:
+    """Every review's included trials, by review then trial."""
+    stmt = select(IncludedTrial).options(joinedload(IncludedTrial.source)).order_by(
+        IncludedTrial.id)
+    return [IncludedTrialRow(t.source.key, t.trial, t.year, t.complete, t.location, t.quote,
+                             t.note) for t in session.scalars(stmt)]
+
+
 RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 
 
@@ -143,33 +173,38 @@ def _row(r: Result) -> ResultRow:
             "harmonised_measure", "harmonised_estimate", "harmonised_ci_lower",
             "harmonised_ci_upper", "favours_treatment_when", "direction_reported",
             "direction_reason", "smd_bound_relation", "smd_bound", "derivation",
-            "verbatim_quote", "notes")})
+            "verbatim_quote", "notes", "data_problem", "evidence_about", "stated_mid",
+            "stated_mid_text")},
+        comparator_class=r.comparator_class or comparator_class(
+            r.comparator.kind, r.comparator.name, r.treatment.term))
 
 
 def _eq(a: str | None, b: str | None) -> bool:
     return b is None or (a is not None and a.strip().lower() == b.strip().lower())
 
 
-def query_results(session: Session, vocab: Vocabulary, *, treatment: str | None = None,
-                  comparator: str | None = None, condition: str | None = None,
-                  outcome: str | None = None, kind: str | None = None,
-                  source: str | None = None, window: str | None = None) -> list[ResultRow]:
-    """Results matching every given filter, in import order."""
+def row_matches(r: ResultRow, vocab: Vocabulary, *, treatment: str | None = None,
+                comparator: str | None = None, condition: str | None = None,
+                outcome: str | None = None, kind: str | None = None, source: str | None = None,
+                window: str | None = None) -> bool:
+    """Whether a result matches every given filter (see the module docstring)."""
+    if treatment is not None and treatment.strip().lower() not in vocab.treatment_names(
+            r.treatment, r.treatment_family):
+        return False
+    return (_eq(r.comparator_kind, comparator) and _eq(r.condition, condition)
+            and _eq(r.outcome_domain, outcome) and _eq(r.kind, kind)
+            and _eq(r.source_id, source) and _eq(r.timepoint_window, window))
+
+
+def query_results(session: Session, vocab: Vocabulary, **filters: str | None) -> list[ResultRow]:
+    """Results matching every given filter (keywords of :func:`row_matches`), in import
+    order."""
     stmt = (select(Result).order_by(Result.position)
             .options(*(joinedload(getattr(Result, rel)) for rel in (
                 "source", "study", "treatment", "comparator", "condition", "outcome",
                 "timepoint"))))
-    out = []
-    for r in session.scalars(stmt).unique():
-        if treatment is not None and treatment.strip().lower() not in vocab.treatment_names(
-                r.treatment.term, r.treatment.family):
-            continue
-        if not (_eq(r.comparator.kind, comparator) and _eq(r.condition.term, condition)
-                and _eq(r.outcome.domain, outcome) and _eq(r.kind, kind)
-                and _eq(r.source.key, source) and _eq(r.timepoint.window, window)):
-            continue
-        out.append(_row(r))
-    return out
+    rows = (_row(r) for r in session.scalars(stmt).unique())
+    return [r for r in rows if row_matches(r, vocab, **filters)]
 
 
 def results_frame(rows: list[ResultRow]) -> pd.DataFrame:

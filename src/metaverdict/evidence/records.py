@@ -19,10 +19,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from metaverdict.evidence import derive
-from metaverdict.evidence.models import DIRECTIONS_REPORTED, RESULT_KINDS, SIGN_CONVENTIONS
+from metaverdict.evidence.models import (COMPARATOR_CLASSES, DIRECTIONS_REPORTED, RESULT_KINDS,
+                                         SIGN_CONVENTIONS)
 from metaverdict.evidence.parsing import parse_group_value, parse_number, parse_p_value
 from metaverdict.evidence.vocabulary import (
-    RATIO_MEASURES, OutcomeTerm, TimepointTerm, UnknownTermError, Vocabulary,
+    RATIO_MEASURES, OutcomeTerm, TimepointTerm, UnknownTermError, Vocabulary, comparator_class,
 )
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -32,7 +33,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "i2", "certainty", "url_or_location", "verbatim_quote", "p_value", "notes")
 EXTRA_COLUMNS: tuple[str, ...] = (
     "kind", "study", "comparator_name", "sign_convention", "sign_reason", "direction_reported",
-    "direction_reason", "lower_is_better")
+    "direction_reason", "lower_is_better", "comparator_class", "data_problem", "evidence_about",
+    "stated_mid", "stated_mid_text")
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "source_id", "citation", "design", "treatment", "comparator", "condition", "outcome",
     "timepoint", "effect_measure", "url_or_location")
@@ -86,6 +88,11 @@ class CsvRow(BaseModel):
     direction_reported: str | None = None
     direction_reason: str | None = None
     lower_is_better: bool | None = None
+    comparator_class: str | None = None
+    data_problem: str | None = None
+    evidence_about: str | None = None
+    stated_mid: float | None = None
+    stated_mid_text: str | None = None
 
     @field_validator("source_id", "citation", "design", "treatment", "comparator", "condition",
                      "outcome", "timepoint", "effect_measure", "url_or_location", mode="before")
@@ -95,7 +102,7 @@ class CsvRow(BaseModel):
             raise ValueError("is required")
         return str(v)
 
-    @field_validator("estimate", "ci_lower", "ci_upper", mode="before")
+    @field_validator("estimate", "ci_lower", "ci_upper", "stated_mid", mode="before")
     @classmethod
     def _number(cls, v: Any) -> float | None:
         if v is None:
@@ -146,7 +153,7 @@ class CsvRow(BaseModel):
 
     @field_validator("mean_treatment", "mean_control", "doi", "certainty", "verbatim_quote",
                      "notes", "study", "comparator_name", "sign_reason", "direction_reason",
-                     mode="before")
+                     "data_problem", "evidence_about", "stated_mid_text", mode="before")
     @classmethod
     def _text(cls, v: Any) -> str | None:
         return None if v is None else str(v)
@@ -178,6 +185,13 @@ class CsvRow(BaseModel):
     def _sign(cls, v: str | None) -> str | None:
         if v is not None and v not in SIGN_CONVENTIONS:
             raise ValueError(f"must be one of {', '.join(SIGN_CONVENTIONS)}")
+        return v
+
+    @field_validator("comparator_class")
+    @classmethod
+    def _class(cls, v: str | None) -> str | None:
+        if v is not None and v not in COMPARATOR_CLASSES:
+            raise ValueError(f"must be one of {', '.join(COMPARATOR_CLASSES)}")
         return v
 
     @field_validator("direction_reported")
@@ -221,6 +235,7 @@ class ResultDraft:
     treatment_family: str
     comparator_kind: str
     comparator_name: str
+    comparator_class: str
     condition_term: str
     body_region: str | None
     outcome: OutcomeTerm
@@ -269,7 +284,10 @@ def validate_row(row: int, raw: dict[str, Any], vocab: Vocabulary) -> tuple[Resu
     draft = ResultDraft(
         row=row, csv=r, kind=kind, study=study, treatment_term=t_term,
         treatment_family=t_family, comparator_kind=str(comp_kind),
-        comparator_name=r.comparator_name or default_name, condition_term=c_term,
+        comparator_name=r.comparator_name or default_name,
+        comparator_class=r.comparator_class or comparator_class(
+            str(comp_kind), r.comparator_name or default_name, t_term),
+        condition_term=c_term,
         body_region=region, outcome=outcome, timepoint=vocab.timepoint(r.timepoint),
         measure=vocab.measure(r.effect_measure))
     draft.values = derived_values(draft)

@@ -28,7 +28,8 @@ from sqlalchemy.pool import StaticPool
 
 from metaverdict.evidence.models import Opinion, Result, Source, StoreMeta
 from metaverdict.evidence.queries import (
-    OpinionRow, ResultRow, query_opinions, query_results, results_frame,
+    IncludedTrialRow, OpinionRow, ResultRow, query_included_trials, query_opinions,
+    query_results, results_frame,
 )
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 
@@ -149,6 +150,11 @@ class Store:
         """Expert opinions (claims without trial data)."""
         with self.session() as s:
             return query_opinions(s, treatment=treatment, condition=condition)
+
+    def included_trials(self) -> list[IncludedTrialRow]:
+        """The primary trials each review lists as included (for overlap between reviews)."""
+        with self.session() as s:
+            return query_included_trials(s)
 
     def sources(self) -> pd.DataFrame:
         """Sources: key, citation, doi, url_or_location, design, notes."""

@@ -37,6 +37,38 @@ _DOMAIN_WORDS: tuple[tuple[str, str, bool | None], ...] = (
 )
 
 
+_MIXED = re.compile(r"\bmixed\b|\bor (placebo|no intervention|no treatment|sham)\b|"
+                    r"\bcontrol\b|waiting list", re.I)
+_NO_TREATMENT = re.compile(r"no (intervention|treatment)|waiting list|wait-and-see|control", re.I)
+_TECHNIQUE = re.compile(r"(other form of|other) (dry )?needling|trigger point only|technique", re.I)
+_ADD_ON = re.compile(r"add-on|\balone\b", re.I)
+
+
+def comparator_class(kind: str, name: str, treatment: str = "") -> str:
+    """The comparator class (see ``COMPARATOR_CLASSES`` in :mod:`metaverdict.evidence.models`)
+    a comparator kind and name fall in, by rule; the bundled data pin each source's class in
+    ``vocabulary.json`` and a user's CSV may give column ``comparator_class``.
+
+    Rules, in order: a name with "add-on" or "alone" where the treatment is a combination
+    (``+``): ``add-on``; another needling technique: ``technique``; sham/placebo: ``sham``, or
+    ``sham-or-no-treatment`` when the name also names no treatment, a waiting list or a control
+    group; no treatment: ``no-treatment`` (``mixed`` when other kinds are named with it);
+    usual care: ``usual-care``; another active treatment: ``active``, or ``mixed`` when the name
+    pools it with placebo, no intervention or "mixed" comparison groups.
+    """
+    if _ADD_ON.search(name) and "+" in treatment:
+        return "add-on"
+    if _TECHNIQUE.search(name):
+        return "technique"
+    if kind in ("sham", "placebo"):
+        return "sham-or-no-treatment" if _NO_TREATMENT.search(name) else "sham"
+    if kind == "no-treatment":
+        return "mixed" if re.search(r"\bor\b|NSAID", name) else "no-treatment"
+    if kind == "usual-care":
+        return "usual-care"
+    return "mixed" if _MIXED.search(name) else "active"
+
+
 @dataclass(frozen=True)
 class OutcomeTerm:
     """A normalised outcome: domain, instrument, scale and direction (with its basis)."""

@@ -93,7 +93,10 @@ def write_drafts(session: Session, drafts: list[ResultDraft]) -> int:
             sd_treatment=r.sd_treatment, mean_control=r.mean_control, sd_control=r.sd_control,
             k_studies=r.k_studies, i2=r.i2, certainty=r.certainty, p_value=r.p_value,
             direction_reported=r.direction_reported, direction_reason=r.direction_reason,
-            verbatim_quote=r.verbatim_quote, notes=r.notes, **d.values)
+            verbatim_quote=r.verbatim_quote, notes=r.notes,
+            comparator_class=d.comparator_class, data_problem=r.data_problem,
+            evidence_about=r.evidence_about, stated_mid=r.stated_mid,
+            stated_mid_text=r.stated_mid_text, **d.values)
         session.add(result)
         position += 1
     session.flush()

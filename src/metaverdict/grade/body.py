@@ -58,6 +58,18 @@ class Body(ResultMixin):
         The certainty text a review gives for this result (GRADE or otherwise).
     indirectness : tuple of str
         Declared reasons the evidence answers the claim only indirectly.
+    verification : tuple of str
+        Reasons the numbers need checking against the original (e.g. read from a secondary
+        summary). Not a GRADE domain: shown as a flag beside the result.
+    stated_mid, stated_mid_text : float or str or None
+        The trial's own minimal important difference (it wins over the MCID table), and the
+        authors' words about it (e.g. that the difference "was lower than the minimal
+        important difference" when no value is stored).
+    year : int or None
+        Publication year of the (first) source, for the choice between bodies.
+    reported : str or None
+        The numbers exactly as the source reported them (its own sign convention), for
+        display beside the harmonised effect.
     """
 
     treatment: str
@@ -93,6 +105,11 @@ class Body(ResultMixin):
     risk_of_bias: tuple[str, ...] = ()
     review_certainty: str | None = None
     indirectness: tuple[str, ...] = ()
+    verification: tuple[str, ...] = ()
+    stated_mid: float | None = None
+    stated_mid_text: str | None = None
+    year: int | None = None
+    reported: str | None = None
     result_ids: tuple[int, ...] = ()
     source_ids: tuple[str, ...] = ()
     citations: tuple[str, ...] = ()

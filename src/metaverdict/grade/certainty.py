@@ -27,10 +27,17 @@ publication bias
 
 The level is ``high`` minus the total steps (floor ``very low``).
 
-A review's pooled result whose stored certainty text is a GRADE level (see
-:func:`metaverdict.grade.review_rating.review_level`) keeps the review's own level
-(``basis = "review's own rating"``): metaverdict does not re-rate what it cannot see; the
-concerns it would have raised are listed in ``notes``.
+A review's own GRADE rating (a stored certainty text read by
+:func:`metaverdict.grade.review_rating.review_level`) is a starting point, not the answer: the
+checks above are made as well, and the level reported is the *lower* of the review's rating and
+metaverdict's (``basis = "lower of the review's rating and metaverdict's checks"``); both are
+kept (``review_level``, ``tool_level``) and shown. So a review rated "moderate" whose CI
+crosses the MCID, or whose comparator pools sham with no treatment, can still come out lower.
+
+A domain that could not be judged from the stored data says so (``assessed = False``, reason
+"not assessed ..."): inconsistency without an I², publication bias without study-level data,
+risk of bias without any stored statement or score (then the ``unknown_risk_of_bias``
+assumption decides the step, and says it is an assumption).
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from metaverdict._results import ResultMixin, format_table
+from metaverdict.diagnostics.publication_bias import egger_test
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.mcid import MCIDMatch
 from metaverdict.grade.review_rating import (LEVELS, PEDRO_SERIOUS_BELOW, heterogeneity_statement,
@@ -59,6 +67,7 @@ class Downgrade(ResultMixin):
     domain: str
     steps: int
     reason: str
+    assessed: bool = True
     _repr_fields = ("domain", "steps", "reason")
 
 
@@ -79,11 +88,15 @@ class Certainty(ResultMixin):
     assumptions : tuple of str
         Assumptions made where data were missing.
     basis : str
-        ``metaverdict rating`` or ``review's own rating``.
+        ``metaverdict rating`` or ``lower of the review's rating and metaverdict's checks``.
     review_text : str or None
         The stored certainty text of a review.
     notes : tuple of str
-        Further remarks (e.g. concerns not reflected in a review's own rating).
+        Further remarks (e.g. how a review's rating text was read).
+    review_level : str or None
+        The review's own GRADE level, where it states one.
+    tool_level : str
+        metaverdict's own level from the domain checks.
     """
 
     level: str
@@ -94,14 +107,27 @@ class Certainty(ResultMixin):
     basis: str
     review_text: str | None = None
     notes: tuple[str, ...] = ()
+    review_level: str | None = None
+    tool_level: str = ""
     _repr_fields = ("level", "basis")
 
     @property
+    def not_assessed(self) -> tuple[str, ...]:
+        """The domains that could not be judged from the stored data."""
+        return tuple(d.domain for d in self.judgements if not d.assessed)
+
+    @property
     def reasons(self) -> list[str]:
-        """``"domain (-steps): reason"`` per downgrade, or the review's own rating."""
-        if self.basis == "review's own rating":
-            return [f"review's own rating: {self.review_text!r}"]
-        return [f"{d.domain} (-{d.steps}): {d.reason}" for d in self.downgrades]
+        """The review's rating (where stated), then ``"domain (-steps): reason"`` per
+        downgrade, then the domains not assessed."""
+        out = []
+        if self.review_level is not None:
+            out.append(f"review's own rating: {self.review_level} ({self.review_text!r}); "
+                       f"metaverdict's checks: {self.tool_level}; the lower is used")
+        out += [f"{d.domain} (-{d.steps}): {d.reason}" for d in self.downgrades]
+        out += [f"{d.domain}: {d.reason}" for d in self.judgements
+                if not d.assessed and not d.steps]
+        return out
 
     def summary(self) -> str:
         """The level, then one line per domain judgement."""
@@ -131,9 +157,10 @@ def _risk_of_bias(body: Body, unknown: str) -> tuple[Downgrade, str | None]:
     if serious is not None:
         return Downgrade("risk of bias", int(serious), str(why)), None
     stored = f" (stored: {'; '.join(body.risk_of_bias)})" if body.risk_of_bias else ""
-    assumption = (f"risk of bias not reported in a usable form{stored}; assumed "
+    assumption = (f"not assessed: no risk-of-bias score or statement stored{stored}; assumed "
                   f"{'serious' if unknown == 'serious' else 'not serious'}")
-    return Downgrade("risk of bias", 1 if unknown == "serious" else 0, assumption), assumption
+    return (Downgrade("risk of bias", 1 if unknown == "serious" else 0, assumption, False),
+            assumption)
 
 
 def _inconsistency(body: Body) -> Downgrade:
@@ -156,7 +183,8 @@ def _inconsistency(body: Body) -> Downgrade:
     if reasons:
         return Downgrade("inconsistency", 1, "; ".join(reasons))
     if body.i2 is None:
-        return Downgrade("inconsistency", 0, "not assessed (I² not stored for this result)")
+        return Downgrade("inconsistency", 0, "not assessed (I² not stored for this result)",
+                         False)
     return Downgrade("inconsistency", 0, f"I² = {body.i2:.0f}% <= {I2_SERIOUS_ABOVE:.0f}%")
 
 
@@ -213,14 +241,10 @@ def _publication_bias(body: Body) -> Downgrade:
     if body.meta is None:
         why = ("a review's pooled result (study-level data not stored)"
                if body.basis == "review pooled result" else "a single trial")
-        return Downgrade("publication bias", 0, f"not assessed ({why})")
+        return Downgrade("publication bias", 0, f"not assessed ({why})", False)
     if body.meta.k < EGGER_MIN_K:
         return Downgrade("publication bias", 0,
-                         f"not assessed (k = {body.meta.k} < {EGGER_MIN_K})")
-    try:
-        from metaverdict.diagnostics import egger_test
-    except ImportError:                                     # pragma: no cover
-        return Downgrade("publication bias", 0, "not assessed (Egger's test unavailable)")
+                         f"not assessed (k = {body.meta.k} < {EGGER_MIN_K})", False)
     test = egger_test(body.meta)
     if test.pvalue < EGGER_ALPHA:
         return Downgrade("publication bias", 1, f"Egger's test p = {test.pvalue:.3f} < "
@@ -249,22 +273,23 @@ def rate_certainty(body: Body, mcid: MCIDMatch | None = None, *,
     -------
     Certainty
     """
-    if body.basis == "review pooled result":
-        level, note = review_level(body.review_certainty, body.outcome)
-        if level is not None:
-            notes = tuple(n for n in (note,) if n) + tuple(
-                f"not reflected in the review's rating: {r}" for r in body.indirectness)
-            return Certainty(level, "high", (), (), (), "review's own rating",
-                             body.review_certainty, notes)
     rob, assumption = _risk_of_bias(body, unknown_risk_of_bias)
     judgements = (rob, _inconsistency(body), _indirectness(body),
                   _imprecision(body, mcid, optimal_information_size), _publication_bias(body))
     total = sum(d.steps for d in judgements)
+    tool = LEVELS[min(total, len(LEVELS) - 1)]
     notes: tuple[str, ...] = ()
+    review, basis, level = None, "metaverdict rating", tool
     if body.review_certainty:
-        _, note = review_level(body.review_certainty, body.outcome)
-        notes = (note or f"stored quality text {body.review_certainty!r} is not a GRADE level",)
-    return Certainty(LEVELS[min(total, len(LEVELS) - 1)], "high",
-                     tuple(d for d in judgements if d.steps), judgements,
-                     (assumption,) if assumption else (), "metaverdict rating",
-                     body.review_certainty, notes)
+        review, note = review_level(body.review_certainty, body.outcome)
+        if review is None:
+            note = note or f"stored quality text {body.review_certainty!r} is not a GRADE level"
+        notes = tuple(n for n in (note,) if n)
+    if review is not None and body.basis == "review pooled result":
+        basis = "lower of the review's rating and metaverdict's checks"
+        level = LEVELS[max(LEVELS.index(review), LEVELS.index(tool))]
+    else:
+        review = None
+    return Certainty(level, "high", tuple(d for d in judgements if d.steps), judgements,
+                     (assumption,) if assumption else (), basis, body.review_certainty, notes,
+                     review, tool)

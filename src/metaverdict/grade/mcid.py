@@ -21,8 +21,12 @@ Lookup (:meth:`MCIDTable.lookup`), in order: ratio measures use the ``*, *, RR``
 entry on the log scale; SMD uses a domain-specific SMD entry, else ``*, *, SMD``; an MD uses an
 instrument named in the outcome's instrument (DASH, Kujala ...), else the outcome's scale
 (``0-100 mm`` reads as ``0-100``). A pain MD on an *unreported* scale whose estimate and CI
-all lie within ±10 is read as a 0-10 scale, and the match says so in ``assumption``. Anything
-else has no MCID (``None``), and the verdict says what that costs.
+all lie within ±10 is read as a 0-10 scale, and the match says so in ``assumption``. Surrogate outcomes
+(:data:`SURROGATE_DOMAINS`: pressure-pain threshold, range of motion, grip strength) have no
+patient-important threshold and get no MCID, whatever the measure: they are judged by direction
+only. Anything else has no MCID (``None``), and the verdict says what that costs. A trial's own
+stated minimal important difference wins over this table (see
+:func:`metaverdict.synthesis.bodies.mcid_for`).
 
 Tables are values: :meth:`MCIDTable.with_overrides` and :meth:`MCIDTable.from_csv` return new
 tables; nothing is global.
@@ -45,6 +49,10 @@ MCID_COLUMNS: tuple[str, ...] = ("outcome_domain", "scale", "measure", "value", 
                                  "citation", "year", "doi", "status", "note")
 _REQUIRED = ("outcome_domain", "scale", "measure", "value")
 RATIO = ("RR", "OR", "HR")
+#: Surrogate outcomes with no patient-important threshold: judged by direction only.
+SURROGATE_DOMAINS = frozenset({"pressure-pain-threshold", "range-of-motion", "grip-strength"})
+#: Results within this fraction of the MCID are flagged as borderline.
+BORDERLINE_FRACTION = 0.10
 _NUMERIC_SCALE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)")
 
 
@@ -212,7 +220,7 @@ class MCIDTable(ResultMixin):
         values : iterable of float
             Estimate and CI limits, used only to read an unreported pain scale as 0-10.
         """
-        if not measure:
+        if not measure or domain.lower() in SURROGATE_DOMAINS:
             return None
         code = measure.split(" ")[0].upper()
         domain = domain.lower()

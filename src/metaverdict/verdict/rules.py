@@ -13,28 +13,33 @@ category                       rule
 =============================  ============================================================
 important benefit              lo > 0 and b >= M
 benefit below the MCID         lo > 0 and b < M
+benefit, size uncertain        lo > 0 and no MCID applies (a surrogate outcome, a scale
+                               without an MCID)
 important harm                 hi < 0 and b <= -M
 harm below the MCID            hi < 0 and b > -M
+harm, size uncertain           hi < 0 and no MCID applies
 no important difference        lo <= 0 <= hi and -M < lo and hi < M (CI excludes both
                                important benefit and important harm)
-inconclusive                   lo <= 0 <= hi and the CI reaches -M or +M
+no significant difference      lo <= 0 <= hi and the CI reaches -M or +M (or no MCID): an
+                               important difference is not excluded
 =============================  ============================================================
 
 With an estimate but no CI, the reported P-value decides significance (``P = p``: p < 0.05;
 ``P < p``, ``P <= p``: p <= 0.05; ``P > p``: not significant) and the point estimate decides
-importance as above; a non-significant result without a CI is *inconclusive* (an important
-difference cannot be excluded).
+importance as above; a non-significant result without a CI is *no significant difference*
+(an important difference cannot be excluded).
 
 With only a bound on |SMD| from a P-value bound (``|d| >= B`` when P <= p <= 0.05): the
-direction comes from the source's statement; ``B >= M`` -> important benefit/harm (the
-point estimate is at least B); ``B < M`` -> inconclusive. With ``|d| < B`` (P > 0.05): the CI
-of d is about ``d ± h`` with ``h = 1.959964 sqrt(1/n1 + 1/n2)``, so it reaches at most
-``B + h`` and at least ``h`` from 0: ``B + h < M`` -> no important difference; otherwise
-inconclusive.
+direction comes from the source's statement, and the approximate 95% CI at the bound is
+``B ± h`` with ``h = 1.959964 sqrt(1/n1 + 1/n2)``. Only when that CI lies beyond the MCID
+(``B - h >= M``) is the harm or benefit *important*; otherwise the category is *harm (or
+benefit), size uncertain*: a bound on the point estimate is not a bound on the effect. With
+``|d| < B`` (P > 0.05): the CI reaches at most ``B + h`` and at least ``h`` from 0:
+``B + h < M`` -> no important difference; otherwise no significant difference.
 
-With only a P-value or a stated direction: inconclusive (the size of the effect is unknown).
-Without an MCID for the scale: inconclusive as to importance (the direction and significance
-are still reported).
+With only a stated direction and significance: *benefit/harm, size uncertain*; a stated
+null: *no significant difference*; neither significance nor a P-value: *inconclusive* (the
+size and the significance are unknown).
 """
 from __future__ import annotations
 
@@ -44,8 +49,28 @@ from dataclasses import dataclass
 from metaverdict.evidence.derive import Z_975
 
 CATEGORIES: tuple[str, ...] = (
-    "important benefit", "benefit below the MCID", "no important difference",
+    "important benefit", "benefit below the MCID", "benefit, size uncertain",
+    "no important difference", "no significant difference", "harm, size uncertain",
     "harm below the MCID", "important harm", "inconclusive", "no trial evidence (opinion only)")
+#: What each category means, for legends (every category is defined).
+CATEGORY_DEFINITIONS: dict[str, str] = {
+    "important benefit": "the 95% CI excludes no effect and the estimate reaches the MCID",
+    "benefit below the MCID": "a statistically significant benefit smaller than the MCID",
+    "benefit, size uncertain": "a statistically significant benefit whose size cannot be set "
+                               "against an MCID (no CI, a bound only, or no patient-important "
+                               "threshold for the outcome)",
+    "no important difference": "the 95% CI includes no effect and excludes the MCID both ways",
+    "no significant difference": "not statistically significant, but an important difference "
+                                 "is not excluded (a wide CI or no numbers)",
+    "harm, size uncertain": "a statistically significant harm (or the comparator did better) "
+                            "whose size cannot be set against an MCID",
+    "harm below the MCID": "a statistically significant harm (or the comparator did better), "
+                           "smaller than the MCID",
+    "important harm": "a statistically significant harm (or the comparator did better) that "
+                      "reaches the MCID",
+    "inconclusive": "the source reports neither an effect size nor its significance",
+    "no trial evidence (opinion only)": "only an expert's opinion is stored; no trial result",
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +97,9 @@ def classify_interval(b: float, lo: float, hi: float, m: float | None) -> Judgem
     if lo > 0 or hi < 0:
         d = "benefit" if lo > 0 else "harm"
         if m is None:
-            return Judgement("inconclusive", d, True, None,
-                             f"CI excludes 0 ({d}); no MCID for this scale, importance unknown")
+            return Judgement(f"{d}, size uncertain", d, True, None,
+                             f"CI excludes 0 ({d}); no MCID for this outcome, importance "
+                             "not judged")
         if d == "benefit":
             imp = b >= m
             cat = "important benefit" if imp else "benefit below the MCID"
@@ -84,12 +110,12 @@ def classify_interval(b: float, lo: float, hi: float, m: float | None) -> Judgem
             rule = f"CI upper limit < 0 and harm {-b:.3g} {'>=' if imp else '<'} MCID {m:.3g}"
         return Judgement(cat, d, True, imp, rule)
     if m is None:
-        return Judgement("inconclusive", "none", False, None,
-                         "CI includes 0; no MCID for this scale")
+        return Judgement("no significant difference", "none", False, None,
+                         "CI includes 0; no MCID for this outcome")
     if -m < lo and hi < m:
         return Judgement("no important difference", "none", False, False,
                          f"CI [{lo:.3g}, {hi:.3g}] includes 0 and lies within ±MCID {m:.3g}")
-    return Judgement("inconclusive", "none", False, None,
+    return Judgement("no significant difference", "none", False, None,
                      f"CI [{lo:.3g}, {hi:.3g}] includes 0 and reaches ±MCID {m:.3g}")
 
 
@@ -99,12 +125,14 @@ def classify_point(b: float, significant: bool | None, m: float | None) -> Judge
         return Judgement("inconclusive", "unknown", None, None,
                          "no CI and no usable P-value: significance unknown")
     if not significant:
-        return Judgement("inconclusive", "none", False, None,
+        return Judgement("no significant difference", "none", False, None,
                          "not significant and no CI: an important difference is not excluded")
     d = _sig_dir(b)
-    if m is None or d == "none":
-        return Judgement("inconclusive", d, True, None,
-                         "significant; no MCID for this scale, importance unknown")
+    if d == "none":
+        return Judgement("inconclusive", d, True, None, "significant, but the estimate is 0")
+    if m is None:
+        return Judgement(f"{d}, size uncertain", d, True, None,
+                         "significant; no MCID for this outcome, importance not judged")
     imp = abs(b) >= m
     if d == "benefit":
         cat = "important benefit" if imp else "benefit below the MCID"
@@ -117,25 +145,33 @@ def classify_point(b: float, significant: bool | None, m: float | None) -> Judge
 def classify_smd_bound(relation: str, bound: float, direction: str | None, m: float | None,
                        n1: int | None, n2: int | None) -> Judgement:
     """Category for a bound on |SMD| derived from a P-value bound (see module docstring)."""
+    h = Z_975 * math.sqrt(1 / n1 + 1 / n2) if n1 and n2 else None
     if relation == ">=":
         d = direction or "unknown"
-        if m is None or d not in ("benefit", "harm"):
+        if d not in ("benefit", "harm"):
             return Judgement("inconclusive", d, True, None, f"|SMD| >= {bound:.3g}; "
-                             "direction or MCID unknown")
-        if bound >= m:
+                             "direction unknown")
+        if m is not None and h is not None and bound - h >= m:
             return Judgement(f"important {d}", d, True, True,
-                             f"|SMD| >= {bound:.3g} (bound from the P-value) >= MCID {m:.3g}")
-        return Judgement("inconclusive", d, True, None,
-                         f"|SMD| >= {bound:.3g} (bound) < MCID {m:.3g}: importance unknown")
-    if m is None or not n1 or not n2:
-        return Judgement("inconclusive", "none", False, None,
+                             f"|SMD| >= {bound:.3g} (bound from the P-value) and its "
+                             f"approximate 95% CI ({bound - h:.2f} to {bound + h:.2f}) lies "
+                             f"beyond the MCID {m:.3g}")
+        if m is None or h is None:
+            why = "no MCID for this outcome" if m is None else "group sizes unknown"
+            return Judgement(f"{d}, size uncertain", d, True, None,
+                             f"|SMD| >= {bound:.3g} (a bound from the P-value); {why}")
+        return Judgement(f"{d}, size uncertain", d, True, None,
+                         f"|SMD| >= {bound:.3g} is a bound on the point estimate; at the bound "
+                         f"the approximate 95% CI is {bound - h:.2f} to {bound + h:.2f}, which "
+                         f"crosses the MCID {m:.3g}: the size is uncertain")
+    if m is None or h is None:
+        return Judgement("no significant difference", "none", False, None,
                          f"|SMD| < {bound:.3g}; MCID or group sizes unknown")
-    h = Z_975 * math.sqrt(1 / n1 + 1 / n2)
     if bound + h < m:
         return Judgement("no important difference", "none", False, False,
                          f"|SMD| < {bound:.3g} and CI half-width {h:.3g}: the CI lies within "
                          f"±{bound + h:.3g} < MCID {m:.3g}")
-    return Judgement("inconclusive", "none", False, None,
+    return Judgement("no significant difference", "none", False, None,
                      f"|SMD| < {bound:.3g} (not significant), but the CI (half-width about "
                      f"{h:.3g} from the group sizes) reaches at least {h:.3g} from 0, "
                      f"{'at or beyond' if h >= m else 'possibly beyond'} the MCID {m:.3g}")

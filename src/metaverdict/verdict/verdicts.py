@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from metaverdict._results import ResultMixin, fmt
+from metaverdict._results import ResultMixin, fmt, fmt_p_relation
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.certainty import Certainty
-from metaverdict.grade.mcid import MCIDMatch
+from metaverdict.grade.mcid import BORDERLINE_FRACTION, MCIDMatch
 from metaverdict.verdict.claims import Claim
 from metaverdict.verdict.rules import (CATEGORIES, Judgement, classify_interval, classify_point,
                                        classify_smd_bound)
@@ -72,6 +72,7 @@ class Verdict(ResultMixin):
     sources: tuple[str, ...]
     dois: tuple[str, ...]
     body: Body | None = field(default=None, compare=False)
+    borderline: bool = False
     _repr_fields = ("claim", "category", "timepoint")
 
     @property
@@ -106,33 +107,90 @@ class Verdict(ResultMixin):
                 "statement": self.statement, "sources": ", ".join(self.sources)}
 
 
+def _favours(body: Body) -> str:
+    b, _, _ = body.benefit()
+    if b is None or body.measure == "NNT":
+        return ""
+    return (f", favours {body.treatment}" if b > 0 else ", favours the comparator" if b < 0
+            else "")
+
+
 def effect_text(body: Body) -> str:
-    """The effect as reported/derived: ``SMD -0.70 (95% CI -1.06 to -0.34)``, a bound, a
-    P-value or a direction."""
-    p = f"P {body.p_relation} {body.p_number:g}" if body.p_number is not None else ""
+    """The effect as the source reported it (its own sign, then which side it favours), a
+    harmonised one where the sign convention differs, a bound, a P-value or a direction:
+    ``SMD -0.70 (95% CI -1.06 to -0.34), favours dry needling``."""
+    p = fmt_p_relation(body.p_relation, body.p_number) if body.p_number is not None else ""
     if body.estimate is not None:
-        text = f"{body.measure} {fmt(body.estimate, 2)}"
+        num = (lambda x: f"{x:g}") if body.measure == "NNT" else (lambda x: fmt(x, 2))
+        text = f"{body.measure} {num(body.estimate)}"
         if body.has_ci:
-            text += f" (95% CI {fmt(body.ci_lower, 2)} to {fmt(body.ci_upper, 2)})"
+            text += f" (95% CI {num(body.ci_lower)} to {num(body.ci_upper)})"
         elif body.ci_lower is not None or body.ci_upper is not None:
             text += " (CI incomplete)"
+        if body.reported:
+            text = f"{body.reported} as reported (treatment minus comparator: {text})"
+        text += _favours(body)
         if body.basis == "pooled primary trials" and body.k:
             text += f"; pooled here, k = {body.k}"
         return text + (f"; {p}" if p else "")
     if body.smd_bound is not None:
-        return (f"{p}; |SMD| {body.smd_bound_relation} {body.smd_bound:.2f} (a bound derived "
-                "from the P-value and group sizes, not an estimate)")
+        rel = "\u2265" if body.smd_bound_relation == ">=" else body.smd_bound_relation
+        return (f"{p}; |SMD| {rel} {body.smd_bound:.2f} (a bound derived from the P-value and "
+                "group sizes, not an estimate)")
     if p:
         return f"{p} (no estimate reported)"
+    if body.reported:
+        return body.reported + (f"; {body.direction_reported}" if body.direction_reported
+                                else "")
     if body.direction_reported:
-        return f"{body.direction_reported} (direction stated, no numbers)"
-    return "no numbers"
+        return {"favours-treatment": "favours the treatment",
+                "favours-comparator": "favours the comparator",
+                "no-significant-difference": "no significant difference"}.get(
+            body.direction_reported, body.direction_reported) + " (stated; no numbers)"
+    return "measured, result not reported"
+
+
+def _nnt(body: Body, stated: str | None) -> Judgement:
+    """A number needed to treat with its CI: a benefit when the source says the treatment
+    did better and the CI is finite and positive (it does not cross 'no effect' at infinity)."""
+    lo, hi = body.ci_lower, body.ci_upper
+    if stated == "benefit" and lo is not None and hi is not None and 0 < lo <= hi:
+        return Judgement("benefit, size uncertain", "benefit", True, None,
+                         f"NNT {fmt(body.estimate, 3)} (95% CI {fmt(lo, 3)} to {fmt(hi, 3)}) is "
+                         "finite: a significant benefit in responders; a responder NNT has no "
+                         "MCID of its own, so its absolute effect is shown instead")
+    return Judgement("inconclusive", stated or "unknown", None, None,
+                     "NNT without a finite CI or a stated direction")
+
+
+def _authors_below_mid(body: Body, j: Judgement) -> tuple[Judgement, str | None]:
+    """The trial's authors state the difference was below their minimal important difference:
+    an 'important' category is lowered to 'below the MCID'."""
+    text = (body.stated_mid_text or "").lower()
+    if "lower than the minimal important difference" not in text or not j.important:
+        return j, None
+    d = j.direction
+    return (Judgement(f"{d} below the MCID", d, j.significant, False,
+                      j.rule + "; the trial's authors state the difference was lower than "
+                               "their minimal important difference"),
+            "the trial's own minimal important difference decides importance: "
+            f"{body.stated_mid_text!r}")
 
 
 def _judge(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[str]]:
+    j, reasons = _judge_numbers(body, mcid)
+    j, why = _authors_below_mid(body, j)
+    if why:
+        reasons.append(why)
+    return j, reasons
+
+
+def _judge_numbers(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[str]]:
     reasons: list[str] = []
     m = mcid.threshold if mcid else None
     stated = _DIRECTIONS.get(body.direction_reported or "")
+    if body.measure == "NNT":
+        return _nnt(body, stated), reasons
     if body.lower_is_better is None and body.estimate is not None:
         return Judgement("inconclusive", "unknown", None, None,
                          "the outcome's direction (lower or higher is better) is unknown"), reasons
@@ -162,12 +220,28 @@ def _judge(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[str]]:
         sig = stated != "none"
     d = stated or "unknown"
     if sig is False:
-        d = "none"
-        reasons.append("a non-significant P-value is not evidence of no difference: without "
+        reasons.append("a non-significant result is not evidence of no difference: without "
                        "an estimate and CI an important difference cannot be excluded")
-        return Judgement("inconclusive", d, False, None, "not significant; no estimate"), reasons
+        return Judgement("no significant difference", "none", False, None,
+                         "not significant (as the source states it); no estimate"), reasons
+    if sig and d in ("benefit", "harm"):
+        return Judgement(f"{d}, size uncertain", d, True, None,
+                         f"a significant {d} stated without an estimate and CI: size "
+                         "unknown"), reasons
     return Judgement("inconclusive", d, sig, None,
-                     f"{d if sig else 'result'} stated without an estimate: size unknown"), reasons
+                     "result stated without an estimate or its significance"), reasons
+
+
+def _borderline(body: Body, mcid: MCIDMatch | None) -> str | None:
+    """A note when the estimate lies within ±10% of the MCID (a knife-edge verdict)."""
+    b, _, _ = body.benefit()
+    if b is None or mcid is None:
+        return None
+    m = mcid.threshold
+    if abs(abs(b) - m) <= BORDERLINE_FRACTION * m:
+        return (f"borderline: the estimate is within {BORDERLINE_FRACTION:.0%} of the MCID "
+                f"({mcid.value:g}); a slightly different threshold would change the category")
+    return None
 
 
 def verdict_for(body: Body, mcid: MCIDMatch | None, certainty: Certainty) -> Verdict:
@@ -196,11 +270,15 @@ def verdict_for(body: Body, mcid: MCIDMatch | None, certainty: Certainty) -> Ver
         reasons.append(mcid.assumption)
     if is_ratio(body.measure) and mcid is not None:
         reasons.append(f"ratio judged on the log scale against ln({mcid.value:g})")
+    edge = _borderline(body, mcid)
+    if edge:
+        reasons.append(edge)
     reasons += list(body.notes)
     claim = Claim.of(body)
     v = Verdict(claim, j.category, j.direction, j.significant, j.important, j.rule,
                 tuple(reasons), "", body.label, body.timepoint_raw, body.day_order,
-                effect_text(body), mcid, certainty, body.source_ids, body.dois, body)
+                effect_text(body), mcid, certainty, body.source_ids, body.dois, body,
+                borderline=edge is not None)
     return _with_statement(v, statement(v))
 
 

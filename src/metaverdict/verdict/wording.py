@@ -34,6 +34,19 @@ LESS_IS_BETTER_DOMAINS = frozenset({"pain", "cramping", "adverse-events", "recur
                                     "tenderness"})
 
 
+#: Display words for outcome domains.
+OUTCOME_WORDS = {"adverse-events": "adverse events", "treatment-success": "treatment success",
+                 "global-improvement": "global improvement",
+                 "pressure-pain-threshold": "pressure-pain threshold",
+                 "range-of-motion": "range of motion", "grip-strength": "grip strength",
+                 "quality-of-life": "quality of life", "multiple": "several outcomes"}
+
+
+def outcome_words(outcome: str) -> str:
+    """``adverse-events`` -> ``adverse events``."""
+    return OUTCOME_WORDS.get(outcome, outcome)
+
+
 def _verbs(outcome: str) -> tuple[str, str]:
     """Base verbs (benefit, harm) for an outcome domain."""
     return ("reduce", "increase") if outcome in LESS_IS_BETTER_DOMAINS else ("improve", "worsen")
@@ -41,6 +54,11 @@ def _verbs(outcome: str) -> tuple[str, str]:
 
 def _third(verb: str) -> str:
     return verb + "s"
+
+
+#: Comparator classes against which a "harm" means the comparator did better, not that the
+#: patient was harmed.
+ACTIVE_CLASSES = frozenset({"active", "technique", "mixed", "usual-care"})
 
 
 def _context(v: Verdict) -> str:
@@ -51,14 +69,23 @@ def _context(v: Verdict) -> str:
 
 def _action(v: Verdict, modal: str, third_person: bool) -> str:
     good, bad = _verbs(v.claim.outcome)
-    cat = v.category
-    verb = good if "benefit" in cat else bad
-    if cat == "no important difference":
+    cat, outcome = v.category, outcome_words(v.claim.outcome)
+    if cat in ("no important difference", "no significant difference"):
         res = "results" if third_person else "result"
-        return f"{modal}{res} in little to no difference in {v.claim.outcome}"
+        tail = (", but an important difference is not excluded"
+                if cat == "no significant difference" else "")
+        return f"{modal}{res} in little to no difference in {outcome}{tail}"
+    harm = "harm" in cat
+    if harm and v.claim.comparator in ACTIVE_CLASSES:
+        be = "is" if third_person else "be"
+        size = (" (by less than the MCID)" if "below the MCID" in cat else
+                " (by an uncertain amount)" if "size uncertain" in cat else "")
+        return f"{modal}{be} less effective for {outcome} than the comparator{size}"
+    verb = bad if harm else good
     verb = _third(verb) if third_person else verb
-    slight = " slightly (less than the MCID)" if "below the MCID" in cat else ""
-    return f"{modal}{verb} {v.claim.outcome}{slight}"
+    slight = (" slightly (less than the MCID)" if "below the MCID" in cat else
+              " (by an uncertain amount)" if "size uncertain" in cat else "")
+    return f"{modal}{verb} {outcome}{slight}"
 
 
 def statement(v: Verdict) -> str:
@@ -72,15 +99,40 @@ def statement(v: Verdict) -> str:
     if v.category == "inconclusive":
         lead = (f"{level.capitalize()}-certainty evidence" if level != "very low"
                 else "Very low-certainty evidence")
-        good, bad = _verbs(v.claim.outcome)
-        what = {"benefit": f"{t} {_third(good)} {v.claim.outcome} (a statistically significant "
-                           "benefit)",
-                "harm": f"{t} {_third(bad)} {v.claim.outcome} (a statistically significant "
-                        "harm)"}.get(v.direction, f"{t} changes {v.claim.outcome}")
-        return (f"{lead} cannot tell whether {what} by an important amount, "
+        return (f"{lead} does not say whether {t} changes {outcome_words(v.claim.outcome)} "
                 f"{_context(v)}: {v.rule}.{tail}")
     if level == "very low":
-        return (f"The evidence is very uncertain about the effect of {t} on {v.claim.outcome} "
+        return (f"The evidence is very uncertain about the effect of {t} on "
+                f"{outcome_words(v.claim.outcome)} "
                 f"{_context(v)}; its reported result suggests {t} {_action(v, '', True)}.{tail}")
     modal, suffix = _MODAL[level]
     return f"{_PREFIX[level]} {t} {_action(v, modal, bool(suffix))} {_context(v)}.{tail}"
+
+
+def headline(treatment: str, outcome: str, category: str, level: str | None,
+             comparator_class: str) -> str:
+    """The short GRADE informative statement a bottom-line table leads with, e.g. "may
+    reduce pain", "probably makes little or no difference", "the evidence is very uncertain".
+    """
+    if level is None:
+        return "no trial evidence (expert opinion only)"
+    if level == "very low":
+        return "the evidence is very uncertain"
+    if category == "inconclusive":
+        return "no estimate or significance reported"
+    good, bad = _verbs(outcome)
+    outcome = outcome_words(outcome)
+    modal = {"high": "", "moderate": "probably ", "low": "may "}[level]
+    third = level in ("high", "moderate")
+    if category in ("no important difference", "no significant difference"):
+        verb = "makes" if third else "make"
+        tail = "" if category == "no important difference" else " (important effect not excluded)"
+        return f"{modal}{verb} little or no difference{tail}"
+    harm = "harm" in category
+    if harm and comparator_class in ACTIVE_CLASSES:
+        return f"{modal}{'is' if third else 'be'} less effective than the comparator"
+    verb = bad if harm else good
+    verb = _third(verb) if third else verb
+    size = (" slightly" if "below the MCID" in category else
+            " (size uncertain)" if "size uncertain" in category else "")
+    return f"{modal}{verb} {outcome}{size}"

@@ -176,8 +176,8 @@ def load_claims(path: str | Path) -> list[StatedClaim]:
 
 
 def article_claims() -> list[StatedClaim]:
-    """The claims of Sankoff's dry-needling article, shipped as ``verdict/data/article_claims.csv``."""
-    text = resources.files("metaverdict.verdict").joinpath(
+    """The claims of Sankoff's dry-needling article, shipped as ``synthesis/data/article_claims.csv``."""
+    text = resources.files("metaverdict.synthesis").joinpath(
         "data", "article_claims.csv").read_text(encoding="utf-8")
     return parse_claims(list(csv.DictReader(text.splitlines())), "article_claims.csv")
 
@@ -187,8 +187,8 @@ def _comparator_ok(claim: StatedClaim, v: Verdict) -> bool:
     c = claim.comparator.lower()
     if c in ("any", ""):
         return True
-    if c in ("sham or placebo", "sham/placebo", "inert"):
-        return v.claim.comparator in ("sham", "placebo")
+    if c in ("sham or placebo", "sham/placebo", "inert", "placebo"):
+        return v.claim.comparator == "sham"
     return v.claim.comparator == c
 
 
@@ -278,7 +278,7 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
     assessment : Assessment, optional
         Reuse verdicts already computed by :func:`assess` for this treatment.
     """
-    from metaverdict.verdict.assess import assess
+    from metaverdict.synthesis.assess import assess
 
     a = assessment if assessment is not None else assess(store, claim.treatment, mcid_table)
     holds, fails, unknown, reasons, used = [], [], [], [], []
@@ -371,7 +371,7 @@ def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: lis
 def check_claims(claims: list[StatedClaim], store: Any, *,
                  mcid_table: MCIDTable | None = None) -> list[ClaimCheck]:
     """Check several claims, computing each treatment's verdicts once."""
-    from metaverdict.verdict.assess import assess
+    from metaverdict.synthesis.assess import assess
 
     cache: dict[str, Any] = {}
     out = []

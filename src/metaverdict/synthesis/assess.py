@@ -24,10 +24,10 @@ from typing import Any, Literal
 from metaverdict._results import ResultMixin, format_table
 from metaverdict.grade.certainty import rate_certainty
 from metaverdict.grade.mcid import MCIDTable
-from metaverdict.verdict.synthesis import bodies_from_rows, mcid_for
+from metaverdict.synthesis.bodies import bodies_from_rows, mcid_for
 from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
 
-INERT = ("sham", "placebo")
+INERT = ("sham",)
 
 
 class _VerdictSequence:
@@ -147,7 +147,10 @@ def assess(store: Any, treatment: str | None = None, mcid_table: MCIDTable | Non
         ``not_shown``.
     """
     table = mcid_table or MCIDTable.bundled()
-    rows = store.results(treatment=treatment, condition=condition)
+    rows = (store.treatment_rows(treatment) if treatment and hasattr(store, "treatment_rows")
+            else store.results(treatment=treatment))
+    if condition is not None:
+        rows = [r for r in rows if r.condition.lower() == condition.lower()]
     verdicts = judge_bodies(bodies_from_rows(rows, table), table,
                             unknown_risk_of_bias=unknown_risk_of_bias)
     checks, opinion_only = [], []

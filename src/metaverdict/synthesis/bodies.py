@@ -1,7 +1,7 @@
 """Store rows -> bodies of evidence.
 
-Rows are grouped by claim (treatment, comparator kind, condition, outcome domain, window);
-baseline rows are skipped. Within a claim:
+Rows are grouped by question (treatment, comparator class, condition, outcome domain, term:
+see :mod:`metaverdict.synthesis.terms`); baseline rows are skipped. Within a question:
 
 1. primary-trial rows with an estimate and SE on the same measure (and scale) from at least
    two different studies are pooled with ``meta_analysis(yi, vi, method="REML",
@@ -14,47 +14,71 @@ baseline rows are skipped. Within a claim:
    where one source reports the same result on two measures (MD and SMD), the one with an
    MCID is kept (a directly matched MCID before an assumed scale, then one with a CI).
 
-Indirectness is declared from the data: comparators that pool different kinds ("sham or no
-treatment", "mixed"), add-on designs, and numbers read from a secondary summary.
+Indirectness is declared from the comparator class (see :data:`CLASS_INDIRECTNESS`: mixed
+controls, pooled comparison groups) and from a treatment label that pools the treatment with
+another ("autologous blood or PRP"), the same way for every source. Numbers read from a
+secondary summary are a *verification* flag, not indirectness.
 """
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Iterable
 
 import numpy as np
 
 from metaverdict.evidence.queries import ResultRow
-from metaverdict.grade.body import Body
-from metaverdict.grade.mcid import MCIDMatch, MCIDTable
+from metaverdict.grade.body import Body, is_ratio
+from metaverdict.grade.mcid import MCID, MCIDMatch, MCIDTable
+from metaverdict.models import meta_analysis
 
 _SECONDARY = re.compile(r"secondary summary|news summary|news report|physiohub|"
                         r"critically appraised topic", re.I)
-_INERT = re.compile(r"sham|placebo", re.I)
+#: Indirectness declared by comparator class: a mixed control group answers a sham (or an
+#: active-comparator) question only indirectly.
+CLASS_INDIRECTNESS: dict[str, str] = {
+    "sham-or-no-treatment": "mixed controls: the comparison group pools sham/placebo with no "
+                            "treatment or a waiting list",
+    "mixed": "the comparison group pools several comparator classes (active therapies with "
+             "placebo, no treatment or add-on designs)",
+}
+SECONDARY_FLAG = "numbers read from a secondary summary, not the paper (see notes): verify"
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 
-def claim_key(r: ResultRow) -> tuple[str, str, str, str, str]:
-    """(treatment, comparator kind, condition, outcome domain, window) of a row."""
-    return (r.treatment, r.comparator_kind, r.condition, r.outcome_domain, r.timepoint_window)
+def claim_key(r: ResultRow, term: str | None = None) -> tuple[str, str, str, str, str]:
+    """(treatment, comparator class, condition, outcome domain, term) of a row."""
+    from metaverdict.synthesis.terms import term_of
+    return (r.treatment, r.comparator_class, r.condition, r.outcome_domain,
+            term if term is not None else term_of(r))
 
 
 def indirectness(r: ResultRow) -> tuple[str, ...]:
-    """Reasons a row answers its claim only indirectly (see module docstring)."""
+    """Reasons a row answers its question only indirectly (see module docstring)."""
     out = []
-    name = r.comparator_name or ""
-    parts = [p.strip() for p in re.split(r"\bor\b|/|;|,", name) if p.strip()]
-    if "add-on" in name.lower():
-        out.append(f"add-on design: comparator is {name!r}")
-    elif "mixed" in name.lower() or (len(parts) > 1 and any(_INERT.search(p) for p in parts)
-                                     and not all(_INERT.search(p) for p in parts)):
-        out.append(f"comparator pools different kinds ({name!r}), read as {r.comparator_kind!r}")
-    elif len(parts) > 1 and r.comparator_kind == "other-active" and re.search(
-            r"no intervention|no treatment", name, re.I):
-        out.append(f"comparator pools active and no treatment ({name!r})")
-    if r.notes and _SECONDARY.search(r.notes):
-        out.append("numbers read from a secondary summary, not the paper (see notes)")
+    why = CLASS_INDIRECTNESS.get(r.comparator_class)
+    if why:
+        out.append(f"{why} ({r.comparator_name!r})")
+    if " or " in r.treatment and r.treatment_family != r.treatment:
+        out.append(f"the treatment pools {r.treatment!r}, not {r.treatment_family} alone")
     return tuple(out)
+
+
+def verification(r: ResultRow) -> tuple[str, ...]:
+    """Flags that the numbers need checking against the original source."""
+    out = []
+    if r.notes and _SECONDARY.search(r.notes):
+        out.append(SECONDARY_FLAG)
+    if r.data_problem:
+        out.append(f"known data problem: {r.data_problem}")
+    return tuple(out)
+
+
+def source_year(r: ResultRow) -> int | None:
+    """The first year named in the citation (publication year), or None."""
+    m = _YEAR.search(r.citation or "")
+    return int(m.group(0)) if m else None
 
 
 def _notes(r: ResultRow) -> tuple[str, ...]:
@@ -70,19 +94,40 @@ def _label(r: ResultRow) -> str:
     return f"{', '.join(parts)} [{r.source_id}]"
 
 
-def body_from_row(r: ResultRow) -> Body:
+def reported_text(r: ResultRow) -> str | None:
+    """The numbers as the source reported them (None for a mirrored head-to-head row, whose
+    source reports the other side)."""
+    if "mirrored" in (r.sign_reason or ""):
+        return None
+    if r.estimate is not None:
+        if r.sign_convention != "comparator-minus-treatment":
+            return None
+        text = f"{r.effect_measure} {r.estimate:g}"
+        if r.ci_lower is not None and r.ci_upper is not None:
+            text += f" (95% CI {r.ci_lower:g} to {r.ci_upper:g})"
+        return text
+    if r.mean_treatment and r.mean_control:
+        return f"{r.mean_treatment} vs {r.mean_control} ({r.effect_measure}, treatment vs " \
+               "comparator)"
+    return None
+
+
+def body_from_row(r: ResultRow, term: str | None = None) -> Body:
     """A single-trial or review body from one row."""
     basis = "single trial" if r.kind == "primary" else "review pooled result"
     cert = r.certainty
+    nnt = r.measure == "NNT"
     return Body(
-        treatment=r.treatment, comparator=r.comparator_kind, condition=r.condition,
-        outcome=r.outcome_domain, window=r.timepoint_window, basis=basis, label=_label(r),
+        treatment=r.treatment, comparator=r.comparator_class, condition=r.condition,
+        outcome=r.outcome_domain, window=claim_key(r, term)[4], basis=basis, label=_label(r),
         comparator_name=r.comparator_name, outcome_instrument=r.outcome_instrument,
         outcome_scale=r.outcome_scale, lower_is_better=r.lower_is_better,
         timepoint_raw=r.timepoint_raw, timepoint_days=r.timepoint_days,
         timepoint_days_min=r.timepoint_days_min, timepoint_days_max=r.timepoint_days_max,
-        measure=r.harmonised_measure, estimate=r.harmonised_estimate,
-        ci_lower=r.harmonised_ci_lower, ci_upper=r.harmonised_ci_upper,
+        measure="NNT" if nnt else r.harmonised_measure,
+        estimate=r.estimate if nnt else r.harmonised_estimate,
+        ci_lower=r.ci_lower if nnt else r.harmonised_ci_lower,
+        ci_upper=r.ci_upper if nnt else r.harmonised_ci_upper,
         k=r.k_studies if basis == "review pooled result" else 1,
         n_treatment=r.n_treatment, n_control=r.n_control, i2=r.i2,
         p_relation=r.p_relation, p_number=r.p_number,
@@ -90,7 +135,9 @@ def body_from_row(r: ResultRow) -> Body:
         direction_reported=r.direction_reported,
         risk_of_bias=(cert,) if cert else (),
         review_certainty=cert if basis == "review pooled result" else None,
-        indirectness=indirectness(r), result_ids=(r.id,), source_ids=(r.source_id,),
+        indirectness=indirectness(r), verification=verification(r),
+        stated_mid=r.stated_mid, stated_mid_text=r.stated_mid_text, year=source_year(r),
+        reported=reported_text(r), result_ids=(r.id,), source_ids=(r.source_id,),
         citations=(r.citation,), dois=tuple(d for d in (r.doi,) if d), notes=_notes(r))
 
 
@@ -98,14 +145,12 @@ def _se(r: ResultRow) -> float | None:
     return r.se if r.se is not None and r.se > 0 else None
 
 
-def pool_rows(rows: list[ResultRow]) -> Body:
+def pool_rows(rows: list[ResultRow], term: str | None = None) -> Body:
     """Pool primary-trial rows (one per study) with REML and Hartung-Knapp."""
-    from metaverdict import meta_analysis
-
     yi = np.array([r.harmonised_estimate for r in rows], dtype=float)
     vi = np.array([_se(r) ** 2 for r in rows], dtype=float)        # type: ignore[operator]
     labels = [r.study or r.source_id for r in rows]
-    res = meta_analysis(yi, vi, method="REML", test="knha", labels=labels)
+    res = meta_analysis(yi, vi, method="REML", test="knha", labels=labels)  # one pass each
     wald = meta_analysis(yi, vi, method="REML", test="z", labels=labels)
     lo, hi, how = float(res.ci_lower), float(res.ci_upper), "Hartung-Knapp CI"
     if hi - lo < float(wald.ci_upper - wald.ci_lower):
@@ -118,8 +163,8 @@ def pool_rows(rows: list[ResultRow]) -> Body:
     n2 = [r.n_control for r in rows]
     known = all(n is not None for n in n1 + n2)
     return Body(
-        treatment=first.treatment, comparator=first.comparator_kind, condition=first.condition,
-        outcome=first.outcome_domain, window=first.timepoint_window,
+        treatment=first.treatment, comparator=first.comparator_class, condition=first.condition,
+        outcome=first.outcome_domain, window=claim_key(first, term)[4],
         basis="pooled primary trials",
         label=f"{len(rows)} trials pooled ({', '.join(labels)}), {first.timepoint_raw}",
         comparator_name=first.comparator_name, outcome_instrument=first.outcome_instrument,
@@ -134,6 +179,8 @@ def pool_rows(rows: list[ResultRow]) -> Body:
         i2=float(res.i2),
         risk_of_bias=tuple(r.certainty for r in rows if r.certainty),
         indirectness=tuple(dict.fromkeys(x for r in rows for x in indirectness(r))),
+        verification=tuple(dict.fromkeys(x for r in rows for x in verification(r))),
+        year=max((y for y in map(source_year, rows) if y is not None), default=None),
         result_ids=tuple(r.id for r in rows), source_ids=tuple(dict.fromkeys(
             r.source_id for r in rows)), citations=tuple(dict.fromkeys(r.citation for r in rows)),
         dois=tuple(dict.fromkeys(r.doi for r in rows if r.doi)),
@@ -141,7 +188,16 @@ def pool_rows(rows: list[ResultRow]) -> Body:
 
 
 def mcid_for(body: Body, table: MCIDTable) -> MCIDMatch | None:
-    """The MCID a body is judged against (SMD MCID for an |SMD| bound)."""
+    """The MCID a body is judged against: the trial's own stated minimal important difference
+    (on the body's measure) where stored, else the table's (the SMD MCID for an |SMD| bound;
+    none for surrogate outcomes)."""
+    if body.stated_mid is not None and body.estimate is not None and not is_ratio(body.measure):
+        entry = MCID(body.outcome, "trial's own", (body.measure or "MD").split(" ")[0],
+                     body.stated_mid, f"points ({body.outcome_instrument})",
+                     f"the trial's own: {body.stated_mid_text or 'stated by the trial'} "
+                     f"[{', '.join(body.source_ids)}]", body.year, None,
+                     "stated by the trial", "")
+        return MCIDMatch(entry, entry.measure, body.stated_mid, None)
     if body.estimate is None:
         return table.lookup(body.outcome, "SMD") if body.smd_bound is not None else None
     return table.lookup(body.outcome, body.measure, scale=body.outcome_scale,
@@ -191,34 +247,41 @@ def _prefer_measures(rows: list[ResultRow], table: MCIDTable) -> tuple[list[Resu
     return sorted(keep, key=lambda r: r.position), notes
 
 
+def usable(r: ResultRow) -> bool:
+    """False for rows kept out of verdicts: baseline values, known data problems (until
+    verified) and results that are evidence about another treatment (``evidence_about``)."""
+    return r.timepoint_window != "baseline" and not r.data_problem and not r.evidence_about
+
+
 def bodies_from_rows(rows: Iterable[ResultRow], mcid_table: MCIDTable | None = None) -> list[Body]:
-    """Bodies of evidence from store rows (rules in the module docstring)."""
+    """Bodies of evidence from store rows (rules in the module docstring); rows that are not
+    :func:`usable` are left out."""
+    from metaverdict.synthesis.terms import terms
     table = mcid_table or MCIDTable.bundled()
+    rows = [r for r in rows if usable(r)]
+    term = terms(rows)
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
-        if r.timepoint_window != "baseline":
-            groups[claim_key(r)].append(r)
+        groups[claim_key(r, term[r.id])].append(r)
     bodies: list[Body] = []
     for group in groups.values():
         primary = [r for r in group if r.kind == "primary"]
         pooled, single = _poolable(primary)
         pooled_sources = {r.source_id for r in pooled}
         if pooled:
-            body = pool_rows(pooled)
+            body = pool_rows(pooled, term[pooled[0].id])
             same = [r for r in group if r.kind == "review" and r.source_id in pooled_sources]
             extra = tuple(f"the source's own pooled result ({r.harmonised_measure} "
                           f"{r.harmonised_estimate}, 95% CI {r.harmonised_ci_lower} to "
                           f"{r.harmonised_ci_upper}) is not used twice" for r in same)
-            from dataclasses import replace
             bodies.append(replace(body, notes=body.notes + extra))
-        bodies += [body_from_row(r) for r in single]
+        bodies += [body_from_row(r, term[r.id]) for r in single]
         reviews = [r for r in group if r.kind == "review" and r.source_id not in pooled_sources]
         kept, notes = _prefer_measures(reviews, table)
         for r in kept:
-            b = body_from_row(r)
+            b = body_from_row(r, term[r.id])
             mine = tuple(n for n in notes if n.startswith(r.source_id + ":"))
             if mine:
-                from dataclasses import replace
                 b = replace(b, notes=b.notes + mine)
             bodies.append(b)
     return bodies

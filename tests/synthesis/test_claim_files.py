@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from metaverdict.errors import InputError
-from metaverdict.verdict import load_claims
+from metaverdict.synthesis import load_claims
 from metaverdict.cli.claims import claims_app
 
 HEAD = "id,treatment,comparator,condition,outcome,timepoint,days_min,days_max,direction,significance\n"

@@ -7,8 +7,8 @@ import pytest
 
 from metaverdict.evidence import open_store
 from metaverdict.grade import MCIDTable
-from metaverdict.verdict import (CATEGORIES, article_claims, assess, check_claims,
-                                 time_course)
+from metaverdict.synthesis import article_claims, assess, check_claims, time_course
+from metaverdict.verdict import CATEGORIES
 
 MARATHON = "post-marathon muscle soreness"
 
@@ -39,23 +39,31 @@ def test_every_verdict_is_complete(store):
 
 def test_marathon_time_course(store):
     rows = [r for r in store.results(treatment="dry needling", condition=MARATHON,
-                                     outcome="pain") if r.timepoint_days is not None]
+                                     outcome="pain") if r.timepoint_days is not None
+            and r.p_value is not None]
     tc = time_course(store, "dry needling", MARATHON, "pain")
-    single = [v for v in tc if v.body.timepoint_days is not None]
+    single = [v for v in tc if v.body.timepoint_days is not None and v.body.p_number]
     assert [v.body.timepoint_days for v in single] == sorted(r.timepoint_days for r in rows)
     smd_mcid = MCIDTable.bundled().lookup("pain", "SMD").value
     for v, r in zip(single, sorted(rows, key=lambda r: r.timepoint_days)):
         assert r.direction_reported == "favours-comparator"
         assert v.direction == "harm" and v.statistically_significant
-        want = "important harm" if r.smd_bound >= smd_mcid else "inconclusive"
+        # the approximate 95% CI at the bound is bound ± 1.96 sqrt(1/n1 + 1/n2)
+        half = 1.959964 * (1 / r.n_treatment + 1 / r.n_control) ** 0.5
+        want = "important harm" if r.smd_bound - half >= smd_mcid else "harm, size uncertain"
         assert v.category == want
         assert v.certainty.level == "very low"
         assert "raw-scale importance cannot be judged" in " ".join(v.reasons)
-    assert 3.0 not in tc.reported_days and 7.0 not in tc.reported_days
+    measured = {v.body.timepoint_days: v for v in tc if v.body.timepoint_days is not None}
+    # days 3 and 7 were measured (the abstract's primary outcome) but not reported
+    assert sorted(measured) == [1.0, 2.0, 3.0, 7.0]
+    for day in (3.0, 7.0):
+        assert measured[day].effect == "measured, result not reported"
+        assert measured[day].category == "inconclusive"
     assert tc.follow_up_days == 7.0
-    assert any("day 3 to day 7" in g for g in tc.gaps)
     vm = [v for v in tc if v.body.timepoint_days is None]
-    assert vm and all(v.category == "inconclusive" and v.direction == "none" for v in vm)
+    assert vm and all(v.category == "no significant difference" and v.direction == "none"
+                      for v in vm)
 
 
 def test_opinions(store, dn):

@@ -1,0 +1,63 @@
+"""metaverdict.synthesis: stored results -> questions -> one answer each.
+
+The store is read once (:func:`read_evidence`); :func:`synthesize` judges a treatment once
+(bodies of evidence, certainty, verdicts, answers, overlap); the report, ``metaverdict answer``
+and the web app render those values.
+
+>>> import metaverdict as mv                                        # doctest: +SKIP
+>>> for a in mv.synthesis.answers("dry needling"):                  # doctest: +SKIP
+...     print(a.question.describe(), "->", a.headline, a.certainty)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from metaverdict.grade.mcid import MCIDTable
+from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, typical_sd
+from metaverdict.synthesis.answers import (ALL_CONDITIONS, NO_RESULT, SELECTION_RULE, Answer,
+                                           OtherSource, Question, answers_table, build_answers)
+from metaverdict.synthesis.assess import Assessment, TimeCourse, assess, time_course
+from metaverdict.synthesis.bodies import bodies_from_rows, indirectness, mcid_for
+from metaverdict.synthesis.claim_check import (ClaimCheck, StatedClaim, article_claims,
+                                               check_claims, load_claims)
+from metaverdict.synthesis.evidence import EvidenceBase, read_evidence
+from metaverdict.synthesis.overlap import Overlap, corrected_covered_area, overlap
+from metaverdict.synthesis.synthesize import (Synthesis, available_treatments,
+                                              resolve_treatment, synthesize)
+from metaverdict.synthesis.terms import TERMS, term_of
+
+__all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimCheck",
+           "EvidenceBase", "NO_RESULT", "OtherSource", "Overlap", "Question", "SELECTION_RULE",
+           "StatedClaim", "Synthesis", "TERMS", "TimeCourse", "TypicalSD", "answers",
+           "answers_table", "article_claims", "assess", "available_treatments",
+           "bodies_from_rows", "build_answers", "check_claims", "corrected_covered_area",
+           "indirectness", "load_claims", "mcid_for", "overlap", "read_evidence",
+           "resolve_treatment", "synthesize", "term_of", "time_course", "typical_sd"]
+
+
+def answers(treatment: str, *, evidence: EvidenceBase | None = None, store: Any = None,
+            mcid_table: MCIDTable | None = None) -> list[Answer]:
+    """The answers for one treatment (one per clinical question).
+
+    Parameters
+    ----------
+    treatment : str
+        Name or alias.
+    evidence : EvidenceBase, optional
+        A snapshot already read; else ``store`` is read once; else the default store
+        (:func:`metaverdict.evidence.open_store`) is opened, read and closed.
+    store : metaverdict.evidence.Store, optional
+    mcid_table : MCIDTable, optional
+
+    Returns
+    -------
+    list of Answer
+    """
+    if evidence is None:
+        if store is None:
+            from metaverdict.evidence.store import open_store
+            with open_store() as s:
+                evidence = read_evidence(s)
+        else:
+            evidence = read_evidence(store)
+    return list(synthesize(evidence, treatment, mcid_table=mcid_table).answers)
