@@ -1,4 +1,5 @@
-"""GRADE certainty: each downgrade with its reason, review pass-through, thresholds."""
+"""GRADE certainty: each downgrade with its reason, a review's rating combined with
+metaverdict's checks (the lower wins), "not assessed" domains, thresholds."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -60,6 +61,9 @@ def test_inconsistency_prediction_interval():
 def test_indirectness_declared():
     c = rate_certainty(body(indirectness=("comparator pools sham and no treatment",)), SMD)
     assert domains(c)["indirectness"].reason == "comparator pools sham and no treatment"
+    # a verification flag (numbers read from a secondary summary) is not a GRADE domain
+    c = rate_certainty(body(verification=("numbers read from a secondary summary",)), SMD)
+    assert c.level == "high" and "indirectness" not in domains(c)
 
 
 def test_imprecision_ci_crosses_null_mcid_and_ois():
@@ -103,15 +107,64 @@ def test_publication_bias_not_assessed_below_10_and_egger_at_10():
     assert "Egger" in pb.reason and pb.steps == 1
 
 
-def test_review_certainty_pass_through():
+LOWER = "lower of the review's rating and metaverdict's checks"
+
+
+def test_review_rating_lower_than_own_checks_wins():
+    # body() passes every check (tool level high); the review says low -> low
+    c = rate_certainty(body(review_certainty="GRADE low"), SMD)
+    assert (c.level, c.review_level, c.tool_level, c.basis) == ("low", "low", "high", LOWER)
+    assert c.downgrades == ()                    # the review's rating is not a domain downgrade
+    assert "review's own rating: low" in c.reasons[0]
+    # "GRADE low" stored as a quality text is not a risk-of-bias statement: nothing decides
+    # risk of bias, so the stated assumption (serious, -1) gives metaverdict moderate; low wins
     c = rate_certainty(body(review_certainty="GRADE low", risk_of_bias=("GRADE low",)), SMD)
-    assert c.level == "low" and c.basis == "review's own rating" and c.downgrades == ()
+    assert (c.level, c.review_level, c.tool_level, c.basis) == ("low", "low", "moderate", LOWER)
+    assert list(domains(c)) == ["risk of bias"] and c.assumptions
     c = rate_certainty(body(review_certainty="low to moderate (GRADE, per authors)"), SMD)
-    assert c.level == "low" and "range" in c.notes[0]
-    # PEDro is not GRADE: rated by metaverdict
+    assert c.level == "low" and c.review_level == "low" and "range" in c.notes[0]
+
+
+def test_review_rating_does_not_short_circuit_the_checks():
+    # the review says high, but the CI (-0.9 to -0.3; benefit 0.3 to 0.9) crosses the MCID 0.5:
+    # imprecision -1 -> metaverdict moderate, the lower of high and moderate
+    c = rate_certainty(body(review_certainty="GRADE high", estimate=-0.6, ci_lower=-0.9,
+                            ci_upper=-0.3), SMD)
+    assert (c.level, c.review_level, c.tool_level, c.basis) == ("moderate", "high", "moderate",
+                                                                LOWER)
+    assert domains(c)["imprecision"].steps == 1
+    # review moderate, declared indirectness (-1) and CI crossing the MCID (-1): high - 2 = low
+    c = rate_certainty(body(review_certainty="GRADE moderate", estimate=-0.6, ci_lower=-0.9,
+                            ci_upper=-0.3, indirectness=("comparator pools sham and no "
+                                                         "treatment",)), SMD)
+    assert (c.level, c.review_level, c.tool_level) == ("low", "moderate", "low")
+
+
+def test_metaverdict_rating_without_a_review_rating():
+    # PEDro is not GRADE: rated by metaverdict alone
     c = rate_certainty(body(basis="single trial", review_certainty=None,
                             risk_of_bias=("PEDro 8/10",)), SMD)
-    assert c.basis == "metaverdict rating"
+    assert c.basis == "metaverdict rating" and c.review_level is None
+    assert c.tool_level == c.level == "high"
+    # a GRADE text on something other than a review's pooled result is not used as a rating
+    c = rate_certainty(body(basis="single trial", review_certainty="GRADE low"), SMD)
+    assert c.basis == "metaverdict rating" and c.review_level is None and c.level == "high"
+
+
+def test_not_assessed_domains():
+    # I² not stored, a review's pooled result (no study data), nothing stored on risk of bias
+    c = rate_certainty(body(i2=None, risk_of_bias=()), SMD)
+    j = {d.domain: d for d in c.judgements}
+    assert not j["inconsistency"].assessed and j["inconsistency"].steps == 0
+    assert "not assessed" in j["inconsistency"].reason
+    assert not j["publication bias"].assessed and j["publication bias"].steps == 0
+    # risk of bias not assessed, but the stated assumption still downgrades
+    assert not j["risk of bias"].assessed and j["risk of bias"].steps == 1
+    assert "assumed serious" in j["risk of bias"].reason
+    assert j["indirectness"].assessed and j["imprecision"].assessed
+    assert c.not_assessed == ("risk of bias", "inconsistency", "publication bias")
+    # a clean body: only publication bias is not assessed (k = 5 pooled by the review)
+    assert rate_certainty(body(), SMD).not_assessed == ("publication bias",)
 
 
 def test_review_level_parsing():

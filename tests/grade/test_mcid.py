@@ -28,6 +28,27 @@ def test_lookup_rules():
     assert t.lookup("pressure-pain-threshold", "MD", scale="unspecified", values=[5.0]) is None
 
 
+@pytest.mark.parametrize("domain", ["pressure-pain-threshold", "range-of-motion", "grip-strength"])
+@pytest.mark.parametrize("measure, scale", [("MD", "0-10"), ("SMD", None), ("RR", None)])
+def test_surrogate_outcomes_get_no_mcid(domain, measure, scale):
+    # surrogate domains have no patient-important threshold, whatever the measure (the
+    # general SMD and RR entries would otherwise apply)
+    assert MCIDTable.bundled().lookup(domain, measure, scale=scale) is None
+
+
+def test_heel_pain_entries_cite_landorf_2010():
+    t = MCIDTable.bundled()
+    first_step = t.lookup("pain", "MD", scale="0-100 mm", instrument="VAS first-step pain")
+    assert first_step.entry.scale == "VAS first-step" and first_step.value == 19.0
+    fhsq = t.lookup("pain", "MD", scale="0-100", instrument="FHSQ foot pain")
+    assert fhsq.entry.scale == "FHSQ" and fhsq.value == 13.0
+    for m in (first_step, fhsq):
+        assert m.entry.year == 2010 and m.entry.citation.startswith("Landorf KB")
+        assert m.entry.doi == "10.1186/1757-1146-3-7"
+    # a plain VAS on 0-100 keeps the general 10 mm (Salaffi 2004)
+    assert t.lookup("pain", "MD", scale="0-100", instrument="VAS").value == 10.0
+
+
 def test_unreported_pain_scale_is_an_explicit_assumption():
     t = MCIDTable.bundled()
     m = t.lookup("pain", "MD", scale="unspecified", values=[-1.5, -2.3, -0.7])

@@ -12,6 +12,7 @@ from rich.table import Table
 from metaverdict.errors import InputError
 from metaverdict.evidence.store import open_store
 from metaverdict.grade.mcid import MCIDTable
+from metaverdict.synthesis import read_evidence
 from metaverdict.synthesis.claim_check import article_claims, check_claims, load_claims
 
 claims_app = typer.Typer(help="Check claims (CSV/JSON) against the stored evidence.",
@@ -45,7 +46,8 @@ def check_command(
         Console(stderr=True).print(str(exc), style="red", markup=False)
         raise typer.Exit(1) from None
     with open_store(db) as store:
-        checks = check_claims(claims, store, mcid_table=table_m)
+        evidence = read_evidence(store)
+    checks = check_claims(claims, evidence, mcid_table=table_m)
     table = Table(title=f"{len(checks)} claim(s)", show_lines=True)
     for col in ("id", "claim", "status", "holds", "does not hold / not assessable"):
         table.add_column(col, overflow="fold")

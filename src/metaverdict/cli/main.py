@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from metaverdict.cli.answer import answer
 from metaverdict.cli.batch import batch
 from metaverdict.cli.claims import claims_app
 from metaverdict.cli.evidence import evidence_app
@@ -15,4 +16,5 @@ app.command(help="Effect sizes and a meta-analysis from a CSV file (metafor-styl
 app.add_typer(evidence_app, name="evidence", help="The evidence base: import, export, list.")
 app.add_typer(claims_app, name="claims", help="Check stated claims against the stored evidence.")
 app.command(help="The evidence report for a treatment (HTML or Markdown).")(report)
+app.command(help="The bottom line for a treatment: one answer per clinical question.")(answer)
 app.command(help="Many meta-analyses from one CSV/Parquet file (one row per analysis out).")(batch)

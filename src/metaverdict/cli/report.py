@@ -17,6 +17,7 @@ from metaverdict.grade.mcid import MCIDTable
 from metaverdict.report.build import build_report
 from metaverdict.report.document import ALL_TREATMENTS
 from metaverdict.report.render import FORMATS, write_report
+from metaverdict.synthesis import read_evidence
 from metaverdict.synthesis.claim_check import load_claims
 
 
@@ -49,15 +50,18 @@ def report(
     table = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
     stated = load_claims(claims) if claims else None
     names = list(ALL_TREATMENTS) if all_ else [str(treatment)]
-    with err.status("opening the evidence store") as status, open_store(db) as store:
-        doc = build_report(store, names, mcid_table=table, claims=stated,
+    with err.status("opening the evidence store") as status:
+        with open_store(db) as store:
+            evidence = read_evidence(store)
+        doc = build_report(evidence, names, mcid_table=table, claims=stated,
                            progress=lambda msg: status.update(msg))
         status.update(f"writing {out}")
         fmt = format.lower() if format else None
         written = write_report(doc, out, fmt)                       # type: ignore[arg-type]
-    verdicts = sum(len(p.findings) for p in doc.parts)
-    err.print(f"[green]wrote[/] {written[0]}: {len(doc.parts)} treatment(s), {verdicts} "
-              f"verdicts, {len(doc.claims)} claim checks, {len(doc.references)} references"
+    questions = sum(len(p.answers) for p in doc.parts)
+    err.print(f"[green]wrote[/] {written[0]}: {len(doc.parts)} treatment(s), {questions} "
+              f"questions answered, {len(doc.claims)} claim checks, "
+              f"{len(doc.references)} references"
               + (f", {len(written) - 1} figure files in {written[1].parent}" if len(written) > 1
                  else ""), highlight=False, soft_wrap=True)
     typer.echo(str(written[0]))

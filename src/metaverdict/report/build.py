@@ -1,30 +1,37 @@
-"""Build a :class:`~metaverdict.report.document.ReportDocument` from the evidence store:
-verdicts per treatment and condition, figures, gaps, opinions, claim checks and references.
+"""Build a :class:`~metaverdict.report.document.ReportDocument` from the evidence, read once:
+per treatment the answers (bottom line, evidence map, all questions) of one
+:class:`~metaverdict.synthesis.Synthesis`, then the details (verdicts by condition, figures,
+time courses, gaps, opinions), the claim checks made on the same verdicts, and the references.
+Nothing here judges or queries a database: it renders values.
 
 >>> from metaverdict.evidence import open_store                     # doctest: +SKIP
+>>> from metaverdict.synthesis import read_evidence                 # doctest: +SKIP
 >>> with open_store() as store:                                     # doctest: +SKIP
-...     doc = build_report(store, ["dry needling"])
+...     doc = build_report(read_evidence(store), ["dry needling"])
 """
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from metaverdict.errors import InputError
 from metaverdict.grade.mcid import MCIDTable
-from metaverdict.report.document import (SECONDARY_SUMMARY, ClaimRow, ConditionSection, Finding,
-                                         NumberSource, OpinionFlag, Reference, ReportDocument,
+from metaverdict.report.document import (AnswerRow, BottomLineGroup, ClaimRow, ConditionSection,
+                                         EvidenceMap, Finding, MapCell, NumberSource,
+                                         OpinionFlag, Reference, ReportDocument,
                                          TimeCourseSection, TreatmentPart, display_text,
-                                         finding, slug)
+                                         finding, slug, tone)
 from metaverdict.report.figures import (forest_figure, summary_estimates_figure,
                                         time_course_section)
-from metaverdict.verdict import (CATEGORIES, Assessment, ClaimCheck, StatedClaim, Verdict,
-                                 article_claims, assess, check_claims)
-from metaverdict.verdict.synthesis import indirectness
+from metaverdict.synthesis import (Answer, Assessment, ClaimCheck, EvidenceBase, StatedClaim,
+                                   Synthesis, article_claims, check_claims, read_evidence,
+                                   synthesize)
+from metaverdict.synthesis.bodies import verification
+from metaverdict.verdict import Verdict
+from metaverdict.verdict.wording import outcome_words
 
 _DOI_URL = "https://doi.org/"
 _URL = re.compile(r"https?://\S+")
@@ -36,7 +43,7 @@ def _display_treatment(term: str) -> str:
 
 
 def _is_secondary(row: Any) -> bool:
-    return any(SECONDARY_SUMMARY in r for r in indirectness(row))
+    return any("secondary summary" in r for r in verification(row))
 
 
 def opinion_flags(assessment: Assessment, store: Any) -> tuple[OpinionFlag, ...]:
@@ -122,32 +129,117 @@ def references(store: Any, rows: Sequence[Any],
     return tuple(out)
 
 
-# -- assembling ------------------------------------------------------------------------------
-def resolve_treatment(store: Any, name: str) -> str:
-    """The vocabulary term for a treatment name or alias that has stored evidence.
-
-    Raises
-    ------
-    InputError
-        When no stored result or opinion matches; the message lists the available names.
-    """
-    term, _family = store.vocabulary.treatment(name)
-    if store.results(treatment=term) or store.opinions(treatment=term):
-        return term
-    raise InputError(f"treatment {name!r}: no stored evidence; available: "
-                     f"{', '.join(available_treatments(store))}")
+# -- answers -----------------------------------------------------------------------------
+_TERM_WORDS = {"immediate": "immediate (up to 1 week)", "short": "short term (up to 3 months)",
+               "medium": "medium term (3 to 6 months)", "long": "long term (over 6 months)",
+               "unspecified": "timepoint not stated", "any": "any time"}
+#: The bottom line's question types: (outcome, comparator classes, terms, title).
+_SHORT = ("immediate", "short")
+_LONG = ("medium", "long")
+_CLASS_WORDS = {"sham": "vs sham or placebo", "sham-or-no-treatment":
+                "vs mixed controls (sham or no treatment)", "no-treatment": "vs no treatment",
+                "active": "vs an active treatment", "add-on": "as an add-on (X + treatment vs X)",
+                "usual-care": "vs usual care", "mixed": "vs mixed comparison groups",
+                "technique": "one technique vs another", "any": ""}
 
 
-def available_treatments(store: Any) -> list[str]:
-    """Treatment terms with stored results, each with its aliases: ``"corticosteroid
-    injection (CSI, corticosteroid, ...)"``."""
-    terms = store.vocabulary.data["treatments"]["terms"]
-    present = sorted({r.treatment for r in store.results()})
+def term_words(term: str) -> str:
+    """``short`` -> ``short term (up to 3 months)``; a trial's own ``day 1`` is kept."""
+    return _TERM_WORDS.get(term, term)
+
+
+def answer_row(a: Answer, anchor: str) -> AnswerRow:
+    """Flatten an answer for display."""
+    v = a.chosen
+    cert = a.certainty or ""
+    mcid = ""
+    if v is not None and v.mcid is not None:
+        mcid = v.mcid.describe()
+    elif v is not None and v.body is not None:
+        mcid = "no MCID for this outcome (direction only)"
+    return AnswerRow(
+        anchor=anchor, outcome=outcome_words(a.question.outcome),
+        comparator_class=a.question.comparator_class, term=term_words(a.question.term),
+        condition=a.question.condition or "all conditions", headline=a.headline,
+        certainty=cert, verdict=a.verdict, tone=tone(a.verdict, a.certainty),
+        effect=v.effect if v is not None else "",
+        absolute=a.absolute_effect.text if a.absolute_effect else "", mcid=mcid,
+        source=a.source_id or "",
+        others=tuple(f"{o.id}: {o.relation} ({o.category}, {o.certainty or 'not rated'})"
+                     for o in a.other_sources),
+        overlap=a.overlap.status if a.overlap else "",
+        flags=a.flags, statement=a.statement,
+        certainty_reasons=tuple(v.certainty.reasons) if v is not None and v.certainty else (),
+        details=tuple(f"{d.label or d.timepoint}: {d.effect} ({d.category}, "
+                      f"{d.level or 'not rated'})" for d in a.details))
+
+
+def _group_title(outcome: str, cls: str, terms: str) -> str:
+    return f"{outcome_words(outcome).capitalize()} {_CLASS_WORDS.get(cls, 'vs ' + cls)}, {terms}"
+
+
+def bottom_line(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[BottomLineGroup, ...]:
+    """The bottom-line table: pain and function per comparator class, short and long term
+    (pain and function vs sham are always shown, "no result stored" where empty), a trial's
+    own days, adverse events (always), then recurrence, responders and cramps."""
+    groups: list[BottomLineGroup] = []
+    by_id = {id(a): rows[id(a)] for a in answers}
+
+    def add(title: str, chosen: list[Answer], always: bool = False) -> None:
+        if chosen or always:
+            groups.append(BottomLineGroup(title, tuple(by_id[id(a)] for a in chosen)))
+
+    for outcome in ("pain", "function"):
+        for cls in ("sham", "sham-or-no-treatment", "no-treatment", "active", "add-on",
+                    "usual-care", "mixed"):
+            for terms, label in ((_SHORT, "up to 3 months"), (_LONG, "beyond 3 months")):
+                chosen = [a for a in answers if a.question.outcome == outcome
+                          and a.question.comparator_class == cls and a.question.term in terms]
+                add(_group_title(outcome, cls, label), chosen, always=cls == "sham")
+        days = [a for a in answers if a.question.outcome == outcome
+                and a.question.term.startswith("day")]
+        add(f"{outcome_words(outcome).capitalize()} by day after treatment (one trial's own "
+            "visits)", days)
+    for outcome in ("adverse-events", "recurrence", "treatment-success", "cramping"):
+        chosen = [a for a in answers if a.question.outcome == outcome]
+        add(outcome_words(outcome).capitalize() + (" (always shown)" if outcome ==
+                                                   "adverse-events" else ""), chosen,
+            always=outcome == "adverse-events")
+    return tuple(groups)
+
+
+def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[EvidenceMap, ...]:
+    """Condition × (comparator class, term) maps for pain and function."""
     out = []
-    for t in present:
-        aliases = terms.get(t, {}).get("aliases", [])
-        out.append(f"{t} ({', '.join(aliases)})" if aliases else t)
-    return out
+    for outcome in ("pain", "function"):
+        mine = [a for a in answers if a.question.outcome == outcome and a.chosen is not None]
+        if not mine:
+            continue
+        order = ("sham", "sham-or-no-treatment", "no-treatment", "active", "add-on",
+                 "usual-care", "mixed", "technique")
+        terms = ("immediate", "short", "medium", "long", "unspecified")
+        cols = tuple((c, t) for c in order for t in terms
+                     if any(a.question.comparator_class == c and a.question.term == t
+                            for a in mine))
+        conds = sorted({a.question.condition or "" for a in mine if
+                        not a.question.term.startswith("day")})
+        table = []
+        for cond in conds:
+            cells: list[MapCell | None] = []
+            for c, t in cols:
+                a = next((a for a in mine if (a.question.condition or "") == cond
+                          and a.question.comparator_class == c and a.question.term == t), None)
+                if a is None:
+                    cells.append(None)
+                    continue
+                r = rows[id(a)]
+                sym = {"benefit": "+", "harm": "\u2212", "none": "=", "unknown": "?"}[
+                    a.direction if a.direction in ("benefit", "harm", "none") else "unknown"]
+                cells.append(MapCell(f"{sym} {r.certainty_symbol}", r.tone, r.anchor,
+                                     f"{r.headline}; {r.certainty or 'not rated'}; {r.verdict}"))
+            table.append((cond or "all conditions", tuple(cells)))
+        out.append(EvidenceMap(outcome_words(outcome), cols, tuple(table)))
+    return tuple(out)
 
 
 def _claims_for(claims: Sequence[StatedClaim], store: Any,
@@ -161,10 +253,11 @@ def _claims_for(claims: Sequence[StatedClaim], store: Any,
     return out
 
 
-def _condition_section(store: Any, term: str, condition: str, verdicts: Sequence[Verdict],
-                       findings: Sequence[Finding], not_shown: Sequence[str], *,
-                       mcid_table: MCIDTable) -> tuple[ConditionSection, list[TimeCourseSection]]:
+def _condition_section(synth: Synthesis, condition: str, verdicts: Sequence[Verdict],
+                       findings: Sequence[Finding]) -> tuple[ConditionSection,
+                                                             list[TimeCourseSection]]:
     """One condition's section (statements, figures, gaps) and its time courses."""
+    term = synth.treatment
     sid = slug(term, condition)
     summary, skipped = summary_estimates_figure(verdicts, treatment=term, condition=condition,
                                                 fig_id=f"fig-{sid}-summary")
@@ -172,21 +265,31 @@ def _condition_section(store: Any, term: str, condition: str, verdicts: Sequence
     forests = [forest_figure(v, f"fig-{sid}-forest-{j + 1}") for j, v in enumerate(pooled)]
     figures = tuple(f for f in [summary, *forests] if f is not None)
     treatments = {v.claim.treatment for v in verdicts}
-    gaps = tuple(s for s in not_shown if any(s.startswith(f"{t} in {condition}:")
-                                             for t in treatments))
-    courses = [time_course_section(store, term, condition, outcome, mcid_table=mcid_table,
+    gaps = tuple(s for s in synth.assessment.not_shown
+                 if any(s.startswith(f"{t} in {condition}:") for t in treatments))
+    courses = [time_course_section(synth, condition, outcome,
                                    fig_id=f"fig-{slug(term, condition, outcome)}-time-course")
                for outcome in sorted({v.claim.outcome for v in verdicts if v.body is not None})]
     section = ConditionSection(sid, condition, tuple(findings), figures, gaps, skipped)
     return section, [c for c in courses if c is not None]
 
 
-def treatment_part(store: Any, term: str, *, mcid_table: MCIDTable,
-                   progress: Callable[[str], None]) -> tuple[TreatmentPart, list[Any]]:
-    """One treatment's part of the report and the store rows it rests on."""
+def _warnings(synth: Synthesis) -> tuple[str, ...]:
+    """Known data problems (kept out of verdicts) and evidence about other treatments."""
+    out = [f"{r.source_id} ({r.outcome_raw}, {r.timepoint_raw}): {r.data_problem}"
+           for r in synth.flagged]
+    out += [f"{r.source_id} ({r.outcome_raw}, {r.timepoint_raw}): {r.evidence_about}; kept "
+            f"out of the answers for {synth.treatment}" for r in synth.related]
+    return tuple(out)
+
+
+def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
+                   progress: Callable[[str], None]) -> TreatmentPart:
+    """One treatment's part of the report, rendered from its synthesis."""
+    term = synth.treatment
     pid = slug(term)
-    progress(f"{term}: assessing verdicts")
-    a = assess(store, term, mcid_table)
+    a = synth.assessment
+    rows = {id(ans): answer_row(ans, f"{pid}--q-{i + 1}") for i, ans in enumerate(synth.answers)}
     by_condition: dict[str, list[Verdict]] = defaultdict(list)
     for v in a:
         by_condition[v.claim.condition].append(v)
@@ -196,33 +299,38 @@ def treatment_part(store: Any, term: str, *, mcid_table: MCIDTable,
     for condition in sorted(by_condition):
         progress(f"{term}: drawing {condition}")
         vs = by_condition[condition]
-        section, courses = _condition_section(store, term, condition, vs,
-                                              [row_of[id(v)] for v in vs], a.not_shown,
-                                              mcid_table=mcid_table)
+        section, courses = _condition_section(synth, condition, vs, [row_of[id(v)] for v in vs])
         sections.append(section)
         time_courses += courses
-    counts = Counter(v.category for v in a)
-    part = TreatmentPart(pid, term, _display_treatment(term), tuple(row_of[id(v)] for v in a),
-                         tuple((c, counts[c]) for c in CATEGORIES if counts[c]),
-                         tuple(sections), tuple(time_courses), tuple(a.not_shown),
-                         opinion_flags(a, store))
-    return part, store.results(treatment=term)
+    return TreatmentPart(pid, term, _display_treatment(term), tuple(row_of[id(v)] for v in a),
+                         bottom_line(synth.answers, rows),
+                         tuple(rows[id(x)] for x in synth.answers),
+                         evidence_maps(synth.answers, rows), synth.overlap.status,
+                         _warnings(synth), tuple(sections), tuple(time_courses),
+                         tuple(a.not_shown), opinion_flags(a, evidence))
 
 
-def _data_source(store: Any, rows: Sequence[Any], n_references: int) -> tuple[str, ...]:
-    """The header's lines on where the numbers come from: the store, the bundled extraction
-    it was seeded with (if any), and how much of it this report uses."""
-    from metaverdict.evidence.bundled import SEED_KEY, raw_sha256
-    counts = store.counts()
-    lines = [f"Evidence store: {store.url} ({counts['results']} results, "
-             f"{counts['sources']} sources, {counts['opinions']} expert opinions)."]
-    seeded = store.meta(SEED_KEY)
+def _data_source(evidence: EvidenceBase, rows: Sequence[Any],
+                 n_references: int) -> tuple[str, ...]:
+    """The header's lines on where the numbers come from: the store (never a local path),
+    the bundled extraction it was seeded with (if any), and how much of it this report uses."""
+    from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_FILE, SUPPLEMENT_KEY, raw_sha256
+    counts = evidence.counts()
+    lines = [f"Evidence store: {evidence.url} ({counts.get('results', 0)} results, "
+             f"{counts.get('sources', 0)} sources, {counts.get('opinions', 0)} expert "
+             "opinions), read once for this report."]
+    seeded = evidence.meta(SEED_KEY)
     if seeded:
         current = ("the copy shipped with this version" if seeded == raw_sha256() else
                    "an earlier bundled copy")
+        sup = evidence.meta(SUPPLEMENT_KEY)
+        extra = ("" if sup is None else
+                 f", plus {SUPPLEMENT_FILE} (stated null results and numbers added from the "
+                 "sources with their quotes"
+                 + ("" if sup == raw_sha256(SUPPLEMENT_FILE) else "; an earlier copy") + ")")
         lines.append(
             "Bundled evidence: the extraction shipped with metaverdict (studies_raw.csv, "
-            f"SHA-256 {seeded[:12]}\u2026, {current}): results from trials and "
+            f"SHA-256 {seeded[:12]}\u2026, {current}){extra}: results from trials and "
             "meta-analyses of dry needling, PRP and corticosteroid injection, each with its "
             "DOI, location and verbatim quote. The extraction records no date of its own; "
             "dates below are those of the report.")
@@ -240,18 +348,20 @@ def _secondary_rows(rows: Sequence[Any]) -> tuple[str, ...]:
     return tuple(f"{k} ({', '.join(dict.fromkeys(v))})" for k, v in sorted(timepoints.items()))
 
 
-def build_report(store: Any, treatments: Sequence[str], *, mcid_table: MCIDTable | None = None,
+def build_report(evidence: Any, treatments: Sequence[str], *,
+                 mcid_table: MCIDTable | None = None,
                  claims: Sequence[StatedClaim] | None = None, generated: date | None = None,
-                 progress: Callable[[str], None] | None = None) -> ReportDocument:
+                 progress: Callable[[str], None] | None = None,
+                 syntheses: Sequence[Synthesis] | None = None) -> ReportDocument:
     """Build the evidence report for one or more treatments.
 
     Parameters
     ----------
-    store : metaverdict.evidence.Store
-        The evidence store.
+    evidence : EvidenceBase or metaverdict.evidence.Store
+        The evidence, read once (a store is read into an :class:`EvidenceBase` first).
     treatments : sequence of str
         Treatment names or aliases (``"dry needling"``, ``"PRP"``, ``"corticosteroid
-        injection"``), resolved through the store's vocabulary.
+        injection"``), resolved through the vocabulary.
     mcid_table : MCIDTable, optional
         Default: :meth:`MCIDTable.bundled`.
     claims : sequence of StatedClaim, optional
@@ -261,6 +371,9 @@ def build_report(store: Any, treatments: Sequence[str], *, mcid_table: MCIDTable
         Date printed as the report's date (default: today).
     progress : callable, optional
         Called with a short message before each step (for a status line).
+    syntheses : sequence of Synthesis, optional
+        Syntheses already computed (by ``metaverdict answer`` or the web app); computed
+        here otherwise.
 
     Returns
     -------
@@ -272,30 +385,41 @@ def build_report(store: Any, treatments: Sequence[str], *, mcid_table: MCIDTable
         For a treatment without stored evidence (the message lists the available ones).
     """
     say = progress or (lambda _msg: None)
+    base = evidence if isinstance(evidence, EvidenceBase) else read_evidence(evidence)
     table = mcid_table or MCIDTable.bundled()
-    terms = list(dict.fromkeys(resolve_treatment(store, t) for t in treatments))
-    parts, rows = [], []
-    for term in terms:
-        part, prow = treatment_part(store, term, mcid_table=table, progress=say)
-        parts.append(part)
-        rows += prow
+    done = {s.treatment: s for s in syntheses or ()}
+    synths = []
+    for name in treatments:
+        term = base.vocabulary.treatment(name)[0]
+        if term not in done:
+            say(f"{name}: judging the evidence")
+            done[term] = synthesize(base, name, mcid_table=table)
+        if done[term] not in synths:
+            synths.append(done[term])
+    terms = [s.treatment for s in synths]
+    parts = [treatment_part(s, base, progress=say) for s in synths]
+    rows = [r for s in synths for r in s.rows]
     say("checking claims")
-    stated = _claims_for(list(claims) if claims is not None else article_claims(), store, terms)
-    checks = check_claims(stated, store, mcid_table=table) if stated else []
+    stated = _claims_for(list(claims) if claims is not None else article_claims(), base, terms)
+    checks = check_claims(stated, base, mcid_table=table,
+                          assessments={s.treatment: s.assessment for s in synths}) \
+        if stated else []
     claims_note = ("" if stated else "No stated claims about "
                    f"{', '.join(_display_treatment(t) for t in terms)} are on file; check your "
                    "own with \"metaverdict claims check FILE\" or \"metaverdict report "
                    "TREATMENT --claims FILE\".")
     say("collecting references")
-    refs = references(store, rows, extra_keys=[s for p in parts for f in p.findings
-                                               for s in f.sources])
+    refs = references(base, rows, extra_keys=[s for p in parts for f in p.findings
+                                              for s in f.sources])
     from metaverdict import __version__
     title = "Evidence report: " + ", ".join(_display_treatment(t) for t in terms)
     return ReportDocument(
         title=title, generated=(generated or date.today()).isoformat(), version=__version__,
-        data_source=_data_source(store, rows, len(refs)),
+        data_source=_data_source(base, rows, len(refs)),
         simulated=("Nothing is simulated or imputed. Every estimate, CI and P-value was read "
                    "from a source; derived values (|SMD| bounds from P-values and group sizes, "
-                   "estimates pooled here from primary trials) are labelled as derived."),
+                   "estimates pooled here from primary trials, SMDs re-expressed in points "
+                   "with a stated typical SD, approximate CIs of risk differences) are "
+                   "labelled as derived."),
         secondary_rows=_secondary_rows(rows), parts=tuple(parts), claims=claim_rows(checks),
         claims_note=claims_note, references=refs)

@@ -1,7 +1,8 @@
 """The evidence report as plain data: the dataclasses a template renders.
 
-:mod:`metaverdict.report.build` fills them from :func:`metaverdict.verdict.assess`,
-:func:`~metaverdict.verdict.time_course` and :func:`~metaverdict.verdict.check_claims`;
+:mod:`metaverdict.report.build` fills them from a :class:`metaverdict.synthesis.Synthesis`
+per treatment (answers, verdicts, time courses) and the claim checks made on the same
+verdicts;
 :mod:`metaverdict.report.figures` draws the figures; :mod:`metaverdict.report.render` turns a
 :class:`ReportDocument` into HTML or Markdown. Every field is a display string or a tuple of
 them, so a template never meets None or NaN.
@@ -35,6 +36,27 @@ CERTAINTY_SYMBOL: dict[str, str] = {"high": "\u2295\u2295\u2295\u2295",
                                     "moderate": "\u2295\u2295\u2295\u25ef",
                                     "low": "\u2295\u2295\u25ef\u25ef",
                                     "very low": "\u2295\u25ef\u25ef\u25ef"}
+#: Direction of a verdict category (for the colour's hue).
+CATEGORY_DIRECTION: dict[str, str] = {
+    "important benefit": "benefit", "benefit below the MCID": "benefit",
+    "benefit, size uncertain": "benefit", "no important difference": "none",
+    "no significant difference": "none", "harm, size uncertain": "harm",
+    "harm below the MCID": "harm", "important harm": "harm", "inconclusive": "unknown",
+    "no trial evidence (opinion only)": "unknown", "no result stored": "unknown"}
+#: Legend of the colours: hue = direction, depth = certainty (very low: outline only).
+TONE_LEGEND: tuple[tuple[str, str], ...] = (
+    ("benefit", "favours the treatment"), ("harm", "favours the comparator (or harms)"),
+    ("none", "no significant or no important difference"),
+    ("unknown", "size and significance not reported, opinion only, or nothing stored"))
+
+
+def tone(category: str, certainty: str | None) -> str:
+    """CSS class encoding direction *and* certainty: ``tone-benefit-low``; very low
+    certainty is an outline only, so it never looks like a moderate-certainty result."""
+    level = CERTAINTY_CLASS.get(certainty or "", "none")
+    return f"tone-{CATEGORY_DIRECTION.get(category, 'unknown')}-{level}"
+
+
 STATUS_CLASS: dict[str, str] = {"supported": "benefit", "partly supported": "unclear",
                                 "not supported": "harm", "no evidence": "opinion"}
 
@@ -77,8 +99,8 @@ class Finding:
 
     @property
     def category_class(self) -> str:
-        """CSS class of the verdict badge."""
-        return CATEGORY_CLASS.get(self.category, "unclear")
+        """CSS class of the verdict badge: direction and certainty (see :func:`tone`)."""
+        return tone(self.category, self.certainty or None)
 
     @property
     def certainty_class(self) -> str:
@@ -89,6 +111,68 @@ class Finding:
     def certainty_symbol(self) -> str:
         """GRADE circles for the level ("" for none)."""
         return CERTAINTY_SYMBOL.get(self.certainty, "")
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One answer flattened for display (see :class:`metaverdict.synthesis.Answer`)."""
+
+    anchor: str
+    outcome: str
+    comparator_class: str
+    term: str
+    condition: str
+    headline: str
+    certainty: str
+    verdict: str
+    tone: str
+    effect: str
+    absolute: str
+    mcid: str
+    source: str
+    others: tuple[str, ...]
+    overlap: str
+    flags: tuple[str, ...]
+    statement: str
+    certainty_reasons: tuple[str, ...]
+    details: tuple[str, ...]
+
+    @property
+    def certainty_symbol(self) -> str:
+        """GRADE circles for the level ("" for none)."""
+        return CERTAINTY_SYMBOL.get(self.certainty, "")
+
+    @property
+    def certainty_class(self) -> str:
+        """CSS class of the certainty badge."""
+        return CERTAINTY_CLASS.get(self.certainty, "none")
+
+
+@dataclass(frozen=True)
+class BottomLineGroup:
+    """One row group of the bottom-line table: a question type and its answers by condition."""
+
+    title: str
+    rows: tuple[AnswerRow, ...]
+
+
+@dataclass(frozen=True)
+class MapCell:
+    """One cell of the evidence map: a short label, its tone and the answer it links to."""
+
+    text: str
+    tone: str
+    anchor: str
+    title: str
+
+
+@dataclass(frozen=True)
+class EvidenceMap:
+    """Condition × (comparator class, term) for one outcome; empty cells are ``None``."""
+
+    outcome: str
+    columns: tuple[tuple[str, str], ...]
+    rows: tuple[tuple[str, tuple[MapCell | None, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -192,7 +276,11 @@ class TreatmentPart:
     treatment: str
     title: str
     findings: tuple[Finding, ...]
-    category_counts: tuple[tuple[str, int], ...]
+    bottom_line: tuple[BottomLineGroup, ...]
+    answers: tuple[AnswerRow, ...]
+    evidence_maps: tuple[EvidenceMap, ...]
+    overlap: str
+    warnings: tuple[str, ...]
     sections: tuple[ConditionSection, ...]
     time_courses: tuple[TimeCourseSection, ...]
     not_shown: tuple[str, ...]

@@ -17,24 +17,34 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib as mpl
+
+from metaverdict._results import fmt_p_relation
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
 from metaverdict.grade.body import is_ratio
-from metaverdict.grade.mcid import MCIDTable
-from metaverdict.report.document import Figure, TimeCourseSection, finding
+from metaverdict.report.document import CATEGORY_DIRECTION, Figure, TimeCourseSection, finding
 from metaverdict.report.plots import _style as st
 from metaverdict.report.plots import forest_plot, time_course_plot
-from metaverdict.verdict import Verdict, time_course
+from metaverdict.synthesis.assess import time_course_from
+from metaverdict.verdict import Verdict
 
-#: Dot colour per verdict category (the HTML badges' colours).
-CATEGORY_COLOR: dict[str, str] = {
-    "important benefit": "#1b7a3e", "benefit below the MCID": "#6aa84f",
-    "no important difference": "#5b6b7d", "harm below the MCID": "#e69138",
-    "important harm": "#c0392b", "inconclusive": "#9a8c5a",
-    "no trial evidence (opinion only)": "#7b4f9d"}
+#: Colour per direction and certainty (the HTML tones): hue = direction, depth = certainty.
+TONE_COLOR: dict[str, dict[str, str]] = {
+    "benefit": {"high": "#14532d", "moderate": "#2f7d4a", "low": "#6fae80", "very low": "#a9cdb3"},
+    "harm": {"high": "#8f1d1d", "moderate": "#c0392b", "low": "#e07a6f", "very low": "#efb3ab"},
+    "none": {"high": "#2c3e50", "moderate": "#4f6478", "low": "#8598aa", "very low": "#b9c5d1"},
+    "unknown": {"high": "#8a7a3c", "moderate": "#8a7a3c", "low": "#b5a76e", "very low": "#d3c89c"},
+}
+
+
+def verdict_color(v: Verdict) -> str:
+    """The colour of a verdict: its direction's hue at its certainty's depth (very low is
+    pale), so a very-low-certainty benefit never looks like a moderate one."""
+    d = CATEGORY_DIRECTION.get(v.category, "unknown")
+    return TONE_COLOR[d].get(v.level or "very low", TONE_COLOR[d]["very low"])
 
 
 def figure_svg(fig: MplFigure, salt: str) -> str:
@@ -82,8 +92,11 @@ def _plottable(v: Verdict) -> bool:
 
 
 def _row_label(v: Verdict) -> str:
-    return st.truncate_label(f"{v.claim.outcome} vs {v.claim.comparator} \u00b7 {v.timepoint} "
-                             f"[{', '.join(v.sources)}]", 90)
+    b = v.body
+    inst = "" if b is None or b.outcome_instrument in ("", "unspecified") else \
+        f" ({b.outcome_instrument})"
+    return st.truncate_label(f"{v.claim.outcome}{inst} vs {v.claim.comparator} \u00b7 "
+                             f"{v.timepoint} [{', '.join(v.sources)}]", 90)
 
 
 def _estimate_text(v: Verdict) -> str:
@@ -107,18 +120,20 @@ def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float 
         b = v.body
         assert b is not None
         est, lo, hi = b.benefit()
-        color = CATEGORY_COLOR.get(v.category, st.INK)
+        color = verdict_color(v)
         if lo is not None and hi is not None:
             ax.plot([conv(lo), conv(hi)], [y, y], color=color, lw=1.6, solid_capstyle="butt")
             xs += [conv(lo), conv(hi)]
+        very_low = v.level in (None, "very low")
         ax.plot([conv(est)], [y], marker="s" if b.basis == "pooled primary trials" else "o",
-                ms=6, color=color, mec="white", mew=0.6, zorder=3)
+                ms=6, color="white" if very_low else color, mec=color,
+                mew=1.4 if very_low else 0.6, zorder=3)
         xs.append(conv(est))
         thresholds.add(None if v.mcid is None else round(v.mcid.threshold, 9))
         ax.text(1.02, y, _estimate_text(v), transform=ax.get_yaxis_transform(),
                 fontsize=st.SMALL_FONT_SIZE + 0.5, va="center", ha="left", color=st.INK)
     ax.axvline(null, color=st.INK, lw=0.8, zorder=1)
-    ax.text(1.02, 1.0, "as reported [95% CI]", transform=ax.transAxes, ha="left",
+    ax.text(1.02, 1.0, "treatment minus comparator [95% CI]", transform=ax.transAxes, ha="left",
             va="bottom", fontsize=st.SMALL_FONT_SIZE, color=st.GUIDE_COLOR)
     mcid = next(iter(thresholds)) if len(thresholds) == 1 else None
     for m in [] if mcid is None else [conv(mcid), conv(-mcid)]:
@@ -132,8 +147,8 @@ def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float 
     st.style_axes(ax)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
-    ax.set_xlabel("\u2190 favours comparator      favours treatment \u2192",
-                  fontsize=st.SMALL_FONT_SIZE, color=st.GUIDE_COLOR, labelpad=2)
+    ax.set_xlabel("benefit, sign aligned: \u2190 favours comparator      favours treatment "
+                  "\u2192", fontsize=st.SMALL_FONT_SIZE, color=st.GUIDE_COLOR, labelpad=2)
     return mcid
 
 
@@ -180,10 +195,13 @@ def summary_estimates_figure(verdicts: Sequence[Verdict], *, treatment: str, con
         # into the estimates column on the right
         fig.text(0.05 / width, ax.get_position().y1 + 0.06 / total, key + dashed, ha="left",
                  va="bottom", fontsize=size, fontweight="bold", color=st.INK)
-    caption = (f"Stored estimates for {treatment} in {condition}, as reported (reviews' pooled "
-               "results and single trials; nothing is re-pooled here). Right of the line of no "
-               "effect favours the treatment. Colours follow the verdict; squares are bodies "
-               "pooled here from primary trials.")
+    caption = (f"Stored estimates for {treatment} in {condition} (reviews' pooled results and "
+               "single trials side by side; nothing is re-pooled across reviews, which may "
+               "share trials). The axis is sign-aligned: right of the line of no effect "
+               "favours the treatment, whatever the outcome's direction; the column on the "
+               "right gives each estimate as treatment minus comparator. Hue gives the "
+               "direction, depth the certainty (hollow markers: very low certainty); squares "
+               "are bodies pooled here from primary trials.")
     if skipped:
         caption += (f" {skipped} result(s) without an estimate (P-values, bounds or directions "
                     "only) appear in the table but not in the plot.")
@@ -232,11 +250,12 @@ def _trial_days(tc: Sequence[Verdict]) -> list[Verdict]:
     return max(trials, key=len) if trials else []
 
 
-def _day_points(day_verdicts: Sequence[Verdict]) -> tuple[list[dict[str, Any]], list[str], bool]:
+def _day_points(day_verdicts: Sequence[Verdict]) -> tuple[list[dict[str, Any]], list[float],
+                                                          list[str], bool]:
     """Rows for :func:`~metaverdict.report.plots.time_course_plot`: an estimate with its CI,
-    else the signed |SMD| bound a P-value implies; plus notes on days that cannot be drawn,
-    and whether any row is a bound (so the axis is in SMD)."""
-    points, notes, smd = [], [], False
+    else the signed |SMD| bound a P-value implies; the days measured but not reported; notes
+    on days that cannot be drawn; and whether any row is a bound (so the axis is in SMD)."""
+    points, unreported, notes, smd = [], [], [], False
     for v in day_verdicts:
         b = v.body
         assert b is not None
@@ -245,60 +264,87 @@ def _day_points(day_verdicts: Sequence[Verdict]) -> tuple[list[dict[str, Any]], 
                            "ci_lower": b.ci_lower, "ci_upper": b.ci_upper})
         elif (bound := _signed_bound(v)) is not None:
             smd = True
-            label = "" if b.p_number is None else \
-                f"p {b.p_relation} {b.p_number:g}".replace("<=", "\u2264").replace(">=", "\u2265")
+            label = "" if b.p_number is None else fmt_p_relation(b.p_relation, b.p_number)
             points.append({"day": b.timepoint_days, "bound": bound,
                            "bound_relation": b.smd_bound_relation or ">=", "label": label})
+        elif v.effect == "measured, result not reported":
+            unreported.append(float(b.timepoint_days))           # type: ignore[arg-type]
         else:
             notes.append(f"day {b.timepoint_days:g}: {v.effect} (not drawn: no estimate or bound)")
-    return points, notes, smd
+    return points, unreported, notes, smd
 
 
-def time_course_section(store: Any, treatment: str, condition: str, outcome: str, *,
-                        mcid_table: MCIDTable, fig_id: str) -> TimeCourseSection | None:
-    """A time course for ``treatment``/``condition``/``outcome`` when one trial reports a
-    result for at least two single days; ``None`` otherwise.
+def _ranges(tc: Sequence[Verdict], sources: set[str]) -> list[dict[str, Any]]:
+    """Results of the same trial that cover a range of days (e.g. another muscle, days 1-7)."""
+    out = []
+    for v in tc:
+        b = v.body
+        if (b is None or b.timepoint_days is not None or b.timepoint_days_min is None
+                or b.timepoint_days_max is None or not sources & set(v.sources)):
+            continue
+        inst = b.outcome_instrument if b.outcome_instrument != "unspecified" else v.label
+        p = fmt_p_relation(b.p_relation, b.p_number) if b.p_number is not None else ""
+        out.append({"day_min": b.timepoint_days_min, "day_max": b.timepoint_days_max,
+                    "bound": b.smd_bound if b.smd_bound_relation == "<" else None,
+                    "label": f"{inst}: {p}, days {b.timepoint_days_min:g}\u2013"
+                             f"{b.timepoint_days_max:g}"})
+    return out
 
-    Days with an estimate and CI are drawn as a band; days with only a P-value bound as an
-    arrow from the |SMD| bound the P-value implies; days inside the trial's follow-up after the
-    last reported day as "not reported".
+
+def time_course_section(synth: Any, condition: str, outcome: str, *,
+                        fig_id: str) -> TimeCourseSection | None:
+    """A time course for the synthesis' treatment in ``condition``/``outcome`` when one trial
+    reports results for at least two single days; ``None`` otherwise.
+
+    Drawn from the verdicts already judged (the same ones the tables show): days with an
+    estimate and CI as a band; days with only a P-value bound as an arrow from the |SMD| bound
+    the P-value implies; days measured but not reported as hollow markers in a strip above
+    the plot (never on the zero line); results covering a range of days (another muscle) as a
+    band over those days. Days the trial did not measure are not drawn at all.
     """
-    tc = time_course(store, treatment, condition, outcome, mcid_table=mcid_table)
+    tc = time_course_from(synth.assessment.verdicts, synth.rows, outcome, condition)
     day_verdicts = _trial_days(tc)
-    points, notes, smd = _day_points(day_verdicts)
+    points, unreported, notes, smd = _day_points(day_verdicts)
     if not points:
         return None
+    treatment = synth.treatment
     mcids = [v.mcid.value for v in day_verdicts if v.mcid is not None]
     mcid = mcids[-1] if mcids else None
-    last = max(v.body.timepoint_days for v in day_verdicts)        # type: ignore[union-attr]
-    follow = tc.follow_up_days
-    not_reported = tuple(float(d) for d in range(int(math.floor(last)) + 1,
-                                                int(math.floor(follow)) + 1)) if follow else ()
+    sources = {s for v in day_verdicts for s in v.sources}
+    ranges = _ranges(tc, sources)
     notes += [f"{v.label}: {v.effect}, covers {v.timepoint!r}, so it cannot be placed on a "
-              "single day" for v in tc if v.body is not None and v.body.timepoint_days is None]
+              "single day" for v in tc if v.body is not None and v.body.timepoint_days is None
+              and not sources & set(v.sources)]
     first = day_verdicts[0]
     assert first.body is not None
-    comparator = first.claim.comparator
+    comparator = first.body.comparator_name or first.claim.comparator
     less = first.body.lower_is_better is not False
     ylabel = f"{'SMD' if smd else first.body.measure}, {treatment} \u2212 {comparator}"
     fig = time_course_plot(pd.DataFrame(points), mcid=mcid, ylabel=ylabel,
-                           not_reported_days=not_reported, lower_is_better=less,
+                           not_reported_days=tuple(unreported), ranges=ranges,
+                           lower_is_better=less,
                            harm_label=f"more {outcome} with {treatment}" if less else
                            f"favours {comparator}",
                            benefit_label=f"less {outcome} with {treatment}" if less else
                            f"favours {treatment}")
-    srcs = ", ".join(sorted({s for v in day_verdicts for s in v.sources}))
+    srcs = ", ".join(sorted(sources))
     caption = (f"{treatment} vs {comparator} in {condition}: {outcome} "
-               f"({first.body.outcome_instrument}) by day after treatment [{srcs}]. ")
+               f"({first.body.outcome_instrument}) by day after treatment [{srcs}]; only the "
+               "days the trial measured are drawn. ")
     if smd:
         caption += ("Where the source reports only a P-value bound (no means or SDs), the arrow "
                     "starts at the smallest |SMD| that P-value implies for the group sizes and "
-                    "points away from zero: the true difference is at least that large. ")
+                    "points away from zero: the observed difference is at least that large (a "
+                    "bound on the point estimate, not on the true effect, whose CI is wider). ")
+    if ranges:
+        caption += ("A grey band spans a result that covers several days (no day-by-day "
+                    "result): its |SMD| stays below the bound shown. ")
     if mcid is not None:
         caption += f"Dashed lines: \u00b1MCID ({mcid:g}{' SD' if smd else ''}). "
-    if not_reported:
-        caption += (f"Days {not_reported[0]:g}\u2013{not_reported[-1]:g}: not reported (inside "
-                    "the follow-up, but the source gives no result for them).")
+    if unreported:
+        caption += ("Hollow markers above the plot: day(s) "
+                    f"{', '.join(f'{d:g}' for d in unreported)} were measured but the source "
+                    "reports no result for them (not a null result).")
     title = f"Time course: {outcome} in {condition}"
     figure = Figure(fig_id, title, caption.strip(), figure_svg(fig, fig_id))
     return TimeCourseSection(fig_id.removeprefix("fig-"), condition, title, figure,

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from metaverdict.errors import InputError
-from metaverdict.report.document import CATEGORY_CLASS, ReportDocument
+from metaverdict.report.document import CATEGORY_CLASS, TONE_LEGEND, ReportDocument
 
 Format = Literal["html", "md"]
 FORMATS: tuple[str, ...] = ("html", "md")
@@ -48,9 +48,18 @@ def _md_link_text(text: object) -> str:
     return str(text).replace("[", "(").replace("]", ")")
 
 
+def _legend() -> dict[str, object]:
+    from metaverdict.evidence.vocabulary import bundled_vocabulary
+    from metaverdict.synthesis import SELECTION_RULE
+    from metaverdict.verdict import CATEGORY_DEFINITIONS
+    classes = bundled_vocabulary().data["comparators"].get("classes", {})
+    return {"tone_legend": TONE_LEGEND, "category_definitions": tuple(CATEGORY_DEFINITIONS.items()),
+            "comparator_classes": tuple(classes.items()), "selection_rule": SELECTION_RULE}
+
+
 def render_html(doc: ReportDocument) -> str:
     """The report as one self-contained HTML page."""
-    return _environment(True).get_template("report.html.j2").render(doc=doc)
+    return _environment(True).get_template("report.html.j2").render(doc=doc, **_legend())
 
 
 def figures_dir(path: str | Path) -> Path:
@@ -62,7 +71,8 @@ def figures_dir(path: str | Path) -> Path:
 def render_markdown(doc: ReportDocument, figures_folder: str = "report_figures") -> str:
     """The report as Markdown; figures are linked as ``<figures_folder>/<id>.svg``."""
     return _environment(False).get_template("report.md.j2").render(doc=doc,
-                                                                   figdir=figures_folder)
+                                                                   figdir=figures_folder,
+                                                                   **_legend())
 
 
 def standalone_svg(svg: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -214,16 +215,28 @@ def not_shown(verdicts: list[Verdict]) -> list[str]:
 
 def time_course(store: Any, treatment: str, condition: str, outcome: str, *,
                 comparator: str | None = None, mcid_table: MCIDTable | None = None) -> TimeCourse:
-    """Verdicts for one treatment, condition and outcome, ordered by day, with the gaps.
-
-    A gap is a stretch of days inside the follow-up of a primary trial (the largest day any
-    of its rows reaches) after its last single-day result for this outcome; source notes that
-    say results were "not stated"/"not reported" are quoted.
-    """
+    """Verdicts for one treatment, condition and outcome, ordered by day, with the gaps
+    (judged here; :func:`time_course_from` reuses verdicts already judged)."""
     table = mcid_table or MCIDTable.bundled()
-    rows = store.results(treatment=treatment, condition=condition, comparator=comparator)
+    rows = [r for r in store.results(treatment=treatment, condition=condition)
+            if comparator is None or r.comparator_class == comparator]
     mine = [r for r in rows if r.outcome_domain == outcome]
-    verdicts = sorted(judge_bodies(bodies_from_rows(mine, table), table),
+    verdicts = judge_bodies(bodies_from_rows(mine, table), table)
+    return time_course_from(verdicts, rows, outcome)
+
+
+def time_course_from(verdicts: Iterable[Verdict], rows: Iterable[Any], outcome: str,
+                     condition: str | None = None) -> TimeCourse:
+    """A time course from verdicts already judged and the rows behind them.
+
+    The verdicts kept are those for ``outcome`` (and ``condition``), ordered by day. A gap is
+    a stretch of days inside the follow-up of a primary trial (the largest day any of its rows
+    reaches) after its last single-day result for this outcome; source notes that say results
+    were "not stated"/"not reported" are quoted.
+    """
+    rows = [r for r in rows if condition is None or r.condition == condition]
+    verdicts = sorted((v for v in verdicts if v.body is not None and v.claim.outcome == outcome
+                       and (condition is None or v.claim.condition == condition)),
                       key=lambda v: (v.day, v.label))
     gaps, days_all, follow = [], set(), None
     for study in sorted({r.study for r in rows if r.kind == "primary" and r.study}):

@@ -369,16 +369,22 @@ def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: lis
 
 
 def check_claims(claims: list[StatedClaim], store: Any, *,
-                 mcid_table: MCIDTable | None = None) -> list[ClaimCheck]:
-    """Check several claims, computing each treatment's verdicts once."""
+                 mcid_table: MCIDTable | None = None,
+                 assessments: dict[str, Any] | None = None) -> list[ClaimCheck]:
+    """Check several claims, computing each treatment's verdicts once.
+
+    ``assessments`` maps treatment terms to assessments already made (the report passes its
+    syntheses', so a claim check can never disagree with the tables).
+    """
     from metaverdict.synthesis.assess import assess
 
-    cache: dict[str, Any] = {}
+    cache: dict[str, Any] = dict(assessments or {})
     out = []
     for c in claims:
-        if c.treatment not in cache:
-            cache[c.treatment] = assess(store, c.treatment, mcid_table)
-        out.append(check_claim(c, store, mcid_table=mcid_table, assessment=cache[c.treatment]))
+        term = store.vocabulary.treatment(c.treatment)[0]
+        if term not in cache:
+            cache[term] = assess(store, term, mcid_table)
+        out.append(check_claim(c, store, mcid_table=mcid_table, assessment=cache[term]))
     return out
 
 

@@ -24,6 +24,7 @@ REQUIRED = ("day",)
 
 def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel: str = "Effect",
                      title: str | None = None, not_reported_days: tuple[float, ...] = (),
+                     ranges: list[dict[str, object]] | None = None,
                      harm_label: str = "favours comparator", benefit_label: str = "favours treatment",
                      lower_is_better: bool = True, ax: Axes | None = None,
                      save: str | os.PathLike[str] | None = None) -> Figure:
@@ -40,7 +41,11 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
     mcid : float, optional
         Minimal clinically important difference (positive); dashed lines at ±mcid.
     not_reported_days : tuple of float
-        Days measured in the trial whose results the source does not report.
+        Days measured in the trial whose results the source does not report: hollow markers in
+        a strip above the data (never on the zero line, which would read as "no difference").
+    ranges : list of dict, optional
+        Results covering several days (``day_min``, ``day_max``, optional ``bound`` on
+        |effect| and a ``label``), drawn as a grey band over those days.
     lower_is_better : bool
         Direction of the outcome; used only to label which side favours which arm.
     """
@@ -75,10 +80,19 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
             ax.annotate(row["label"], (row["day"], tip), xytext=(0, 4 if tip >= 0 else -4),
                         textcoords="offset points", fontsize=SMALL_FONT_SIZE, color=INK,
                         ha="center", va="bottom" if tip >= 0 else "top")
+    for k, rng in enumerate(ranges or ()):
+        b = rng.get("bound")
+        lo_d, hi_d = float(rng["day_min"]), float(rng["day_max"])          # type: ignore[arg-type]
+        if isinstance(b, (int, float)):
+            ax.fill_between([lo_d, hi_d], [-abs(b)] * 2, [abs(b)] * 2, color=GUIDE_COLOR,
+                            alpha=0.12, lw=0, zorder=0)
+        ax.text(lo_d - 0.5, -1.3 * span + k * 0.16 * span, str(rng.get("label", "")),
+                fontsize=SMALL_FONT_SIZE - 0.5, color=GUIDE_COLOR, ha="left", va="bottom")
+    strip = 1.25 * span
     for day in not_reported_days:
-        ax.plot([day], [0], marker="x", ms=7, mew=1.5, color=GUIDE_COLOR)
-        ax.text(day, 0.08 * span, "not\nreported", fontsize=SMALL_FONT_SIZE - 0.5,
-                color=GUIDE_COLOR, ha="center", va="bottom")
+        ax.plot([day], [strip], marker="o", ms=7, mfc="white", mew=1.4, color=GUIDE_COLOR)
+        ax.text(day, strip - 0.07 * span, "measured,\nnot reported", fontsize=SMALL_FONT_SIZE - 1,
+                color=GUIDE_COLOR, ha="center", va="top")
     ax.axhline(0, color=INK, lw=0.8)
     if mcid:
         for m in (mcid, -mcid):
@@ -95,9 +109,13 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
             f"\u2191 {benefit_label}", transform=ax.transAxes, fontsize=SMALL_FONT_SIZE, color=INK,
             va="bottom" if harm_sign > 0 else "top", ha="right")
     days = sorted(set(pts["day"].dropna()) | set(not_reported_days))
+    if ranges:
+        ax.set_xlim(min(days + [float(r["day_min"]) for r in ranges]) - 0.6,   # type: ignore[arg-type]
+                    max(days) + 0.9)
     ax.set_xticks(days)
     ax.set_xticklabels([f"{d:g}" for d in days])
-    ax.set_xlim(min(days) - 0.6, max(days) + 0.9)
+    if not ranges:
+        ax.set_xlim(min(days) - 0.6, max(days) + 0.9)
     ax.set_ylim(-1.45 * span, 1.45 * span)
     ax.set_xlabel("Day after treatment")
     ax.set_ylabel(ylabel)
