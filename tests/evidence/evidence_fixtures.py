@@ -5,6 +5,7 @@ top-level one that other suites import helpers from. Test modules import these f
 """
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,21 @@ import pytest
 
 from metaverdict.evidence.store import Store, open_store
 
-RAW = Path(__file__).parents[2] / "src" / "metaverdict" / "evidence" / "data" / "studies_raw.csv"
+DATA = Path(__file__).parents[2] / "src" / "metaverdict" / "evidence" / "data"
+RAW = DATA / "studies_raw.csv"
+SUPPLEMENT = DATA / "supplement.csv"
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The data rows of a CSV file (header excluded), as dicts."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+#: The bundled store holds every raw row, then every supplement row (counted from the files).
+N_RAW = len(csv_rows(RAW))
+N_SUPPLEMENT = len(csv_rows(SUPPLEMENT))
+N_RESULTS = N_RAW + N_SUPPLEMENT
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evidence_fixtures import bundled_store, empty_store  # noqa: F401  (fixtures)
+from evidence_fixtures import (N_RAW, N_RESULTS, RAW, SUPPLEMENT, bundled_store,  # noqa: F401
+                               csv_rows, empty_store)
 from metaverdict.evidence.bundled import RAW_FILE, build, data_path, unmapped_terms
 from metaverdict.evidence.io import read_rows
 from metaverdict.evidence.queries import ResultRow
@@ -22,7 +23,10 @@ def _by_position(store) -> dict[int, ResultRow]:
 
 
 def test_counts(bundled_store) -> None:
-    assert bundled_store.counts() == {"sources": 43, "results": 145, "opinions": 2}
+    # results: the raw rows, then the supplement rows; the supplement adds no source (each
+    # of its source_ids is a raw one), so 42 evidence sources + the Sankoff opinion source
+    assert bundled_store.counts() == {"sources": 43, "results": N_RESULTS, "opinions": 2}
+    assert {r["source_id"] for r in csv_rows(SUPPLEMENT)} <= {r["source_id"] for r in csv_rows(RAW)}
     sources = bundled_store.sources()
     evidence = sources[sources.design != "opinion"]
     assert len(evidence) == 42
@@ -118,7 +122,9 @@ def test_favours_treatment_is_consistent_with_benefit(bundled_store) -> None:
 
 def test_cushman2021_has_p_bounds_and_no_invented_numbers(bundled_store) -> None:
     rows = bundled_store.results(source="cushman2021")
-    assert len(rows) == 6
+    # 6 raw rows + the supplement's measured-but-unreported day 3 and day 7 rows
+    n_supplement = sum(r["source_id"] == "cushman2021" for r in csv_rows(SUPPLEMENT))
+    assert n_supplement == 2 and len(rows) == 6 + n_supplement
     for r in rows:
         assert (r.n_treatment, r.n_control) == (28, 34)
         assert r.estimate is None and r.ci_lower is None and r.ci_upper is None
@@ -134,8 +140,14 @@ def test_cushman2021_has_p_bounds_and_no_invented_numbers(bundled_store) -> None
     assert day1.smd_bound == pytest.approx(z * math.sqrt(1 / 28 + 1 / 34), rel=1e-6)
     assert "bound" in day1.derivation
     assert vm.smd_bound_relation == "<" and vm.p_relation == ">"
-    days = {r.timepoint_days for r in rows}
-    assert 3.0 not in days and 7.0 not in days       # day 3 / day 7 soleus are not in the data
+    # day 3 / day 7 soleus: measured (supplement), but no result reported - no P, no bound,
+    # no direction (not a null result)
+    day3, day7 = rows[6:]
+    assert [(r.timepoint_raw, r.timepoint_days) for r in (day3, day7)] == [("day 3", 3.0),
+                                                                          ("day 7", 7.0)]
+    assert day3.position > N_RAW and day7.position > N_RAW
+    for r in (day3, day7):
+        assert r.p_number is None and r.smd_bound is None and r.direction_reported is None
 
 
 def test_primary_and_review_are_kept_apart(bundled_store) -> None:
@@ -152,10 +164,13 @@ def test_queries(bundled_store) -> None:
     dn = bundled_store.results(treatment="dry needling")
     assert len(dn) > 50 and all(r.treatment_family == "dry needling" for r in dn)
     prp = bundled_store.results(treatment="PRP", condition="lateral epicondylitis")
-    assert prp and all(r.treatment == "platelet-rich plasma injection" for r in prp)
+    assert prp and all(r.treatment_family == "platelet-rich plasma injection" for r in prp)
+    # the Cochrane review pooling autologous blood with PRP now belongs to the PRP family
+    assert "autologous blood or platelet-rich plasma injection" in {r.treatment for r in prp}
     pain = bundled_store.results(treatment="corticosteroid injection", outcome="pain")
     assert pain and all(r.outcome_domain == "pain" for r in pain)
-    assert len(bundled_store.results(kind="primary")) + len(bundled_store.results(kind="review")) == 145
+    kinds = [len(bundled_store.results(kind=k)) for k in ("primary", "review")]
+    assert sum(kinds) == N_RESULTS
     frame = bundled_store.results_frame(treatment="dry needling", outcome="pain")
     assert {"harmonised_estimate", "lower_is_better", "timepoint_days", "timepoint_window",
             "doi", "url_or_location", "verbatim_quote"} <= set(frame.columns)
@@ -175,9 +190,12 @@ def test_sankoff_opinion_has_no_numbers(bundled_store) -> None:
     ops = bundled_store.opinions(treatment="dry needling")
     assert {o.condition for o in ops} == {"iliotibial band syndrome", "patellofemoral pain"}
     for o in ops:
-        assert o.expert == "J. Sankoff" and "Sankoff" in o.citation
-        assert o.evidence_level == "expert opinion"
+        # the opinion is Dr Cushman's, as the Sankoff article reports it
+        assert o.expert == "D. M. Cushman (as reported by J. Sankoff)" and "Sankoff" in o.citation
+        assert o.evidence_level.startswith("expert opinion")
         assert not any(ch.isdigit() for ch in o.claim)
+        assert o.claim == (f"Dry needling gives better pain control in {o.condition}, which "
+                           "lets rehabilitation progress faster.")
     assert bundled_store.results(source="sankoff_dry_needling") == []
     assert bundled_store.opinions(condition="iliotibial band syndrome")[0].claim
 
@@ -187,3 +205,42 @@ def test_unmapped_term_is_reported() -> None:
     rows[3] = {**rows[3], "outcome": "an outcome nobody mapped"}
     assert unmapped_terms(rows, bundled_vocabulary()) == [
         "row 4, column 'outcome': 'an outcome nobody mapped'"]
+
+
+def test_vocabulary_overrides_set_arm_sizes_and_append_notes(bundled_store) -> None:
+    by = _by_position(bundled_store)
+    raw = csv_rows(RAW)
+    # coombes2013 (rows 81, 82): the raw notes give "corticosteroid (n=43), placebo injection
+    # (n=41)" but leave n blank; kearney2021 (row 108): the abstract's "(n = 121) ... (n = 119)"
+    for pos, source, n in ((81, "coombes2013", (43, 41)), (82, "coombes2013", (43, 41)),
+                           (108, "kearney2021", (121, 119))):
+        r, before = by[pos], raw[pos - 1]
+        assert r.source_id == before["source_id"] == source
+        assert before["n_treatment"] == before["n_control"] == ""
+        assert (r.n_treatment, r.n_control) == n
+        # the override's provenance is appended to the raw notes, which are kept
+        assert r.notes.startswith(before["notes"])
+        assert "added 2026-12" in r.notes[len(before["notes"]):]
+
+
+def test_supplement_rows_follow_the_raw_rows(bundled_store) -> None:
+    rows = bundled_store.results()
+    extra = rows[N_RAW:]
+    assert [r.source_id for r in extra] == [r["source_id"] for r in csv_rows(SUPPLEMENT)]
+    assert all(r.verbatim_quote and r.url_or_location for r in extra)
+    kearney = next(r for r in extra if r.source_id == "kearney2021")
+    # the trial's own MCID from its abstract: "minimal clinically important difference in
+    # score, 12 points"
+    assert kearney.stated_mid == 12 and "12 points" in kearney.stated_mid_text
+    assert (kearney.estimate, kearney.ci_lower, kearney.ci_upper) == (-2.7, -8.8, 3.3)
+    assert kearney.comparator_class == "sham"
+    nulls = [r for r in extra if r.direction_reported == "no-significant-difference"]
+    assert nulls and all(r.estimate is None for r in nulls)
+
+
+def test_included_trials(bundled_store) -> None:
+    trials = bundled_store.included_trials()
+    want = csv_rows(RAW.parent / "included_trials.csv")
+    assert [(t.review, t.trial, t.year) for t in trials] == [
+        (r["review_source_id"], r["trial"], int(r["trial_year"])) for r in want]
+    assert all(t.location and not t.complete for t in trials)   # both lists are partial

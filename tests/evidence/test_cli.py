@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from metaverdict.cli.evidence import evidence_app
 
+from evidence_fixtures import N_RESULTS
 from metaverdict.evidence.bundled import RAW_FILE, data_path
 
 RAW = data_path(RAW_FILE)
@@ -21,11 +22,11 @@ def test_list_export_import(tmp_path: Path) -> None:
     assert "result(s)" in res.output and "cushman2021" in res.output
     out = tmp_path / "out.csv"
     res = runner.invoke(evidence_app, ["export", str(out), "--db", db])
-    assert res.exit_code == 0 and "145" in res.output
+    assert res.exit_code == 0 and f"exported {N_RESULTS} result(s)" in res.output
     db2 = f"sqlite:///{tmp_path / 'cli2.sqlite'}"
     res = runner.invoke(evidence_app, ["import", str(out), "--db", db2])
-    assert res.exit_code == 0, res.output      # seeded store + 145 imported rows
-    assert "imported 145" in res.output
+    assert res.exit_code == 0, res.output      # seeded store + every exported row
+    assert f"imported {N_RESULTS} result(s)" in res.output
 
 
 def test_import_error_exit_code(tmp_path: Path) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence_fixtures import bundled_store, empty_store  # noqa: F401  (fixtures)
+from evidence_fixtures import (N_RESULTS, SUPPLEMENT, bundled_store,  # noqa: F401
+                               empty_store)
 from metaverdict.errors import InputError
 from metaverdict.evidence import writer
 from metaverdict.evidence.io import export_csv, export_frame, import_csv
-from metaverdict.evidence.records import CSV_COLUMNS
+from metaverdict.evidence.records import CSV_COLUMNS, EXTRA_COLUMNS
 
 from metaverdict.evidence.bundled import RAW_FILE, data_path
 
@@ -128,20 +129,43 @@ def _content(store) -> pd.DataFrame:
 
 def test_round_trip_of_bundled_evidence(bundled_store, empty_store, tmp_path: Path) -> None:
     path = tmp_path / "export.csv"
-    assert export_csv(bundled_store, path) == 145
-    assert import_csv(empty_store, path) == 145
+    assert export_csv(bundled_store, path) == N_RESULTS      # raw + supplement rows
+    assert import_csv(empty_store, path) == N_RESULTS
     pd.testing.assert_frame_equal(_content(empty_store), _content(bundled_store))
+
+
+#: Raw rows (1-based) whose vocabulary overrides set the arm sizes and append to the notes:
+#: coombes2013 corticosteroid (n=43) vs placebo injection (n=41), as its raw notes give them;
+#: kearney2021 PRP (n = 121) vs sham (n = 119), from the abstract quoted in supplement.csv.
+OVERRIDDEN_N = {81: ("43", "41"), 82: ("43", "41"), 108: ("121", "119")}
 
 
 def test_export_keeps_the_original_columns(bundled_store) -> None:
     exported = export_frame(bundled_store)
+    assert list(exported.columns) == list(CSV_COLUMNS) + list(EXTRA_COLUMNS)
     raw = pd.read_csv(RAW, dtype=str, keep_default_na=False)
+    supplement = pd.read_csv(SUPPLEMENT, dtype=str, keep_default_na=False)
+    # the export lists the raw rows, then the supplement rows
+    raw = pd.concat([raw, supplement[raw.columns]], ignore_index=True)
+    assert len(exported) == len(raw) == N_RESULTS
+    for pos, (n_t, n_c) in OVERRIDDEN_N.items():
+        i = pos - 1
+        assert raw.loc[i, "n_treatment"] == raw.loc[i, "n_control"] == ""
+        raw.loc[i, ["n_treatment", "n_control"]] = [n_t, n_c]
+        got = exported.loc[i, "notes"]              # raw notes kept, override's note appended
+        assert got.startswith(raw.loc[i, "notes"] + " ") and len(got) > len(raw.loc[i, "notes"]) + 1
+        raw.loc[i, "notes"] = got
     text_cols = ["source_id", "citation", "doi", "design", "treatment", "comparator",
                  "condition", "outcome", "timepoint", "effect_measure", "mean_treatment",
                  "mean_control", "certainty", "url_or_location", "verbatim_quote", "p_value",
                  "notes"]
     pd.testing.assert_frame_equal(exported[text_cols], raw[text_cols])
-    for col in ("estimate", "ci_lower", "ci_upper", "n_treatment", "sd_control", "i2"):
+    # the supplement's own extra columns come back as written
+    tail = exported.iloc[len(raw) - len(supplement):].reset_index(drop=True)
+    for col in ("comparator_name", "direction_reported", "comparator_class", "stated_mid_text"):
+        pd.testing.assert_series_equal(tail[col], supplement[col], check_names=False)
+    for col in ("estimate", "ci_lower", "ci_upper", "n_treatment", "n_control", "sd_control",
+                "i2"):
         got = pd.to_numeric(exported[col].replace("", None))
         want = pd.to_numeric(raw[col].replace("", None))
         pd.testing.assert_series_equal(got, want, check_dtype=False)

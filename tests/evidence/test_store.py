@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from evidence_fixtures import bundled_store, empty_store  # noqa: F401  (fixtures)
+from evidence_fixtures import N_RESULTS, bundled_store, empty_store  # noqa: F401
 from metaverdict.evidence import store as store_module
 from metaverdict.evidence.models import Base, Source
 from metaverdict.evidence.store import ENV_URL, default_url, open_store
@@ -47,14 +47,14 @@ def test_migrations_match_the_models(empty_store) -> None:
 def test_seeded_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     with open_store(url) as st:
-        assert st.counts()["results"] == 145
+        assert st.counts()["results"] == N_RESULTS      # raw rows + supplement rows
     with open_store(url) as st:                  # reopening neither re-seeds nor fails
-        assert st.counts()["results"] == 145
+        assert st.counts()["results"] == N_RESULTS
 
 
 def test_memory_store() -> None:
     with open_store("sqlite://") as st:
-        assert st.counts() == {"sources": 43, "results": 145, "opinions": 2}
+        assert st.counts() == {"sources": 43, "results": N_RESULTS, "opinions": 2}
 
 
 def test_transaction_rolls_back(empty_store) -> None:

@@ -1,7 +1,9 @@
-"""The evidence report: sections, data-derived content, HTML and Markdown output.
+"""The evidence report renders the synthesis: sections, data-derived content, HTML and
+Markdown output.
 
-Expected values are taken from the API (assess, check_claims, the store), never hard-coded,
-so the tests follow the evidence base.
+These tests check the plumbing (every verdict, answer, claim part and quote reaches the page)
+against the API's values; what the answers *say* is tested on hand-made evidence in
+tests/synthesis/test_answers.py and on the bundled evidence in tests/analyses/.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from metaverdict.evidence import open_store
 from metaverdict.report.build import build_report
 from metaverdict.report.document import ReportDocument, slug
 from metaverdict.report.render import figures_dir, render_html, write_report
-from metaverdict.verdict import article_claims, assess, check_claims
-from metaverdict.verdict.synthesis import indirectness
+from metaverdict.synthesis import article_claims, assess, check_claims, read_evidence, synthesize
+from metaverdict.synthesis.bodies import verification
 
 DN = "dry needling"
 
@@ -116,11 +118,11 @@ def test_no_nan_or_none_leaks(dn_html: str) -> None:
 
 
 def test_header_states_source_simulation_and_secondary_rows(store: Any, dn_html: str) -> None:
-    box = dn_html[dn_html.index('id="provenance"'):dn_html.index('class="legend"')]
+    box = dn_html[dn_html.index('id="provenance"'):dn_html.index('id="legend"')]
     assert "Nothing is simulated" in box
     assert f"{store.counts()['results']} results" in box
     secondary = {r.source_id for r in store.results(treatment=DN)
-                 if any("secondary summary" in x for x in indirectness(r))}
+                 if any("secondary summary" in x for x in verification(r))}
     assert secondary                                   # gattie2017 for dry needling
     for key in secondary:
         assert key in box
@@ -154,7 +156,7 @@ def test_marathon_time_course_is_inline_svg(dn_doc: ReportDocument, dn_html: str
     start = dn_html.index(f'<figure id="{fid}"')
     block = dn_html[start:dn_html.index("</figure>", start)]
     assert "<svg" in block and "</svg>" in block
-    assert "not reported" in block and "cushman2021" in block
+    assert "measured but the source reports no result" in block and "cushman2021" in block
     for gap in tc[0].gaps:
         assert _esc(gap) in dn_html
 
@@ -168,6 +170,26 @@ def test_claim_check_table_matches_check_claims(store: Any, dn_html: str) -> Non
         for part in c.holds + c.fails + c.not_assessable:
             assert _esc(part) in table
     assert "goes beyond the stored data" in table
+
+
+def test_bottom_line_renders_every_answer(store: Any, dn_doc: ReportDocument,
+                                          dn_html: str) -> None:
+    synth = synthesize(read_evidence(store), DN)
+    part = dn_doc.parts[0]
+    assert len(part.answers) == len(synth.answers)
+    for a, row in zip(synth.answers, part.answers):
+        assert row.headline == a.headline and row.verdict == a.verdict
+        assert f'id="{row.anchor}"' in dn_html
+    shown = [r for g in part.bottom_line for r in g.rows]
+    assert shown and all(_esc(r.headline) in dn_html for r in shown)
+    # no tallies of verdict rows anywhere
+    assert not re.search(r"\d+ × (important|inconclusive|benefit|harm)", dn_html)
+    # adverse events always have a row; pain and function vs sham always have rows
+    titles = [g.title for g in part.bottom_line]
+    assert any(t.startswith("Adverse events") for t in titles)
+    for t in ("Pain vs sham or placebo, up to 3 months", "Function vs sham or placebo, up to 3 "
+              "months", "Function vs sham or placebo, beyond 3 months"):
+        assert t in titles
 
 
 def test_not_shown_and_opinions(store: Any, dn_html: str) -> None:

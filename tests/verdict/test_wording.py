@@ -65,7 +65,7 @@ def test_harm_against_an_active_comparator_is_less_effective(comparator: str) ->
     # important harm; against an active comparator that reads as "less effective"
     text = sentence(review("pain", 1.0, 0.6, 1.4, "GRADE moderate", lower_is_better=True,
                            comparator=comparator))
-    assert "dry needling probably is less effective for pain than the comparator" in text
+    assert "dry needling is probably less effective for pain than the comparator" in text
     assert "increases pain" not in text
 
 
@@ -84,7 +84,7 @@ def test_headline() -> None:
     assert headline("dry needling", "pain", "benefit, size uncertain", "low", "sham") == \
         "may reduce pain (size uncertain)"
     assert headline("dry needling", "pain", "important harm", "moderate", "active") == \
-        "probably is less effective than the comparator"
+        "is probably less effective than the comparator"
     assert headline("dry needling", "pain", "important harm", "moderate", "sham") == \
         "probably increases pain"
     assert headline("dry needling", "pain", "no important difference", "low", "sham") == \

@@ -160,7 +160,8 @@ def add_included_trials(s: Session, rows: list[dict[str, str]]) -> int:
 
 
 def load_bundled(store: Store) -> int:
-    """Load the 145 bundled results (42 sources) and the Sankoff opinions into ``store``.
+    """Load the bundled results (the 145 raw rows of 42 sources, then the supplement rows),
+    the reviews' included trials and the Sankoff opinions into ``store``, in one transaction.
 
     Returns
     -------

@@ -27,8 +27,8 @@ from metaverdict.report.document import (AnswerRow, BottomLineGroup, ClaimRow, C
 from metaverdict.report.figures import (forest_figure, summary_estimates_figure,
                                         time_course_section)
 from metaverdict.synthesis import (Answer, Assessment, ClaimCheck, EvidenceBase, StatedClaim,
-                                   Synthesis, article_claims, check_claims, read_evidence,
-                                   synthesize)
+                                   Synthesis, article_claims, check_claims, overreach,
+                                   read_evidence, synthesize)
 from metaverdict.synthesis.bodies import verification
 from metaverdict.verdict import Verdict
 from metaverdict.verdict.wording import outcome_words
@@ -68,7 +68,7 @@ def claim_rows(checks: Iterable[ClaimCheck]) -> tuple[ClaimRow, ...]:
     """Display rows for claim checks."""
     return tuple(ClaimRow(c.claim.id, c.claim.text or c.claim.direction, c.claim.source,
                           c.status, tuple(c.holds), tuple(c.fails), tuple(c.not_assessable),
-                          tuple(c.reasons)) for c in checks)
+                          tuple(c.reasons), overreach(c)) for c in checks)
 
 
 def _p_text(raw: str) -> str:
@@ -192,10 +192,12 @@ def bottom_line(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[
     for outcome in ("pain", "function"):
         for cls in ("sham", "sham-or-no-treatment", "no-treatment", "active", "add-on",
                     "usual-care", "mixed"):
-            for terms, label in ((_SHORT, "up to 3 months"), (_LONG, "beyond 3 months")):
+            for terms, label in ((_SHORT, "up to 3 months"), (_LONG, "beyond 3 months"),
+                                 (("unspecified",), "timepoint not stated")):
                 chosen = [a for a in answers if a.question.outcome == outcome
                           and a.question.comparator_class == cls and a.question.term in terms]
-                add(_group_title(outcome, cls, label), chosen, always=cls == "sham")
+                add(_group_title(outcome, cls, label), chosen,
+                    always=cls == "sham" and terms != ("unspecified",))
         days = [a for a in answers if a.question.outcome == outcome
                 and a.question.term.startswith("day")]
         add(f"{outcome_words(outcome).capitalize()} by day after treatment (one trial's own "
@@ -275,9 +277,14 @@ def _condition_section(synth: Synthesis, condition: str, verdicts: Sequence[Verd
 
 
 def _warnings(synth: Synthesis) -> tuple[str, ...]:
-    """Known data problems (kept out of verdicts) and evidence about other treatments."""
-    out = [f"{r.source_id} ({r.outcome_raw}, {r.timepoint_raw}): {r.data_problem}"
-           for r in synth.flagged]
+    """Known data problems (kept out of verdicts), one line per source and problem, and
+    evidence about other treatments."""
+    by_problem: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in synth.flagged:
+        by_problem[(r.source_id, str(r.data_problem))].append(f"{r.outcome_raw}, {r.timepoint_raw}")
+    out = [f"{src} ({len(what)} result{'s' if len(what) > 1 else ''}: "
+           f"{'; '.join(dict.fromkeys(what))}): {problem}"
+           for (src, problem), what in by_problem.items()]
     out += [f"{r.source_id} ({r.outcome_raw}, {r.timepoint_raw}): {r.evidence_about}; kept "
             f"out of the answers for {synth.treatment}" for r in synth.related]
     return tuple(out)
@@ -325,8 +332,8 @@ def _data_source(evidence: EvidenceBase, rows: Sequence[Any],
                    "an earlier bundled copy")
         sup = evidence.meta(SUPPLEMENT_KEY)
         extra = ("" if sup is None else
-                 f", plus {SUPPLEMENT_FILE} (stated null results and numbers added from the "
-                 "sources with their quotes"
+                 f", plus {SUPPLEMENT_FILE} (stated no-difference results and numbers added from "
+                 "the sources with their quotes"
                  + ("" if sup == raw_sha256(SUPPLEMENT_FILE) else "; an earlier copy") + ")")
         lines.append(
             "Bundled evidence: the extraction shipped with metaverdict (studies_raw.csv, "

@@ -226,6 +226,7 @@ class ClaimRow:
     fails: tuple[str, ...]
     not_assessable: tuple[str, ...]
     notes: tuple[str, ...]
+    overreach: str = ""
 
     @property
     def status_class(self) -> str:

@@ -344,7 +344,7 @@ def time_course_section(synth: Any, condition: str, outcome: str, *,
     if unreported:
         caption += ("Hollow markers above the plot: day(s) "
                     f"{', '.join(f'{d:g}' for d in unreported)} were measured but the source "
-                    "reports no result for them (not a null result).")
+                    "reports no result for them (which is not a no-difference result).")
     title = f"Time course: {outcome} in {condition}"
     figure = Figure(fig_id, title, caption.strip(), figure_svg(fig, fig_id))
     return TimeCourseSection(fig_id.removeprefix("fig-"), condition, title, figure,

@@ -19,7 +19,7 @@ from metaverdict.synthesis.answers import (ALL_CONDITIONS, NO_RESULT, SELECTION_
 from metaverdict.synthesis.assess import Assessment, TimeCourse, assess, time_course
 from metaverdict.synthesis.bodies import bodies_from_rows, indirectness, mcid_for
 from metaverdict.synthesis.claim_check import (ClaimCheck, StatedClaim, article_claims,
-                                               check_claims, load_claims)
+                                               check_claims, load_claims, overreach)
 from metaverdict.synthesis.evidence import EvidenceBase, read_evidence
 from metaverdict.synthesis.overlap import Overlap, corrected_covered_area, overlap
 from metaverdict.synthesis.synthesize import (Synthesis, available_treatments,
@@ -31,7 +31,7 @@ __all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimChe
            "StatedClaim", "Synthesis", "TERMS", "TimeCourse", "TypicalSD", "answers",
            "answers_table", "article_claims", "assess", "available_treatments",
            "bodies_from_rows", "build_answers", "check_claims", "corrected_covered_area",
-           "indirectness", "load_claims", "mcid_for", "overlap", "read_evidence",
+           "indirectness", "load_claims", "mcid_for", "overlap", "overreach", "read_evidence",
            "resolve_treatment", "synthesize", "term_of", "time_course", "typical_sd"]
 
 

@@ -19,7 +19,15 @@ no difference        no significant difference (with the caveat that a non-signi
                      and cannot be assessed
 no benefit shown     no matching verdict shows a significant benefit
 no trial evidence    the store holds no result for the treatment and condition
+responders           never from aggregate results: "who benefits" needs heterogeneity of the
+                     treatment effect (e.g. the variance ratio of the arms' change scores,
+                     lnVR) or a moderator analysis (e.g. belief in the treatment); the check
+                     says whether any stored result reports one
 ===================  =====================================================================
+
+A benefit claim against ``add-on`` also lists, as notes, the stored results that are evidence
+about what was added to the treatment (e.g. "dry needling + other treatments vs dry needling
+alone"): they bear on whether the treatment is the mainstay.
 
 Status: ``no evidence`` when nothing matches; with ``scope = "some"`` (an existential claim)
 ``supported`` when any part holds; otherwise ``supported`` when every part holds, ``not
@@ -35,6 +43,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,7 +58,9 @@ from metaverdict.verdict.verdicts import Verdict
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
                                   "timepoint", "days_min", "days_max", "direction",
                                   "significance", "certainty", "scope", "source", "text")
-DIRECTIONS = ("benefit", "harm", "no difference", "no benefit shown", "no trial evidence")
+DIRECTIONS = ("benefit", "harm", "no difference", "no benefit shown", "no trial evidence",
+              "responders")
+_HTE = re.compile(r"variance ratio|lnVR|SD ratio|moderat|belie|expectation", re.I)
 SIGNIFICANCE = ("", "statistically", "clinically", "both")
 STATUSES = ("supported", "partly supported", "not supported", "no evidence")
 _PER_DAY_MAX = 14
@@ -242,11 +253,8 @@ def _judge_effect(claim: StatedClaim, v: Verdict) -> list[tuple[str, str]]:
     clin = f"{_where(v)}: clinically important {want}"
     b = v.body
     if b is not None and b.estimate is None and b.smd_bound is not None:
-        out.append(("unknown", f"{clin} not assessable: the |SMD| bound "
-                    f"({b.smd_bound_relation} {b.smd_bound:.2f}) "
-                    f"{'reaches' if v.clinically_important else 'does not establish'} the SMD "
-                    f"MCID {v.mcid.value if v.mcid else 'n/a'}, but without means and SDs the "
-                    "size on the raw scale cannot be judged"))
+        out.append(("unknown", f"{clin} not established: {v.rule}; without means and SDs "
+                    "the size on the raw scale cannot be judged"))
     elif v.clinically_important is None:
         out.append(("unknown", f"{clin} not assessable ({v.rule})"))
     elif v.clinically_important:
@@ -285,6 +293,14 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
     conditions = list(claim.conditions)
     if conditions == ["any"] and claim.direction != "no trial evidence":
         conditions = sorted({v.claim.condition for v in a.verdicts if _matches(claim, v, "any")}) or ["any"]
+    if claim.direction == "responders":
+        return _check_responders(claim, store)
+    if claim.comparator == "add-on" and claim.direction == "benefit":
+        reasons += [f"{r.source_id}: {r.evidence_about} ({r.effect_measure} {r.estimate:g}"
+                    + (f", 95% CI {r.ci_lower:g} to {r.ci_upper:g}" if r.ci_lower is not None
+                       else "") + f"; quote: {r.verbatim_quote!r})"
+                    for r in store.results(treatment=claim.treatment)
+                    if r.evidence_about and r.estimate is not None]
     for cond in conditions:
         vs = [v for v in a.verdicts if _matches(claim, v, cond)]
         used += vs
@@ -292,7 +308,7 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
             rows = store.results(treatment=claim.treatment, condition=cond)
             if rows:
                 srcs = sorted({r.source_id for r in rows})
-                comps = sorted({r.comparator_kind for r in rows})
+                comps = sorted({r.comparator_class for r in rows})
                 fails.append(f"{cond}: {len(rows)} trial-based result(s) stored "
                              f"({', '.join(srcs)}; comparators: {', '.join(comps)})")
             else:
@@ -350,6 +366,41 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
     status = _status(claim, holds, fails, unknown, used)
     return ClaimCheck(claim, status, tuple(holds), tuple(fails), tuple(unknown),
                       tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(used)))
+
+
+def overreach(check: ClaimCheck) -> str:
+    """One sentence on where a claim goes beyond its evidence ("" when it does not)."""
+    parts = []
+    days = [m.group(0) for u in check.not_assessable
+            for m in [re.search(r"day \d+(?=[^0-9])", u)] if m and ("not reported" in u
+                                                                    or "no result" in u)]
+    if days:
+        parts.append(f"{', '.join(dict.fromkeys(days))}: no result reported")
+    if any("clinically important" in u for u in check.not_assessable):
+        parts.append("clinical importance is not established by the stored numbers")
+    if check.claim.direction == "responders" and check.not_assessable:
+        parts.append("who benefits cannot be shown from aggregate results")
+    if check.fails and check.status != "supported":
+        parts.append(f"{len(check.fails)} part(s) contradicted by stored results")
+    if not parts or check.status == "supported" and not check.not_assessable:
+        return ""
+    return "The claim goes beyond its evidence: " + "; ".join(parts) + "."
+
+
+def _check_responders(claim: StatedClaim, store: Any) -> ClaimCheck:
+    """A claim about who benefits: aggregate means cannot test it (see the module docstring)."""
+    rows = store.results(treatment=claim.treatment)
+    hte = [r for r in rows if _HTE.search(f"{r.outcome_raw} {r.effect_measure}")]
+    unknown = [f"no stored result reports heterogeneity of the treatment effect or a belief/"
+               f"expectation moderator for {claim.treatment}: aggregate results (means, SMDs) "
+               "cannot show that some people respond and most do not"] if not hte else []
+    holds = [f"{r.source_id}: {r.outcome_raw}, {r.timepoint_raw} ({r.effect_measure})"
+             for r in hte]
+    reasons = [f"{r.source_id}: {r.outcome_raw} ({r.p_value or 'no P-value'}) is a single "
+               "subjective item, not a test of belief as a moderator" for r in rows
+               if "expected" in r.outcome_raw.lower()]
+    status = "no evidence" if not hte else "partly supported"
+    return ClaimCheck(claim, status, tuple(holds), (), tuple(unknown), tuple(reasons), ())
 
 
 def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: list[str],

@@ -77,10 +77,11 @@ def _action(v: Verdict, modal: str, third_person: bool) -> str:
         return f"{modal}{res} in little to no difference in {outcome}{tail}"
     harm = "harm" in cat
     if harm and v.claim.comparator in ACTIVE_CLASSES:
-        be = "is" if third_person else "be"
         size = (" (by less than the MCID)" if "below the MCID" in cat else
                 " (by an uncertain amount)" if "size uncertain" in cat else "")
-        return f"{modal}{be} less effective for {outcome} than the comparator{size}"
+        verb = (f"is {modal.strip()} " if third_person and modal else "is " if third_person
+                else f"{modal}be ")
+        return f"{verb}less effective for {outcome} than the comparator{size}"
     verb = bad if harm else good
     verb = _third(verb) if third_person else verb
     slight = (" slightly (less than the MCID)" if "below the MCID" in cat else
@@ -130,7 +131,8 @@ def headline(treatment: str, outcome: str, category: str, level: str | None,
         return f"{modal}{verb} little or no difference{tail}"
     harm = "harm" in category
     if harm and comparator_class in ACTIVE_CLASSES:
-        return f"{modal}{'is' if third else 'be'} less effective than the comparator"
+        verb = f"is {modal.strip()} " if third and modal else "is " if third else f"{modal}be "
+        return f"{verb}less effective than the comparator"
     verb = bad if harm else good
     verb = _third(verb) if third else verb
     size = (" slightly" if "below the MCID" in category else
