@@ -117,10 +117,13 @@ def test_review_rating_lower_than_own_checks_wins():
     assert c.downgrades == ()                    # the review's rating is not a domain downgrade
     assert "review's own rating: low" in c.reasons[0]
     # "GRADE low" stored as a quality text is not a risk-of-bias statement: nothing decides
-    # risk of bias, so the stated assumption (serious, -1) gives metaverdict moderate; low wins
+    # risk of bias, so it is not assessed; the stated assumption (serious, -1) would apply to a
+    # body without a rating, but against a review's rating only judged domains count, so
+    # metaverdict's checks stay high and the review's low is used
     c = rate_certainty(body(review_certainty="GRADE low", risk_of_bias=("GRADE low",)), SMD)
-    assert (c.level, c.review_level, c.tool_level, c.basis) == ("low", "low", "moderate", LOWER)
+    assert (c.level, c.review_level, c.tool_level, c.basis) == ("low", "low", "high", LOWER)
     assert list(domains(c)) == ["risk of bias"] and c.assumptions
+    assert any("left to the review's rating" in r for r in c.reasons)
     c = rate_certainty(body(review_certainty="low to moderate (GRADE, per authors)"), SMD)
     assert c.level == "low" and c.review_level == "low" and "range" in c.notes[0]
 

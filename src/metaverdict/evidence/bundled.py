@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from metaverdict.evidence.io import read_rows, validate_rows
-from metaverdict.evidence.models import (Condition, IncludedTrial, Opinion, Source, StoreMeta,
-                                         Treatment)
+from metaverdict.evidence.models import (Condition, IncludedTrial, Opinion, Result, RiskOfBias,
+                                         Source, StoreMeta, Study, Treatment)
 from metaverdict.evidence.store import Store
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 from metaverdict.evidence.writer import write_drafts
@@ -36,6 +36,7 @@ SUPPLEMENT_FILE = "supplement.csv"
 INCLUDED_FILE = "included_trials.csv"
 SEED_KEY = "bundled_evidence_sha256"
 SUPPLEMENT_KEY = "bundled_supplement_sha256"
+BUNDLE_KEY = "bundle_sha256"
 _OVERRIDE_KEYS = ("kind", "study", "comparator_name", "sign_convention", "sign_reason",
                   "direction_reported", "direction_reason", "comparator_class", "data_problem",
                   "evidence_about", "stated_mid", "stated_mid_text", "n_treatment", "n_control")
@@ -170,19 +171,58 @@ def load_bundled(store: Store) -> int:
     """
     drafts = validate_rows(store, read_rows(data_path(RAW_FILE)), _overrides(store.vocabulary))
     supplement = validate_rows(store, read_rows(data_path(SUPPLEMENT_FILE)))
+    keys = {d.csv.source_id for d in drafts + supplement} | {SANKOFF_KEY}
     with store.transaction() as s:
+        _remove_sources(s, keys)
         n = write_drafts(s, drafts) + write_drafts(s, supplement)
         _add_opinions(s)
         with data_path(INCLUDED_FILE).open(encoding="utf-8", newline="") as f:
             add_included_trials(s, list(csv.DictReader(f)))
         s.merge(StoreMeta(key=SEED_KEY, value=raw_sha256()))
         s.merge(StoreMeta(key=SUPPLEMENT_KEY, value=raw_sha256(SUPPLEMENT_FILE)))
+        s.merge(StoreMeta(key=BUNDLE_KEY, value=bundle_sha256()))
     return n
 
 
+def bundle_sha256() -> str:
+    """SHA-256 over every bundled file that shapes the stored evidence (raw rows, supplement,
+    included trials, vocabulary)."""
+    h = hashlib.sha256()
+    for name in (RAW_FILE, SUPPLEMENT_FILE, INCLUDED_FILE, "vocabulary.json"):
+        h.update(data_path(name).read_bytes())
+    return h.hexdigest()
+
+
+def _remove_sources(s: Session, keys: set[str]) -> None:
+    """Delete the given sources with their results, studies, opinions and included trials
+    (the bundled ones, before they are loaded again)."""
+    ids = [src.id for src in s.query(Source).filter(Source.key.in_(keys))]
+    if not ids:
+        return
+    studies = [st.id for st in s.query(Study).filter(Study.source_id.in_(ids))]
+    s.query(Result).filter(Result.source_id.in_(ids)).delete(synchronize_session=False)
+    s.query(RiskOfBias).filter(RiskOfBias.study_id.in_(studies)).delete(
+        synchronize_session=False)
+    s.query(Study).filter(Study.id.in_(studies)).delete(synchronize_session=False)
+    s.query(Opinion).filter(Opinion.source_id.in_(ids)).delete(synchronize_session=False)
+    s.query(IncludedTrial).filter(IncludedTrial.source_id.in_(ids)).delete(
+        synchronize_session=False)
+    s.query(Source).filter(Source.id.in_(ids)).delete(synchronize_session=False)
+    s.flush()
+
+
 def seed(store: Store) -> bool:
-    """Load the bundled evidence if this store has never held it; True if loaded now."""
-    if store.meta(SEED_KEY) is not None or not store.is_empty():
+    """Load the bundled evidence into a store that has never held it, or refresh it in a
+    store seeded by an earlier bundled copy; True if loaded now.
+
+    A refresh replaces the bundled sources (and every result stored under their keys) in one
+    transaction; sources a user imported under other keys are kept. A store that holds data
+    but was never seeded is left alone.
+    """
+    if store.meta(SEED_KEY) is None:
+        if not store.is_empty():
+            return False
+    elif store.meta(BUNDLE_KEY) == bundle_sha256():
         return False
     load_bundled(store)
     return True

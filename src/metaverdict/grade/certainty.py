@@ -31,8 +31,12 @@ A review's own GRADE rating (a stored certainty text read by
 :func:`metaverdict.grade.review_rating.review_level`) is a starting point, not the answer: the
 checks above are made as well, and the level reported is the *lower* of the review's rating and
 metaverdict's (``basis = "lower of the review's rating and metaverdict's checks"``); both are
-kept (``review_level``, ``tool_level``) and shown. So a review rated "moderate" whose CI
-crosses the MCID, or whose comparator pools sham with no treatment, can still come out lower.
+kept (``review_level``, ``tool_level``) and shown. Against a review's rating only the domains
+metaverdict could actually judge from the stored numbers count (a CI that crosses the MCID,
+I² above 50%, a comparator class that pools sham with no treatment): a domain the stored
+extraction cannot judge (no risk-of-bias statement stored, no CI stored) is the review's to
+judge, not a reason to lower its rating. So a review rated "moderate" whose CI crosses the
+MCID, or whose comparator pools sham with no treatment, can still come out lower.
 
 A domain that could not be judged from the stored data says so (``assessed = False``, reason
 "not assessed ..."): inconsistency without an I², publication bias without study-level data,
@@ -121,12 +125,16 @@ class Certainty(ResultMixin):
         """The review's rating (where stated), then ``"domain (-steps): reason"`` per
         downgrade, then the domains not assessed."""
         out = []
-        if self.review_level is not None:
+        review = self.review_level is not None
+        if review:
             out.append(f"review's own rating: {self.review_level} ({self.review_text!r}); "
                        f"metaverdict's checks: {self.tool_level}; the lower is used")
-        out += [f"{d.domain} (-{d.steps}): {d.reason}" for d in self.downgrades]
-        out += [f"{d.domain}: {d.reason}" for d in self.judgements
-                if not d.assessed and not d.steps]
+        for d in self.judgements:
+            if d.steps and (d.assessed or not review):
+                out.append(f"{d.domain} (-{d.steps}): {d.reason}")
+            elif not d.assessed:
+                out.append(f"{d.domain}: {d.reason}"
+                           + (" (left to the review's rating)" if review and d.steps else ""))
         return out
 
     def summary(self) -> str:
@@ -203,8 +211,9 @@ def _imprecision(body: Body, mcid: MCIDMatch | None, ois: int) -> Downgrade:
                 "only a direction")
         if n is None or n < ois:
             size = f"total N = {n} < {ois}" if n is not None else "total N not stored"
-            return Downgrade("imprecision", 2, f"no CI reported ({what}) and {size}")
-        return Downgrade("imprecision", 1, f"no CI reported ({what})")
+            return Downgrade("imprecision", 2, f"not assessable: no CI stored ({what}) and "
+                             f"{size}", False)
+        return Downgrade("imprecision", 1, f"not assessable: no CI stored ({what})", False)
     b, lo, hi = body.benefit()
     reasons, steps = [], 0
     if lo is not None and hi is not None:
@@ -278,6 +287,7 @@ def rate_certainty(body: Body, mcid: MCIDMatch | None = None, *,
                   _imprecision(body, mcid, optimal_information_size), _publication_bias(body))
     total = sum(d.steps for d in judgements)
     tool = LEVELS[min(total, len(LEVELS) - 1)]
+    judged = LEVELS[min(sum(d.steps for d in judgements if d.assessed), len(LEVELS) - 1)]
     notes: tuple[str, ...] = ()
     review, basis, level = None, "metaverdict rating", tool
     if body.review_certainty:
@@ -287,6 +297,7 @@ def rate_certainty(body: Body, mcid: MCIDMatch | None = None, *,
         notes = tuple(n for n in (note,) if n)
     if review is not None and body.basis == "review pooled result":
         basis = "lower of the review's rating and metaverdict's checks"
+        tool = judged
         level = LEVELS[max(LEVELS.index(review), LEVELS.index(tool))]
     else:
         review = None

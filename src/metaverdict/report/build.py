@@ -30,6 +30,7 @@ from metaverdict.synthesis import (Answer, Assessment, ClaimCheck, EvidenceBase,
                                    Synthesis, article_claims, check_claims, overreach,
                                    read_evidence, synthesize)
 from metaverdict.synthesis.bodies import verification
+from metaverdict.synthesis.terms import visit_days
 from metaverdict.verdict import Verdict
 from metaverdict.verdict.wording import outcome_words
 
@@ -160,7 +161,9 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
     return AnswerRow(
         anchor=anchor, outcome=outcome_words(a.question.outcome),
         comparator_class=a.question.comparator_class, term=term_words(a.question.term),
-        condition=a.question.condition or "all conditions", headline=a.headline,
+        condition=(a.question.condition or "all conditions")
+        + (f" \u00b7 vs {a.question.comparator}" if a.question.comparator else ""),
+        headline=a.headline,
         certainty=cert, verdict=a.verdict, tone=tone(a.verdict, a.certainty),
         effect=v.effect if v is not None else "",
         absolute=a.absolute_effect.text if a.absolute_effect else "", mcid=mcid,
@@ -199,7 +202,7 @@ def bottom_line(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[
                 add(_group_title(outcome, cls, label), chosen,
                     always=cls == "sham" and terms != ("unspecified",))
         days = [a for a in answers if a.question.outcome == outcome
-                and a.question.term.startswith("day")]
+                and visit_days(a.question.term) is not None]
         add(f"{outcome_words(outcome).capitalize()} by day after treatment (one trial's own "
             "visits)", days)
     for outcome in ("adverse-events", "recurrence", "treatment-success", "cramping"):
@@ -224,7 +227,7 @@ def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tupl
                      if any(a.question.comparator_class == c and a.question.term == t
                             for a in mine))
         conds = sorted({a.question.condition or "" for a in mine if
-                        not a.question.term.startswith("day")})
+                        visit_days(a.question.term) is None})
         table = []
         for cond in conds:
             cells: list[MapCell | None] = []

@@ -40,7 +40,7 @@ from metaverdict.evidence.queries import IncludedTrialRow, ResultRow
 from metaverdict.grade.review_rating import LEVELS
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, absolute_effect
 from metaverdict.synthesis.overlap import Overlap, overlap
-from metaverdict.synthesis.terms import TERMS
+from metaverdict.synthesis.terms import TERMS, visit_days
 from metaverdict.verdict.verdicts import OPINION_ONLY, Verdict
 from metaverdict.verdict.wording import headline
 
@@ -70,6 +70,7 @@ class Question(ResultMixin):
     outcome: str
     comparator_class: str
     term: str
+    comparator: str = ""
     _repr_fields = ("treatment", "condition", "outcome", "comparator_class", "term")
 
     @property
@@ -77,18 +78,18 @@ class Question(ResultMixin):
         """Sort key: outcome, comparator class, term (days in order), condition."""
         def idx(seq: Sequence[str], x: str) -> int:
             return seq.index(x) if x in seq else len(seq)
-        day = re.match(r"days? (\d+(?:\.\d+)?)", self.term)
-        term = (len(TERMS) + float(day.group(1))) if day else float(idx(TERMS, self.term))
+        day = visit_days(self.term)
+        term = (len(TERMS) + day) if day is not None else float(idx(TERMS, self.term))
         return (idx(OUTCOME_ORDER, self.outcome), self.outcome,
-                idx(COMPARATOR_ORDER, self.comparator_class), term,
+                idx(COMPARATOR_ORDER, self.comparator_class), self.comparator, term,
                 "" if self.condition is None else self.condition)
 
     def describe(self) -> str:
         """E.g. ``dry needling vs sham, pain, short term (all conditions)``."""
         cond = "all conditions" if self.condition is None else self.condition
-        term = self.term if self.term.startswith("day") or self.term == "any" else \
-            f"{self.term} term"
-        return f"{self.treatment} vs {self.comparator_class}, {self.outcome}, {term} ({cond})"
+        term = self.term if self.term not in TERMS else f"{self.term} term"
+        vs = self.comparator if self.comparator else self.comparator_class
+        return f"{self.treatment} vs {vs}, {self.outcome}, {term} ({cond})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -182,7 +183,8 @@ class Answer(ResultMixin):
         a = self.absolute_effect
         return {
             "treatment": q.treatment, "condition": q.condition, "outcome": q.outcome,
-            "comparator_class": q.comparator_class, "term": q.term,
+            "comparator_class": q.comparator_class, "comparator": q.comparator or None,
+            "term": q.term,
             "headline": self.headline, "statement": self.statement,
             "certainty": self.certainty, "verdict": self.verdict, "direction": self.direction,
             "effect": self.effect,
@@ -219,11 +221,32 @@ class Answer(ResultMixin):
         return "\n".join(lines)
 
 
-def question_of(v: Verdict) -> Question:
-    """The question a verdict answers."""
+def question_of(v: Verdict, vocabulary: Any = None) -> Question:
+    """The question a verdict answers. Against an active treatment the question also names
+    which one (a known treatment term found in the comparator's name, e.g. "corticosteroid
+    injection", else the name itself): PRP vs corticosteroid and PRP vs autologous blood are
+    different questions."""
     c = v.claim
     cond = None if c.condition in ALL_CONDITIONS else c.condition
-    return Question(c.treatment, cond, c.outcome, c.comparator, c.window)
+    comp = ""
+    if c.comparator == "active" and v.body is not None:
+        comp = active_comparator(v.body.comparator_name, vocabulary, c.treatment)
+    return Question(c.treatment, cond, c.outcome, c.comparator, c.window, comp)
+
+
+def active_comparator(name: str, vocabulary: Any = None, treatment: str = "") -> str:
+    """The active comparator a question is about: a vocabulary treatment term (or alias)
+    named in ``name`` other than the treatment itself ("no PRP" does not make PRP the
+    comparator), else ``name`` itself in lower case."""
+    low = (name or "").lower()
+    if vocabulary is not None:
+        for term, info in vocabulary.data["treatments"]["terms"].items():
+            if term == treatment or info.get("family") == treatment:
+                continue
+            for n in (term, *info.get("aliases", [])):
+                if len(n) > 2 and re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low):
+                    return term
+    return (name or "").strip() or "an active treatment"
 
 
 def _level_rank(v: Verdict) -> int:
@@ -303,7 +326,7 @@ def _no_adverse_events(treatment: str) -> Answer:
 
 def build_answers(treatment: str, verdicts: Sequence[Verdict],
                   included: Iterable[IncludedTrialRow], rows: Iterable[ResultRow],
-                  sd: TypicalSD | None) -> tuple[Answer, ...]:
+                  sd: TypicalSD | None, vocabulary: Any = None) -> tuple[Answer, ...]:
     """One answer per question of a treatment's verdicts, in bottom-line order."""
     included = tuple(included)
     by_id = {r.id: r for r in rows}
@@ -313,7 +336,7 @@ def build_answers(treatment: str, verdicts: Sequence[Verdict],
         if v.body is None:
             opinions.append(_opinion_answer(v))
         else:
-            groups[question_of(v)].append(v)
+            groups[question_of(v, vocabulary)].append(v)
     out = [answer_question(q, vs, included, by_id, sd) for q, vs in groups.items()]
     if not any(a.question.outcome == ADVERSE_EVENTS for a in out):
         out.append(_no_adverse_events(treatment))

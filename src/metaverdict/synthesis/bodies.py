@@ -72,6 +72,9 @@ def verification(r: ResultRow) -> tuple[str, ...]:
         out.append(SECONDARY_FLAG)
     if r.data_problem:
         out.append(f"known data problem: {r.data_problem}")
+    if r.notes and re.search(r"interval reported as .range", r.notes, re.I):
+        out.append("the interval is reported as a 'range', not as a 95% CI: check before "
+                   "relying on its width")
     return tuple(out)
 
 

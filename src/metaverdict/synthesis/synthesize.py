@@ -111,7 +111,7 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
     a = assess(evidence, term, table)
     sd = typical_sd(evidence.rows)
     verdicts = [v for v in a.verdicts]
-    answers = build_answers(term, verdicts, evidence.included, rows, sd)
+    answers = build_answers(term, verdicts, evidence.included, rows, sd, evidence.vocabulary)
     reviews = sorted({r.source_id for r in rows if r.kind == "review"})
     return Synthesis(term, answers, a, overlap(reviews, evidence.included), sd, rows,
                      tuple(r for r in rows if r.data_problem),

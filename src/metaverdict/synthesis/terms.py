@@ -10,6 +10,7 @@ one term.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from metaverdict.evidence.queries import ResultRow
@@ -38,12 +39,24 @@ def term_of(row: ResultRow) -> str:
 
 
 def visit_label(row: ResultRow) -> str:
-    """``day 1`` for a single day; ``days 1-7`` for a range; else the raw timepoint."""
+    """A trial's own visit as it reports it (``day 1``, ``4 weeks``); ``days 1-7`` for a
+    range of days; else the raw timepoint."""
     if row.timepoint_days is not None:
-        return f"day {row.timepoint_days:g}"
+        raw = row.timepoint_raw.strip()
+        return raw if re.fullmatch(r"\d+(\.\d+)? (weeks?|months?|years?)", raw) else \
+            f"day {row.timepoint_days:g}"
     if row.timepoint_days_min is not None and row.timepoint_days_max is not None:
         return f"days {row.timepoint_days_min:g}-{row.timepoint_days_max:g}"
     return row.timepoint_raw
+
+
+def visit_days(term: str) -> float | None:
+    """The day count of a visit label (``day 2`` -> 2, ``4 weeks`` -> 28), else None."""
+    if term in TERMS:
+        return None
+    from metaverdict.evidence.timepoints import parse_timepoint
+    p = parse_timepoint(term)
+    return p.days if p.days is not None else p.days_min
 
 
 def terms(rows: Iterable[ResultRow]) -> dict[int, str]:
