@@ -19,6 +19,17 @@ from metaverdict.models import (MetaAnalysisResult, MultilevelResult, PooledTabl
                                 predict, robust, subgroup_analysis)
 
 __version__ = "0.1.0"
+#: Subpackages reachable as ``mv.<name>`` (imported on first use).
+SUBPACKAGES: tuple[str, ...] = ("batch", "diagnostics", "effects", "evidence", "grade", "models",
+                                "report", "synthesis", "verdict")
+
+
+def __getattr__(name: str) -> object:
+    """``mv.synthesis``, ``mv.batch`` ...: import a subpackage when it is first used."""
+    if name in SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f"metaverdict.{name}")
+    raise AttributeError(f"module 'metaverdict' has no attribute {name!r}")
 __all__ = [
     "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "MultilevelResult",
     "PooledTablesResult",

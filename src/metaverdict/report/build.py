@@ -316,7 +316,7 @@ def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
                          bottom_line(synth.answers, rows),
                          tuple(rows[id(x)] for x in synth.answers),
                          evidence_maps(synth.answers, rows), synth.overlap.status,
-                         _warnings(synth), tuple(sections), tuple(time_courses),
+                         synth.possible_overlap, _warnings(synth), tuple(sections), tuple(time_courses),
                          tuple(a.not_shown), opinion_flags(a, evidence))
 
 

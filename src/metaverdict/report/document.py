@@ -281,6 +281,7 @@ class TreatmentPart:
     answers: tuple[AnswerRow, ...]
     evidence_maps: tuple[EvidenceMap, ...]
     overlap: str
+    possible_overlap: tuple[str, ...]
     warnings: tuple[str, ...]
     sections: tuple[ConditionSection, ...]
     time_courses: tuple[TimeCourseSection, ...]

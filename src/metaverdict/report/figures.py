@@ -264,7 +264,9 @@ def _day_points(day_verdicts: Sequence[Verdict]) -> tuple[list[dict[str, Any]], 
                            "ci_lower": b.ci_lower, "ci_upper": b.ci_upper})
         elif (bound := _signed_bound(v)) is not None:
             smd = True
+            site = re.search(r"\(([^()]*)\)\s*$", b.outcome_instrument or "")
             label = "" if b.p_number is None else fmt_p_relation(b.p_relation, b.p_number)
+            label = f"{site.group(1)}: {label}" if site and label else label
             points.append({"day": b.timepoint_days, "bound": bound,
                            "bound_relation": b.smd_bound_relation or ">=", "label": label})
         elif v.effect == "measured, result not reported":
@@ -284,10 +286,12 @@ def _ranges(tc: Sequence[Verdict], sources: set[str]) -> list[dict[str, Any]]:
             continue
         inst = b.outcome_instrument if b.outcome_instrument != "unspecified" else v.label
         p = fmt_p_relation(b.p_relation, b.p_number) if b.p_number is not None else ""
+        bound = b.smd_bound if b.smd_bound_relation == "<" else None
         out.append({"day_min": b.timepoint_days_min, "day_max": b.timepoint_days_max,
-                    "bound": b.smd_bound if b.smd_bound_relation == "<" else None,
-                    "label": f"{inst}: {p}, days {b.timepoint_days_min:g}\u2013"
-                             f"{b.timepoint_days_max:g}"})
+                    "bound": bound,
+                    "label": f"{inst}: {p} over days {b.timepoint_days_min:g}\u2013"
+                             f"{b.timepoint_days_max:g}"
+                             + (f" (|SMD| < {bound:.2f}, grey band)" if bound else "")})
     return out
 
 

@@ -322,11 +322,17 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
                 holds.append(f"{cond}: none of {len(vs)} matching result(s) shows a significant "
                              "benefit")
             else:
-                others = sorted({v.claim.comparator for v in a.verdicts
-                                 if v.body is not None and v.claim.condition == cond
-                                 and (claim.outcome == "any" or v.claim.outcome == claim.outcome)})
+                others = [v for v in a.verdicts if v.body is not None
+                          and v.claim.condition == cond
+                          and (claim.outcome == "any" or v.claim.outcome == claim.outcome)]
                 holds.append(f"{cond}: no {claim.outcome} result vs {claim.comparator} is stored"
-                             + (f" (results exist only vs {', '.join(others)})" if others else ""))
+                             + (f" (results exist only vs "
+                                f"{', '.join(sorted({v.claim.comparator for v in others}))})"
+                                if others else ""))
+                reasons += [f"{cond}: absence of a {claim.comparator}-controlled result is not "
+                            f"evidence of no benefit; against {v.claim.comparator} "
+                            f"({v.body.comparator_name}) {v.sources[0]} reports "
+                            f"{v.category} ({v.effect})" for v in others if v.body]
             continue
         if claim.direction == "no difference":
             for v in vs:

@@ -5,6 +5,8 @@ answer`` and the web app render the :class:`Synthesis` it returns and never judg
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.absolute import TypicalSD, typical_sd
 from metaverdict.synthesis.answers import Answer, answers_table, build_answers
 from metaverdict.synthesis.assess import Assessment, assess
+from metaverdict.synthesis.bodies import source_year
 from metaverdict.synthesis.evidence import EvidenceBase
 from metaverdict.synthesis.overlap import Overlap, overlap
 
@@ -43,6 +46,9 @@ class Synthesis(ResultMixin):
     related : tuple of ResultRow
         Rows that are evidence about something else (e.g. other treatments added to this
         one), kept out of this treatment's answers but used by claim checks.
+    possible_overlap : tuple of str
+        Trials stored on their own that a later review of the same condition may include
+        (its included trials are not recorded): the two are then not independent.
     """
 
     treatment: str
@@ -53,6 +59,7 @@ class Synthesis(ResultMixin):
     rows: tuple[ResultRow, ...] = field(default=(), repr=False)
     flagged: tuple[ResultRow, ...] = field(default=(), repr=False)
     related: tuple[ResultRow, ...] = field(default=(), repr=False)
+    possible_overlap: tuple[str, ...] = ()
     _repr_fields = ("treatment",)
 
     def summary(self) -> str:
@@ -115,4 +122,28 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
     reviews = sorted({r.source_id for r in rows if r.kind == "review"})
     return Synthesis(term, answers, a, overlap(reviews, evidence.included), sd, rows,
                      tuple(r for r in rows if r.data_problem),
-                     tuple(r for r in rows if r.evidence_about))
+                     tuple(r for r in rows if r.evidence_about),
+                     possible_overlap(rows, evidence.included))
+
+
+def possible_overlap(rows: Iterable[ResultRow], included: Iterable[Any]) -> tuple[str, ...]:
+    """Stored trials that a review of the same condition, published the same year or later,
+    includes (where its list is recorded) or may include (where it is not)."""
+    rows = list(rows)
+    lists: dict[str, set[str]] = {}
+    for t in included:
+        lists.setdefault(t.review, set()).add(t.trial.split(" ")[0].lower())
+    trials = {(r.source_id, r.condition, source_year(r)) for r in rows if r.kind == "primary"}
+    reviews = {(r.source_id, r.condition, source_year(r)) for r in rows if r.kind == "review"}
+    out = []
+    for t, cond, ty in sorted(trials):
+        for rv, rcond, ry in sorted(reviews):
+            if rcond != cond or ty is None or ry is None or ry < ty:
+                continue
+            author = re.sub(r"\d+.*$", "", t)
+            if author in lists.get(rv, set()):
+                out.append(f"{rv} ({ry}) includes {t} ({ty}): the two are not independent")
+            else:
+                out.append(f"{rv} ({ry}, {cond}) may include {t} ({ty}): its included trials "
+                           "are not recorded, so the two may not be independent")
+    return tuple(dict.fromkeys(out))
