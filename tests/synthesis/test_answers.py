@@ -113,7 +113,8 @@ def test_one_answer_per_question_chosen_by_certainty(dn: Any) -> None:
     # 0.5 -> -1 -> moderate; lower of low and moderate = low. Moderate beats low.
     assert a.source_id == "reviewB" and a.certainty == "moderate"
     assert a.verdict == "no significant difference" and a.direction == "none"
-    assert a.headline == "probably makes little or no difference (important effect not excluded)"
+    assert a.headline == ("probably results in little to no difference in pain (important "
+                          "effect not excluded)")
     # A is listed, not counted again: benefit vs none -> conflicting
     assert [(o.id, o.relation, o.certainty) for o in a.other_sources] == [
         ("reviewA", "conflicting", "low")]

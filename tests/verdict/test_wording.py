@@ -83,13 +83,13 @@ def test_headline() -> None:
     assert headline("dry needling", "pain", "benefit, size uncertain", "low", "sham") == \
         "may reduce pain (size uncertain)"
     assert headline("dry needling", "pain", "important harm", "moderate", "active") == \
-        "is probably less effective than the comparator"
+        "is probably less effective for pain than the comparator"
     assert headline("dry needling", "pain", "important harm", "moderate", "sham") == \
         "probably increases pain"
     assert headline("dry needling", "pain", "no important difference", "low", "sham") == \
-        "may make little or no difference"
+        "may result in little to no difference in pain"
     assert headline("dry needling", "pain", "no significant difference", "high", "sham") == \
-        "makes little or no difference (important effect not excluded)"
+        "results in little to no difference in pain (important effect not excluded)"
     assert headline("dry needling", "pain", "inconclusive", "low", "sham") == \
         "no estimate or significance reported"
     assert headline("dry needling", "pain", "important benefit", "very low", "sham") == \

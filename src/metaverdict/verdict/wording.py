@@ -67,26 +67,39 @@ def _context(v: Verdict) -> str:
     return f"compared with {comp} in {v.claim.condition} ({v.timepoint or v.claim.window})"
 
 
-def _action(v: Verdict, modal: str, third_person: bool) -> str:
-    good, bad = _verbs(v.claim.outcome)
-    cat, outcome = v.category, outcome_words(v.claim.outcome)
-    if cat in ("no important difference", "no significant difference"):
+def _phrase(outcome_domain: str, category: str, comparator_class: str, modal: str,
+            third_person: bool, full: bool) -> str:
+    """The verb phrase for a category: "may reduce pain slightly", "probably results in
+    little to no difference in pain", "is probably less effective for pain than the
+    comparator". ``full`` adds the MCID wording of a sentence; without it the phrase is a
+    headline's."""
+    good, bad = _verbs(outcome_domain)
+    outcome = outcome_words(outcome_domain)
+    if category in ("no important difference", "no significant difference"):
         res = "results" if third_person else "result"
-        tail = (", but an important difference is not excluded"
-                if cat == "no significant difference" else "")
+        tail = ("" if category == "no important difference" else
+                ", but an important difference is not excluded" if full else
+                " (important effect not excluded)")
         return f"{modal}{res} in little to no difference in {outcome}{tail}"
-    harm = "harm" in cat
-    if harm and v.claim.comparator in ACTIVE_CLASSES:
-        size = (" (by less than the MCID)" if "below the MCID" in cat else
-                " (by an uncertain amount)" if "size uncertain" in cat else "")
+    below, uncertain = "below the MCID" in category, "size uncertain" in category
+    if "harm" in category and comparator_class in ACTIVE_CLASSES:
+        size = (" (by less than the MCID)" if below else
+                " (by an uncertain amount)" if uncertain else "")
         verb = (f"is {modal.strip()} " if third_person and modal else "is " if third_person
                 else f"{modal}be ")
         return f"{verb}less effective for {outcome} than the comparator{size}"
-    verb = bad if harm else good
+    verb = bad if "harm" in category else good
     verb = _third(verb) if third_person else verb
-    slight = (" slightly (less than the MCID)" if "below the MCID" in cat else
-              " (by an uncertain amount)" if "size uncertain" in cat else "")
-    return f"{modal}{verb} {outcome}{slight}"
+    if full:
+        size = (" slightly (less than the MCID)" if below else
+                " (by an uncertain amount)" if uncertain else "")
+    else:
+        size = " slightly" if below else " (size uncertain)" if uncertain else ""
+    return f"{modal}{verb} {outcome}{size}"
+
+
+def _action(v: Verdict, modal: str, third_person: bool) -> str:
+    return _phrase(v.claim.outcome, v.category, v.claim.comparator, modal, third_person, True)
 
 
 def statement(v: Verdict) -> str:
@@ -121,20 +134,6 @@ def headline(treatment: str, outcome: str, category: str, level: str | None,
         return "the evidence is very uncertain"
     if category == "inconclusive":
         return "no estimate or significance reported"
-    good, bad = _verbs(outcome)
-    outcome = outcome_words(outcome)
     modal = {"high": "", "moderate": "probably ", "low": "may "}[level]
-    third = level in ("high", "moderate")
-    if category in ("no important difference", "no significant difference"):
-        verb = "makes" if third else "make"
-        tail = "" if category == "no important difference" else " (important effect not excluded)"
-        return f"{modal}{verb} little or no difference{tail}"
-    harm = "harm" in category
-    if harm and comparator_class in ACTIVE_CLASSES:
-        verb = f"is {modal.strip()} " if third and modal else "is " if third else f"{modal}be "
-        return f"{verb}less effective than the comparator"
-    verb = bad if harm else good
-    verb = _third(verb) if third else verb
-    size = (" slightly" if "below the MCID" in category else
-            " (size uncertain)" if "size uncertain" in category else "")
-    return f"{modal}{verb} {outcome}{size}"
+    return _phrase(outcome, category, comparator_class, modal, level in ("high", "moderate"),
+                   False)
