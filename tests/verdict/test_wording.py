@@ -73,26 +73,24 @@ def test_harm_against_sham_is_a_harm() -> None:
     assert "dry needling probably increases pain" in text
 
 
-def test_headline() -> None:
+@pytest.mark.parametrize("outcome, category, level, comparator, want", [
     # modal by level (high "", moderate "probably ", low "may "), verb by domain and category
-    assert headline("dry needling", "pain", "important benefit", "high", "sham") == "reduces pain"
-    assert headline("dry needling", "pain", "important benefit", "moderate", "sham") == \
-        "probably reduces pain"
-    assert headline("dry needling", "function", "benefit below the MCID", "low", "sham") == \
-        "may improve function slightly"
-    assert headline("dry needling", "pain", "benefit, size uncertain", "low", "sham") == \
-        "may reduce pain (size uncertain)"
-    assert headline("dry needling", "pain", "important harm", "moderate", "active") == \
-        "is probably less effective for pain than the comparator"
-    assert headline("dry needling", "pain", "important harm", "moderate", "sham") == \
-        "probably increases pain"
-    assert headline("dry needling", "pain", "no important difference", "low", "sham") == \
-        "may result in little to no difference in pain"
-    assert headline("dry needling", "pain", "no significant difference", "high", "sham") == \
-        "results in little to no difference in pain (important effect not excluded)"
-    assert headline("dry needling", "pain", "inconclusive", "low", "sham") == \
-        "no estimate or significance reported"
-    assert headline("dry needling", "pain", "important benefit", "very low", "sham") == \
-        "the evidence is very uncertain"
-    assert headline("dry needling", "pain", "no trial evidence (opinion only)", None, "any") == \
-        "no trial evidence (expert opinion only)"
+    ("pain", "important benefit", "high", "sham", "reduces pain"),
+    ("pain", "important benefit", "moderate", "sham", "probably reduces pain"),
+    ("function", "benefit below the MCID", "low", "sham", "may improve function slightly"),
+    ("pain", "benefit, size uncertain", "low", "sham", "may reduce pain (size uncertain)"),
+    ("pain", "important harm", "moderate", "active",
+     "is probably less effective for pain than the comparator"),
+    ("pain", "important harm", "moderate", "sham", "probably increases pain"),
+    ("pain", "no important difference", "low", "sham",
+     "may result in little to no difference in pain"),
+    ("pain", "no significant difference", "high", "sham",
+     "results in little to no difference in pain (important effect not excluded)"),
+    ("pain", "inconclusive", "low", "sham", "no estimate or significance reported"),
+    ("pain", "important benefit", "very low", "sham", "the evidence is very uncertain"),
+    ("pain", "no trial evidence (opinion only)", None, "any",
+     "no trial evidence (expert opinion only)"),
+])
+def test_headline(outcome: str, category: str, level: str | None, comparator: str,
+                  want: str) -> None:
+    assert headline("dry needling", outcome, category, level, comparator) == want

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from metaverdict.grade.mcid import MCIDTable
+from metaverdict.grade.mcid import SURROGATE_DOMAINS, MCIDTable
 from metaverdict.report.document import (AnswerRow, BottomLineGroup, ClaimRow, ConditionSection,
                                          EvidenceMap, Finding, MapCell, NumberSource,
                                          OpinionFlag, Reference, ReportDocument,
@@ -156,8 +156,10 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
     mcid = ""
     if v is not None and v.mcid is not None:
         mcid = v.mcid.describe()
-    elif v is not None and v.body is not None:
-        mcid = "no MCID for this outcome (direction only)"
+    elif v is not None and v.body is not None and v.claim.outcome in SURROGATE_DOMAINS:
+        mcid = "a surrogate outcome: no patient-important threshold (direction only)"
+    elif v is not None and v.body is not None and v.body.estimate is not None:
+        mcid = "no MCID for this scale (direction and significance only)"
     return AnswerRow(
         anchor=anchor, outcome=outcome_words(a.question.outcome),
         comparator_class=a.question.comparator_class, term=term_words(a.question.term),
@@ -213,6 +215,13 @@ def bottom_line(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[
     return tuple(groups)
 
 
+def _map_cell(a: Answer, r: AnswerRow) -> MapCell:
+    sym = {"benefit": "+", "harm": "\u2212", "none": "="}.get(a.direction, "?")
+    vs = f" vs {a.question.comparator}" if a.question.comparator else ""
+    return MapCell(f"{sym} {r.certainty_symbol}", r.tone, r.anchor,
+                   f"{r.headline}{vs}; {r.certainty or 'not rated'}; {r.verdict}")
+
+
 def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[EvidenceMap, ...]:
     """Condition × (comparator class, term) maps for pain and function."""
     out = []
@@ -230,18 +239,11 @@ def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tupl
                         visit_days(a.question.term) is None})
         table = []
         for cond in conds:
-            cells: list[MapCell | None] = []
+            cells: list[tuple[MapCell, ...]] = []
             for c, t in cols:
-                a = next((a for a in mine if (a.question.condition or "") == cond
-                          and a.question.comparator_class == c and a.question.term == t), None)
-                if a is None:
-                    cells.append(None)
-                    continue
-                r = rows[id(a)]
-                sym = {"benefit": "+", "harm": "\u2212", "none": "=", "unknown": "?"}[
-                    a.direction if a.direction in ("benefit", "harm", "none") else "unknown"]
-                cells.append(MapCell(f"{sym} {r.certainty_symbol}", r.tone, r.anchor,
-                                     f"{r.headline}; {r.certainty or 'not rated'}; {r.verdict}"))
+                here = [a for a in mine if (a.question.condition or "") == cond
+                        and a.question.comparator_class == c and a.question.term == t]
+                cells.append(tuple(_map_cell(a, rows[id(a)]) for a in here))
             table.append((cond or "all conditions", tuple(cells)))
         out.append(EvidenceMap(outcome_words(outcome), cols, tuple(table)))
     return tuple(out)
@@ -277,6 +279,17 @@ def _condition_section(synth: Synthesis, condition: str, verdicts: Sequence[Verd
                for outcome in sorted({v.claim.outcome for v in verdicts if v.body is not None})]
     section = ConditionSection(sid, condition, tuple(findings), figures, gaps, skipped)
     return section, [c for c in courses if c is not None]
+
+
+def citation_matrix(ov: Any) -> tuple[tuple[str, ...], ...]:
+    """The citation matrix as display rows: a header (``"trial"``, then the reviews that list
+    any trial), then one row per trial with ``"x"`` where a review includes it."""
+    if not ov.trials:
+        return ()
+    cols = [j for j, _ in enumerate(ov.reviews) if any(row[j] for row in ov.matrix)]
+    head = ("trial", *(ov.reviews[j] for j in cols))
+    return (head, *((t, *("x" if row[j] else "" for j in cols))
+                    for t, row in zip(ov.trials, ov.matrix)))
 
 
 def _warnings(synth: Synthesis) -> tuple[str, ...]:
@@ -316,7 +329,8 @@ def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
                          bottom_line(synth.answers, rows),
                          tuple(rows[id(x)] for x in synth.answers),
                          evidence_maps(synth.answers, rows), synth.overlap.status,
-                         synth.possible_overlap, _warnings(synth), tuple(sections), tuple(time_courses),
+                         citation_matrix(synth.overlap), synth.possible_overlap,
+                         _warnings(synth), tuple(sections), tuple(time_courses),
                          tuple(a.not_shown), opinion_flags(a, evidence))
 
 

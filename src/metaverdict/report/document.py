@@ -168,11 +168,23 @@ class MapCell:
 
 @dataclass(frozen=True)
 class EvidenceMap:
-    """Condition × (comparator class, term) for one outcome; empty cells are ``None``."""
+    """Condition × (comparator class, term) for one outcome; a cell holds one chip per answer
+    (several against different active comparators), empty where nothing is stored."""
 
     outcome: str
     columns: tuple[tuple[str, str], ...]
-    rows: tuple[tuple[str, tuple[MapCell | None, ...]], ...]
+    rows: tuple[tuple[str, tuple[tuple[MapCell, ...], ...]], ...]
+
+    @property
+    def class_spans(self) -> list[tuple[str, int]]:
+        """``(comparator class, number of term columns)`` in column order (header row 1)."""
+        spans: list[tuple[str, int]] = []
+        for cls, _term in self.columns:
+            if spans and spans[-1][0] == cls:
+                spans[-1] = (cls, spans[-1][1] + 1)
+            else:
+                spans.append((cls, 1))
+        return spans
 
 
 @dataclass(frozen=True)
@@ -281,6 +293,7 @@ class TreatmentPart:
     answers: tuple[AnswerRow, ...]
     evidence_maps: tuple[EvidenceMap, ...]
     overlap: str
+    citation_matrix: tuple[tuple[str, ...], ...]
     possible_overlap: tuple[str, ...]
     warnings: tuple[str, ...]
     sections: tuple[ConditionSection, ...]
