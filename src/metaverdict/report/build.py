@@ -55,7 +55,7 @@ def opinion_flags(assessment: Assessment, store: Any) -> tuple[OpinionFlag, ...]
         if o.trial_results == 0:
             flag, cls = "unsupported: no trial evidence", "opinion"
         else:
-            flag, cls = (f"not opinion only: {o.trial_results} trial-based result(s) stored",
+            flag, cls = (f"not opinion only: {o.trial_results} source(s) report trials",
                          "unclear")
         finding = o.finding.split(" \u2014 ", 1)[-1]         # drop the repeated "expert: claim"
         out.append(OpinionFlag(o.expert, o.claim, display_text(o.treatment),
@@ -73,10 +73,11 @@ def claim_rows(checks: Iterable[ClaimCheck]) -> tuple[ClaimRow, ...]:
 
 
 def _p_text(raw: str) -> str:
-    """A stored P-value as text: ``"<=0.003"`` -> ``"P <= 0.003"``, ``"0.03"`` -> ``"P = 0.03"``;
+    """A stored P-value as text: ``"<=0.003"`` -> ``"P ≤ 0.003"``, ``"0.03"`` -> ``"P = 0.03"``;
     the rest of the source's wording is kept."""
     m = re.match(r"\s*(<=|>=|\u2264|\u2265|<|>|=)?\s*", raw)
-    return f"P {m.group(1) or '='} {raw[m.end():]}"            # type: ignore[union-attr]
+    rel = {"<=": "\u2264", ">=": "\u2265"}.get(m.group(1) or "=", m.group(1) or "=")  # type: ignore[union-attr]
+    return f"P {rel} {raw[m.end():]}"                          # type: ignore[union-attr]
 
 
 def _reported(r: Any) -> str:

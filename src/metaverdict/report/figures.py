@@ -95,7 +95,9 @@ def _row_label(v: Verdict) -> str:
     b = v.body
     inst = "" if b is None or b.outcome_instrument in ("", "unspecified") else \
         f" ({b.outcome_instrument})"
-    return st.truncate_label(f"{v.claim.outcome}{inst} vs {v.claim.comparator} \u00b7 "
+    vs = (b.comparator_name if b is not None and v.claim.comparator == "active"
+          and b.comparator_name else v.claim.comparator)
+    return st.truncate_label(f"{v.claim.outcome}{inst} vs {vs} \u00b7 "
                              f"{v.timepoint} [{', '.join(v.sources)}]", 90)
 
 

@@ -48,8 +48,8 @@ class _VerdictSequence:
 
 @dataclass(frozen=True, repr=False)
 class OpinionCheck(ResultMixin):
-    """An expert opinion set against the store: ``trial_results`` counts stored results for
-    its treatment and condition (0: the verdict is opinion only)."""
+    """An expert opinion set against the store: ``trial_results`` counts the sources that
+    report trial-based results for its treatment and condition (0: opinion only)."""
 
     expert: str
     claim: str
@@ -160,15 +160,16 @@ def assess(store: Any, treatment: str | None = None, mcid_table: MCIDTable | Non
             op.treatment and op.condition) else []
         srcs = tuple(dict.fromkeys(r.source_id for r in found))
         if found:
-            comps = sorted({r.comparator_kind for r in found})
-            finding = (f"{op.expert}: {op.claim!r} — NOT opinion only: the store holds "
-                       f"{len(found)} trial-based result(s) for {op.treatment} in "
-                       f"{op.condition} ({', '.join(srcs)}; comparators: {', '.join(comps)})")
+            comps = sorted({r.comparator_class for r in found})
+            finding = (f"{op.expert}: {op.claim!r} — NOT opinion only: {len(srcs)} "
+                       f"source(s) report trial-based results for {op.treatment} in "
+                       f"{op.condition} ({', '.join(srcs)}; comparators: {', '.join(comps)}), "
+                       "though none tests this claim itself")
         else:
             finding = (f"{op.expert}: {op.claim!r} — opinion only: no trial result for "
                        f"{op.treatment} in {op.condition} is stored")
             opinion_only.append(opinion_verdict(op))
-        checks.append(OpinionCheck(op.expert, op.claim, op.treatment, op.condition, len(found),
+        checks.append(OpinionCheck(op.expert, op.claim, op.treatment, op.condition, len(srcs),
                                    srcs, finding))
     allv = sorted(verdicts, key=_order) + opinion_only
     return Assessment(tuple(allv), tuple(checks), tuple(not_shown(verdicts)))

@@ -309,7 +309,7 @@ def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None 
             if rows:
                 srcs = sorted({r.source_id for r in rows})
                 comps = sorted({r.comparator_class for r in rows})
-                fails.append(f"{cond}: {len(rows)} trial-based result(s) stored "
+                fails.append(f"{cond}: {len(srcs)} source(s) report trial-based results "
                              f"({', '.join(srcs)}; comparators: {', '.join(comps)})")
             else:
                 holds.append(f"{cond}: no trial result stored for {claim.treatment}")
