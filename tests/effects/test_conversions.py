@@ -116,3 +116,13 @@ def test_conversion_bad_input(call, parts: list[str]) -> None:  # type: ignore[n
         call()
     for part in parts:
         assert part in str(info.value), (part, str(info.value))
+
+
+def test_smd_bound_from_p_by_hand() -> None:
+    from metaverdict.effects import smd_bound_from_p
+    # P = 0.003, 28 vs 34: z_(1 - 0.0015) = 2.967738 (normal table), sqrt(1/28 + 1/34) = sqrt(0.0651261) = 0.255198
+    assert smd_bound_from_p(0.003, 28, 34) == pytest.approx(2.967738 * 0.255198, abs=1e-5)
+    with pytest.raises(InputError, match="'p'"):
+        smd_bound_from_p(0.0, 28, 34)
+    with pytest.raises(InputError, match="arm sizes"):
+        smd_bound_from_p(0.05, 0, 34)

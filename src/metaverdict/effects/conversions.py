@@ -58,6 +58,31 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
+#: The two-sided 95% normal quantile, 1.959964...
+Z_975 = float(norm.ppf(0.975))
+
+
+def smd_bound_from_p(p: float, n1: int, n2: int) -> float:
+    """The |SMD| at which a two-sided z-test with ``var(d) ~ 1/n1 + 1/n2`` gives exactly P:
+
+    .. math:: B = z_{1 - p/2} \\sqrt{1/n_1 + 1/n_2}
+
+    A reported ``P <= p`` then implies ``|d| >= B`` and ``P > p`` implies ``|d| < B`` (the
+    large-sample variance of d without its ``d^2 / (2 (n1 + n2))`` term, so for a t-test the
+    true bound is slightly larger). It is a bound on the estimate, never an estimate.
+
+    Raises
+    ------
+    InputError
+        For ``p`` outside (0, 1) or arm sizes below 1.
+    """
+    if not 0 < p < 1:
+        raise InputError(f"field 'p': must lie in (0, 1), got {p!r}")
+    if n1 < 1 or n2 < 1:
+        raise InputError(f"fields 'n1', 'n2': arm sizes must be at least 1, got {n1!r}, {n2!r}")
+    return float(norm.ppf(1 - p / 2)) * float(np.sqrt(1 / n1 + 1 / n2))
+
+
 def se_from_ci(lower: Any, upper: Any, level: float = 0.95, log_scale: bool = False) -> Number:
     """Standard error from a symmetric Wald confidence interval.
 

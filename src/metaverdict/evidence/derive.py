@@ -1,7 +1,8 @@
 """Quantities derived from reported numbers, each with the sentence that says how.
 
-Only arithmetic that the reported numbers determine is done here (the pooling itself belongs
-to ``metaverdict.effects``/``models``):
+The statistics themselves (SE from a CI, the |SMD| bound from a P-value) are
+:mod:`metaverdict.effects.conversions`'; this module applies them to a stored row and writes
+the sentence that records the derivation:
 
 * sign harmonisation: treatment minus comparator (or treatment/comparator for ratios);
 * SE from a symmetric 95% CI: ``(upper - lower) / (2 * 1.959964)``, on the log scale for ratios;
@@ -13,13 +14,12 @@ to ``metaverdict.effects``/``models``):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from metaverdict.effects.conversions import se_from_ci as _se_from_ci
+from metaverdict.effects.conversions import smd_bound_from_p as _smd_bound
 from metaverdict.evidence.vocabulary import RATIO_MEASURES
-
-Z_975 = NormalDist().inv_cdf(0.975)
 
 
 @dataclass(frozen=True)
@@ -75,15 +75,17 @@ def favours_treatment_when(harmonised_measure: str | None, lower_is_better: bool
 
 def se_from_ci(measure: str, ci_lower: float | None, ci_upper: float | None) -> tuple[float | None, str | None]:
     """SE from a 95% CI, on the log scale for ratio measures; (None, None) if not derivable."""
-    if ci_lower is None or ci_upper is None or measure not in ("SMD", "MD", *RATIO_MEASURES):
+    if (ci_lower is None or ci_upper is None or ci_upper <= ci_lower
+            or measure not in ("SMD", "MD", *RATIO_MEASURES)):
         return None, None
     if measure in RATIO_MEASURES:
-        if ci_lower <= 0 or ci_upper <= 0:
+        if ci_lower <= 0:
             return None, None
-        se = (math.log(ci_upper) - math.log(ci_lower)) / (2 * Z_975)
-        return se, "se = (ln ci_upper - ln ci_lower) / (2 * 1.959964): SE of ln(ratio) from the 95% CI"
-    se = (ci_upper - ci_lower) / (2 * Z_975)
-    return se, "se = (ci_upper - ci_lower) / (2 * 1.959964) from the 95% CI"
+        return (float(_se_from_ci(ci_lower, ci_upper, log_scale=True)),
+                "se = (ln ci_upper - ln ci_lower) / (2 * 1.959964): SE of ln(ratio) from the "
+                "95% CI")
+    return (float(_se_from_ci(ci_lower, ci_upper)),
+            "se = (ci_upper - ci_lower) / (2 * 1.959964) from the 95% CI")
 
 
 def ci_asymmetry_note(estimate: float | None, ci_lower: float | None, ci_upper: float | None) -> str | None:
@@ -136,7 +138,7 @@ def smd_bound_from_p(relation: str, p: float, n1: int, n2: int) -> tuple[str, fl
     else:
         return None
     z = NormalDist().inv_cdf(1 - p / 2)
-    bound = z * math.sqrt(1 / n1 + 1 / n2)
+    bound = _smd_bound(p, n1, n2)
     how = (f"bound |SMD| {out} z_(p/2) * sqrt(1/n1 + 1/n2) = {z:.4f} * sqrt(1/{n1} + 1/{n2}) "
            f"= {bound:.4f} from P {relation} {p:g} (two-sided z-test, var(d) ~ 1/n1 + 1/n2; "
            "a bound, not an estimate)")

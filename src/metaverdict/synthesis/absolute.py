@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from metaverdict._results import ResultMixin
-from metaverdict.evidence.derive import Z_975
+from metaverdict.effects.conversions import Z_975
 from metaverdict.evidence.queries import ResultRow
 from metaverdict.grade.body import Body
 

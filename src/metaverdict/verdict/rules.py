@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from metaverdict.evidence.derive import Z_975
+from metaverdict.effects.conversions import Z_975
 
 CATEGORIES: tuple[str, ...] = (
     "important benefit", "benefit below the MCID", "benefit, size uncertain",
