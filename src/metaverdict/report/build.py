@@ -32,6 +32,7 @@ from metaverdict.synthesis import (Answer, Assessment, ClaimCheck, EvidenceBase,
 from metaverdict.synthesis.bodies import verification
 from metaverdict.synthesis.terms import visit_days
 from metaverdict.verdict import Verdict
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.wording import outcome_words
 
 _DOI_URL = "https://doi.org/"
@@ -47,7 +48,7 @@ def _is_secondary(row: Any) -> bool:
     return any("secondary summary" in r for r in verification(row))
 
 
-def opinion_flags(assessment: Assessment, store: Any) -> tuple[OpinionFlag, ...]:
+def opinion_flags(assessment: Assessment, store: EvidenceReader) -> tuple[OpinionFlag, ...]:
     """Each opinion, flagged "unsupported: no trial evidence" or "trial evidence exists"."""
     cites = {(o.expert, o.claim): o.citation for o in store.opinions()}
     out = []
@@ -104,7 +105,7 @@ def _reported(r: Any) -> str:
     return "; ".join(parts)
 
 
-def references(store: Any, rows: Sequence[Any],
+def references(store: EvidenceReader, rows: Sequence[Any],
                extra_keys: Iterable[str] = ()) -> tuple[Reference, ...]:
     """References for the sources of ``rows`` (plus ``extra_keys``), each with its numbers."""
     by_source: dict[str, list[Any]] = defaultdict(list)
@@ -184,7 +185,8 @@ def _group_title(outcome: str, cls: str, terms: str) -> str:
     return f"{outcome_words(outcome).capitalize()} {_CLASS_WORDS.get(cls, 'vs ' + cls)}, {terms}"
 
 
-def bottom_line(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[BottomLineGroup, ...]:
+def bottom_line(answers: Sequence[Answer],
+                rows: dict[int, AnswerRow]) -> tuple[BottomLineGroup, ...]:
     """The bottom-line table: pain and function per comparator class, short and long term
     (pain and function vs sham are always shown, "no result stored" where empty), a trial's
     own days, adverse events (always), then recurrence, responders and cramps."""
@@ -223,7 +225,8 @@ def _map_cell(a: Answer, r: AnswerRow) -> MapCell:
                    f"{r.headline}{vs}; {r.certainty or 'not rated'}; {r.verdict}")
 
 
-def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tuple[EvidenceMap, ...]:
+def evidence_maps(answers: Sequence[Answer],
+                  rows: dict[int, AnswerRow]) -> tuple[EvidenceMap, ...]:
     """Condition × (comparator class, term) maps for pain and function."""
     out = []
     for outcome in ("pain", "function"):
@@ -250,7 +253,7 @@ def evidence_maps(answers: Sequence[Answer], rows: dict[int, AnswerRow]) -> tupl
     return tuple(out)
 
 
-def _claims_for(claims: Sequence[StatedClaim], store: Any,
+def _claims_for(claims: Sequence[StatedClaim], store: EvidenceReader,
                 terms: Sequence[str]) -> list[StatedClaim]:
     wanted = set(terms)
     out = []

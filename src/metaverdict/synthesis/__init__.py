@@ -10,8 +10,7 @@ and the web app render those values.
 """
 from __future__ import annotations
 
-from typing import Any
-
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, typical_sd
 from metaverdict.synthesis.answers import (ALL_CONDITIONS, NO_RESULT, SELECTION_RULE, Answer,
@@ -35,7 +34,8 @@ __all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimChe
            "resolve_treatment", "synthesize", "term_of", "time_course", "typical_sd"]
 
 
-def answers(treatment: str, *, evidence: EvidenceBase | None = None, store: Any = None,
+def answers(treatment: str, *, evidence: EvidenceBase | None = None,
+            store: EvidenceReader | None = None,
             mcid_table: MCIDTable | None = None) -> list[Answer]:
     """The answers for one treatment (one per clinical question).
 

@@ -142,7 +142,8 @@ def proportions(row: ResultRow, unit: str = "patients") -> AbsoluteEffect | None
         nn = 100 / abs(rd)
         text += f"; about 1 in {nn:.1f} treated"
         if lo * hi > 0:
-            text += f" (1 in {100 / max(abs(lo), abs(hi)):.1f} to 1 in {100 / min(abs(lo), abs(hi)):.1f})"
+            near, far = min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
+            text += f" (1 in {100 / far:.1f} to 1 in {100 / near:.1f})"
         basis = ("Wald CI of the risk difference from the reported (rounded) percentages and "
                  f"the arm sizes {n1} and {n2}: approximate")
     return AbsoluteEffect(f"per 100 {unit}", rd, lo, hi, text, basis)

@@ -26,6 +26,7 @@ from metaverdict._results import ResultMixin, format_table
 from metaverdict.grade.certainty import rate_certainty
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.bodies import bodies_from_rows, mcid_for
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
 
 INERT = ("sham",)
@@ -125,7 +126,7 @@ def _order(v: Verdict) -> tuple:
     return v.claim.key + (v.day if math.isfinite(v.day) else 1e12, v.label)
 
 
-def assess(store: Any, treatment: str | None = None, mcid_table: MCIDTable | None = None, *,
+def assess(store: EvidenceReader, treatment: str | None = None, mcid_table: MCIDTable | None = None, *,
            condition: str | None = None,
            unknown_risk_of_bias: Literal["serious", "not serious"] = "serious") -> Assessment:
     """Verdicts for every claim in the store (optionally one treatment / condition).
@@ -214,7 +215,7 @@ def not_shown(verdicts: list[Verdict]) -> list[str]:
     return out
 
 
-def time_course(store: Any, treatment: str, condition: str, outcome: str, *,
+def time_course(store: EvidenceReader, treatment: str, condition: str, outcome: str, *,
                 comparator: str | None = None, mcid_table: MCIDTable | None = None) -> TimeCourse:
     """Verdicts for one treatment, condition and outcome, ordered by day, with the gaps
     (judged here; :func:`time_course_from` reuses verdicts already judged)."""

@@ -53,6 +53,7 @@ from metaverdict._results import ResultMixin, format_table
 from metaverdict.errors import InputError
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.grade.review_rating import LEVELS
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.verdicts import Verdict
 
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
@@ -274,7 +275,7 @@ def _day_specific(claim: StatedClaim, v: Verdict) -> bool:
     return lo is not None and hi is not None and cl <= lo and hi <= ch
 
 
-def check_claim(claim: StatedClaim, store: Any, *, mcid_table: MCIDTable | None = None,
+def check_claim(claim: StatedClaim, store: EvidenceReader, *, mcid_table: MCIDTable | None = None,
                 assessment: Any = None) -> ClaimCheck:
     """Check one stated claim against the store (rules in the module docstring).
 
@@ -393,7 +394,7 @@ def overreach(check: ClaimCheck) -> str:
     return "The claim goes beyond its evidence: " + "; ".join(parts) + "."
 
 
-def _check_responders(claim: StatedClaim, store: Any) -> ClaimCheck:
+def _check_responders(claim: StatedClaim, store: EvidenceReader) -> ClaimCheck:
     """A claim about who benefits: aggregate means cannot test it (see the module docstring)."""
     rows = store.results(treatment=claim.treatment)
     hte = [r for r in rows if _HTE.search(f"{r.outcome_raw} {r.effect_measure}")]
@@ -425,7 +426,7 @@ def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: lis
     return "not supported" if fails else "no evidence"
 
 
-def check_claims(claims: list[StatedClaim], store: Any, *,
+def check_claims(claims: list[StatedClaim], store: EvidenceReader, *,
                  mcid_table: MCIDTable | None = None,
                  assessments: dict[str, Any] | None = None) -> list[ClaimCheck]:
     """Check several claims, computing each treatment's verdicts once.

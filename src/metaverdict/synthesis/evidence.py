@@ -21,6 +21,7 @@ import pandas as pd
 
 from metaverdict.evidence.queries import (IncludedTrialRow, OpinionRow, ResultRow,
                                           row_matches)
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.evidence.vocabulary import RATIO_MEASURES, Vocabulary
 
 _FLIP = {"favours-treatment": "favours-comparator", "favours-comparator": "favours-treatment"}
@@ -155,7 +156,7 @@ def _label(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].replace("postgresql", "PostgreSQL") + " database"
 
 
-def read_evidence(store: Any) -> EvidenceBase:
+def read_evidence(store: EvidenceReader) -> EvidenceBase:
     """Read everything from a store once (results, opinions, sources, included trials,
     counts, meta) into an :class:`EvidenceBase`."""
     from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_KEY
