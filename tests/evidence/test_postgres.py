@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import MetaData, text
 
-from evidence_fixtures import postgres_url  # noqa: F401  (fixture)
+from evidence_fixtures import N_RESULTS, postgres_url  # noqa: F401  (fixture)
 from metaverdict.errors import InputError
 from metaverdict.evidence.io import export_csv, import_csv
 from metaverdict.evidence.store import open_store
@@ -26,7 +26,7 @@ def _reset(url: str) -> None:
 def test_postgres_bundled_round_trip(postgres_url: str, tmp_path: Path) -> None:
     _reset(postgres_url)
     with open_store(postgres_url) as st:
-        assert st.counts() == {"sources": 43, "results": 145, "opinions": 2}
+        assert st.counts() == {"sources": 43, "results": N_RESULTS, "opinions": 2}
         cushman = st.results(source="cushman2021")
         assert cushman[0].p_relation == "<=" and cushman[0].estimate is None
         export_csv(st, tmp_path / "pg.csv")
@@ -41,5 +41,5 @@ def test_postgres_bundled_round_trip(postgres_url: str, tmp_path: Path) -> None:
         frame.to_csv(bad, index=False)
         with pytest.raises(InputError, match="row 57, column 'n_control'"):
             import_csv(st, bad)
-        assert st.counts()["results"] == 145
+        assert st.counts()["results"] == N_RESULTS
     _reset(postgres_url)
