@@ -73,3 +73,26 @@ def test_stores_are_independent(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_store_seeded_by_an_earlier_bundle_is_refreshed(tmp_path: Path) -> None:
+    from metaverdict.evidence.bundled import BUNDLE_KEY, bundle_sha256
+    from metaverdict.evidence.io import import_rows
+    from metaverdict.evidence.models import StoreMeta
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    user_row = {"source_id": "mytrial2026", "citation": "Me. My trial. 2026.", "design": "rct",
+                "treatment": "dry needling", "comparator": "sham", "condition": "neck pain",
+                "outcome": "pain", "timepoint": "4 weeks", "effect_measure": "MD",
+                "estimate": "-1", "ci_lower": "-2", "ci_upper": "0",
+                "url_or_location": "my lab book", "verbatim_quote": "MD -1 (-2 to 0)"}
+    with open_store(url) as st:
+        import_rows(st, [user_row])
+        with st.transaction() as s:                  # pretend an earlier bundle seeded it
+            s.merge(StoreMeta(key=BUNDLE_KEY, value="an earlier bundle"))
+    with open_store(url) as st:                      # reopening refreshes the bundled sources
+        assert st.meta(BUNDLE_KEY) == bundle_sha256()
+        assert st.counts()["results"] == N_RESULTS + 1
+        assert [r.source_id for r in st.results(source="mytrial2026")] == ["mytrial2026"]
+    with open_store(url) as st:                      # and only once
+        assert st.counts()["results"] == N_RESULTS + 1
