@@ -235,17 +235,18 @@ def question_of(v: Verdict, vocabulary: Any = None) -> Question:
 
 
 def active_comparator(name: str, vocabulary: Any = None, treatment: str = "") -> str:
-    """The active comparator a question is about: a vocabulary treatment term (or alias)
-    named in ``name`` other than the treatment itself ("no PRP" does not make PRP the
-    comparator), else ``name`` itself in lower case."""
-    low = (name or "").lower()
+    """The active comparator a question is about: a vocabulary treatment term named in
+    ``name`` (or a name that is exactly one of its aliases), other than the treatment itself
+    ("no PRP" does not make PRP the comparator; "other therapies incl. physiotherapy" is not
+    "exercise therapy"), else ``name`` itself."""
+    low = (name or "").strip().lower()
     if vocabulary is not None:
         for term, info in vocabulary.data["treatments"]["terms"].items():
             if term == treatment or info.get("family") == treatment:
                 continue
-            for n in (term, *info.get("aliases", [])):
-                if len(n) > 2 and re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low):
-                    return term
+            if re.search(rf"(?<![a-z]){re.escape(term.lower())}(?![a-z])", low) or any(
+                    low == a.lower() for a in info.get("aliases", [])):
+                return term
     return (name or "").strip() or "an active treatment"
 
 

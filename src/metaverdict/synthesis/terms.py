@@ -51,12 +51,15 @@ def visit_label(row: ResultRow) -> str:
 
 
 def visit_days(term: str) -> float | None:
-    """The day count of a visit label (``day 2`` -> 2, ``4 weeks`` -> 28), else None."""
+    """A day count to order a trial's visits by (``day 2`` -> 2, ``4 weeks`` -> 28; a range
+    ``days 1-7`` after its last day, 7.5), else None for a term."""
     if term in TERMS:
         return None
     from metaverdict.evidence.timepoints import parse_timepoint
     p = parse_timepoint(term)
-    return p.days if p.days is not None else p.days_min
+    if p.days is not None:
+        return p.days
+    return None if p.days_max is None else p.days_max + 0.5
 
 
 def terms(rows: Iterable[ResultRow]) -> dict[int, str]:

@@ -107,6 +107,11 @@ class Verdict(ResultMixin):
                 "statement": self.statement, "sources": ", ".join(self.sources)}
 
 
+_STATED = {"favours-treatment": "favours the treatment",
+           "favours-comparator": "favours the comparator",
+           "no-significant-difference": "no significant difference"}
+
+
 def _favours(body: Body) -> str:
     b, _, _ = body.benefit()
     if b is None or body.measure == "NNT":
@@ -139,14 +144,11 @@ def effect_text(body: Body) -> str:
                 "group sizes, not an estimate)")
     if p:
         return f"{p} (no estimate reported)"
+    stated = _STATED.get(body.direction_reported or "", body.direction_reported)
     if body.reported:
-        return body.reported + (f"; {body.direction_reported}" if body.direction_reported
-                                else "")
-    if body.direction_reported:
-        return {"favours-treatment": "favours the treatment",
-                "favours-comparator": "favours the comparator",
-                "no-significant-difference": "no significant difference"}.get(
-            body.direction_reported, body.direction_reported) + " (stated; no numbers)"
+        return body.reported + (f"; {stated} (as the source states)" if stated else "")
+    if stated:
+        return f"{stated} (stated; no numbers)"
     return "measured, result not reported"
 
 
