@@ -9,27 +9,57 @@ The public API is a set of plain functions returning frozen result objects::
 """
 from __future__ import annotations
 
-from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_safe_n, henmi_copas,
-                                     influence, leave_one_out, pet_peese, rank_test, ranef,
-                                     rstandard, trim_and_fill)
-from metaverdict.effects import EffectSizes, effect_sizes
+from typing import TYPE_CHECKING
+
 from metaverdict.errors import ConvergenceError, InputError
-from metaverdict.models import (MetaAnalysisResult, MultilevelResult, PooledTablesResult,
-                                mantel_haenszel, meta_analysis, multilevel, permutation_test, peto,
-                                predict, robust, subgroup_analysis)
 
 __version__ = "0.1.0"
 #: Subpackages reachable as ``mv.<name>`` (imported on first use).
 SUBPACKAGES: tuple[str, ...] = ("batch", "diagnostics", "effects", "evidence", "grade", "models",
-                                "report", "synthesis", "verdict")
+                                "report", "synthesis", "trials", "verdict")
+#: Public names and the subpackage that defines them; imported on first use, so that
+#: ``import metaverdict`` costs nothing until a function is called.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "henmi_copas",
+                     "influence", "leave_one_out", "pet_peese", "rank_test", "ranef",
+                     "rstandard", "trim_and_fill"), "diagnostics"),
+    **dict.fromkeys(("EffectSizes", "effect_sizes"), "effects"),
+    **dict.fromkeys(("MetaAnalysisResult", "MultilevelResult", "PooledTablesResult",
+                     "mantel_haenszel", "meta_analysis", "multilevel", "permutation_test",
+                     "peto", "predict", "robust", "subgroup_analysis"), "models"),
+}
+
+if TYPE_CHECKING:                                          # pragma: no cover
+    from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_safe_n,
+                                         henmi_copas, influence, leave_one_out, pet_peese,
+                                         rank_test, ranef, rstandard, trim_and_fill)
+    from metaverdict.effects import EffectSizes, effect_sizes
+    from metaverdict.models import (MetaAnalysisResult, MultilevelResult, PooledTablesResult,
+                                    mantel_haenszel, meta_analysis, multilevel,
+                                    permutation_test, peto, predict, robust, subgroup_analysis)
 
 
 def __getattr__(name: str) -> object:
-    """``mv.synthesis``, ``mv.batch`` ...: import a subpackage when it is first used."""
+    """Import a public function or a subpackage (``mv.synthesis``, ``mv.batch``) on first
+    use."""
+    import importlib
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"metaverdict.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     if name in SUBPACKAGES:
-        import importlib
-        return importlib.import_module(f"metaverdict.{name}")
+        try:
+            return importlib.import_module(f"metaverdict.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"metaverdict.{name}":
+                raise
     raise AttributeError(f"module 'metaverdict' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(SUBPACKAGES))
+
+
 __all__ = [
     "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "MultilevelResult",
     "PooledTablesResult",

@@ -15,9 +15,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from metaverdict.cli.common import fail_on_input_error
-from metaverdict.evidence.store import open_store
-from metaverdict.grade.mcid import MCIDTable
-from metaverdict.synthesis import read_evidence, synthesize
 
 _STYLE = {"benefit": "green", "harm": "red", "none": "cyan", "unknown": "yellow"}
 
@@ -35,6 +32,9 @@ def answer(
 ) -> None:
     """The bottom line per clinical question: GRADE statement, certainty, verdict, effect and
     the source chosen, with the other sources as consistent or conflicting."""
+    from metaverdict.evidence.store import open_store
+    from metaverdict.grade.mcid import MCIDTable
+    from metaverdict.synthesis import read_evidence, synthesize
     table_m = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
     with open_store(db) as store:
         evidence = read_evidence(store)

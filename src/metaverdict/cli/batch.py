@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from metaverdict.batch.io import count_rows, meta_analyses_file
 from metaverdict.cli.common import fail_on_input_error
 
 
@@ -27,6 +26,7 @@ def batch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fit one meta-analysis per analysis key; rows of an analysis must be contiguous."""
+    from metaverdict.batch.io import count_rows, meta_analyses_file
     total = count_rows(file) if file.exists() and not quiet else None
     with Progress(TextColumn("[bold]fitting[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("rows"), TimeElapsedColumn(), console=Console(stderr=True),

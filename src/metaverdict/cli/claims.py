@@ -10,10 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from metaverdict.errors import InputError
-from metaverdict.evidence.store import open_store
-from metaverdict.grade.mcid import MCIDTable
-from metaverdict.synthesis import read_evidence
-from metaverdict.synthesis.claim_check import article_claims, check_claims, load_claims
 
 claims_app = typer.Typer(help="Check claims (CSV/JSON) against the stored evidence.",
                          no_args_is_help=True)
@@ -39,6 +35,10 @@ def check_command(
     db: DbOption = None,
 ) -> None:
     """Check each claim: supported, partly supported, not supported or no evidence."""
+    from metaverdict.evidence.store import open_store
+    from metaverdict.grade.mcid import MCIDTable
+    from metaverdict.synthesis import read_evidence
+    from metaverdict.synthesis.claim_check import article_claims, check_claims, load_claims
     try:
         claims = load_claims(file) if file is not None else article_claims()
         table_m = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None

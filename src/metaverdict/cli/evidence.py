@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from metaverdict.errors import InputError
-from metaverdict.evidence.io import export_csv, import_csv
-from metaverdict.evidence.store import open_store
 
 evidence_app = typer.Typer(help="The evidence store: import, export and list results.",
                            no_args_is_help=True)
@@ -26,6 +24,8 @@ def _num(x: float | None) -> str:
 def import_command(file: Annotated[Path, typer.Argument(help="CSV in the studies.csv layout.")],
                    db: DbOption = None) -> None:
     """Import a CSV of results (all rows or none)."""
+    from metaverdict.evidence.io import import_csv
+    from metaverdict.evidence.store import open_store
     with open_store(db) as store:
         try:
             n = import_csv(store, file)
@@ -39,6 +39,8 @@ def import_command(file: Annotated[Path, typer.Argument(help="CSV in the studies
 def export_command(file: Annotated[Path, typer.Argument(help="CSV file to write.")],
                    db: DbOption = None) -> None:
     """Export every result to CSV (re-importable)."""
+    from metaverdict.evidence.io import export_csv
+    from metaverdict.evidence.store import open_store
     with open_store(db) as store:
         n = export_csv(store, file)
     Console().print(f"exported {n} result(s) to {file}")
@@ -53,6 +55,7 @@ def list_command(
     db: DbOption = None,
 ) -> None:
     """List results as a table."""
+    from metaverdict.evidence.store import open_store
     with open_store(db) as store:
         rows = store.results(treatment, condition, outcome, kind)
     table = Table(title=f"{len(rows)} result(s)")

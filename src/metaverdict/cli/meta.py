@@ -4,20 +4,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 
-from metaverdict import diagnostics
-from metaverdict._results import to_builtin
 from metaverdict.cli.common import fail_on_input_error
-from metaverdict.datasets import load_example
-from metaverdict.effects import effect_sizes
 from metaverdict.errors import InputError
-from metaverdict.models import meta_analysis, subgroup_analysis
-from metaverdict.report.plots import forest_plot, funnel_plot
+
+if TYPE_CHECKING:                                          # pragma: no cover
+    import pandas as pd
+
+# numpy, pandas, the models and the plots are imported inside the functions that use them, so
+# that "metaverdict --help" starts without them.
 
 ESCALC_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
                   "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni")
@@ -49,6 +47,12 @@ def meta(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the summary")] = False,
 ) -> None:
     """Compute effect sizes (or read yi/vi) and fit a meta-analysis; print a metafor-style summary."""
+    import pandas as pd
+
+    from metaverdict._results import to_builtin
+    from metaverdict.effects import effect_sizes
+    from metaverdict.models import meta_analysis, subgroup_analysis
+
     data = _read(file, example)
     if label is not None:
         if label not in data.columns:
@@ -86,6 +90,9 @@ def meta(
 
 
 def _read(file: Path | None, example: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    from metaverdict.datasets import load_example
     if (file is None) == (example is None):
         raise InputError("give a CSV FILE or --example NAME (one of them)")
     if example is not None:
@@ -100,6 +107,7 @@ def _read(file: Path | None, example: str | None) -> pd.DataFrame:
 
 def _extras(res, bias: bool, influence: bool) -> dict:
     """Diagnostics requested on the command line, by section name."""
+    from metaverdict import diagnostics
     out: dict = {}
     if bias:
         out["egger_test"] = diagnostics.egger_test(res)
@@ -113,6 +121,9 @@ def _extras(res, bias: bool, influence: bool) -> dict:
 
 
 def _plots(res, measure: str | None, forest: Path | None, funnel: Path | None) -> None:
+    import numpy as np
+
+    from metaverdict.report.plots import forest_plot, funnel_plot
     ratio = measure is not None and measure.upper() in RATIO_MEASURES
     if forest is not None:
         forest_plot(res, transform=np.exp if ratio else None, save=forest)

@@ -12,13 +12,6 @@ from rich.console import Console
 
 from metaverdict.cli.common import fail_on_input_error
 from metaverdict.errors import InputError
-from metaverdict.evidence.store import open_store
-from metaverdict.grade.mcid import MCIDTable
-from metaverdict.report.build import build_report
-from metaverdict.report.document import ALL_TREATMENTS
-from metaverdict.report.render import FORMATS, write_report
-from metaverdict.synthesis import read_evidence
-from metaverdict.synthesis.claim_check import load_claims
 
 
 @fail_on_input_error
@@ -41,6 +34,13 @@ def report(
 ) -> None:
     """Write the evidence report: summary of findings, verdicts per condition, forest and
     time-course plots, claim check, gaps, opinions and references with DOIs."""
+    from metaverdict.evidence.store import open_store
+    from metaverdict.grade.mcid import MCIDTable
+    from metaverdict.report.build import build_report
+    from metaverdict.report.document import ALL_TREATMENTS
+    from metaverdict.report.render import FORMATS, write_report
+    from metaverdict.synthesis import read_evidence
+    from metaverdict.synthesis.claim_check import load_claims
     err = Console(stderr=True)
     if format is not None and format.lower() not in FORMATS:
         raise InputError(f"option '--format': must be one of {', '.join(FORMATS)}, got {format!r}")
