@@ -160,6 +160,7 @@ def fit_python(tool: str, method: str, data: dict[str, Any]) -> tuple[np.ndarray
         return est, tau2
     if tool == "batch_file":
         import pandas as pd
+
         from metaverdict.batch import meta_analyses_file
         out = Path(data["dir"]) / "out.parquet"
         meta_analyses_file(data["path"], out, method=method)
@@ -260,7 +261,8 @@ def run_metafor(method: str, k: int, n_sub: int, seed: int, workdir: Path, tight
         to_frame(y, v).to_csv(src, index=False)       # shortest round-trip repr: exact floats
     out = workdir / f"k{k}_n{n_sub}_{method}_{'tight' if tight else 'default'}.out.csv"
     cmd = ["Rscript", str(HERE / "metafor_loop.R"), str(src), str(out), method]
-    p = subprocess.run(cmd + ["tight" if tight else "default", str(budget)], capture_output=True, text=True)
+    p = subprocess.run(cmd + ["tight" if tight else "default", str(budget)], capture_output=True,
+                       text=True)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["Rscript failed"])[-1]}
     stats = dict(item.split("=") for item in p.stdout.split())
@@ -277,7 +279,8 @@ def ensure_tools() -> dict[str, str | None]:
     """Install what is missing; returns the version of each tool, or None where unavailable."""
     def r_ok() -> bool:
         return shutil.which("Rscript") is not None and subprocess.run(
-            ["Rscript", "-e", "suppressMessages(library(metafor))"], capture_output=True).returncode == 0
+            ["Rscript", "-e", "suppressMessages(library(metafor))"],
+            capture_output=True).returncode == 0
     if not r_ok():
         print("R/metafor missing: apt-get install -y r-base-core r-cran-metafor", flush=True)
         ok = subprocess.run(["apt-get", "update"], capture_output=True).returncode == 0 and \
@@ -320,14 +323,17 @@ def machine() -> str:
             return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
         except OSError:
             return ""
-    cpu = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = [line.split(":", 1)[1].strip()
+           for line in Path("/proc/cpuinfo").read_text().splitlines()
            if line.startswith("model name")]
     keep = ("Architecture", "CPU(s)", "Model name", "Thread(s) per core", "Core(s) per socket",
             "L2 cache", "L3 cache", "Flags")
     lscpu = [line if not line.startswith("Flags") else
-             "Flags (SIMD): " + " ".join(f for f in line.split()[1:] if f.startswith(("avx", "sse4", "fma")))
+             "Flags (SIMD): " + " ".join(f for f in line.split()[1:]
+                                         if f.startswith(("avx", "sse4", "fma")))
              for line in sh("lscpu").splitlines() if line.split(":")[0].strip() in keep]
-    osname = next((line.split("=", 1)[1].strip('"') for line in Path("/etc/os-release").read_text().splitlines()
+    osname = next((line.split("=", 1)[1].strip('"')
+                   for line in Path("/etc/os-release").read_text().splitlines()
                    if line.startswith("PRETTY_NAME")), platform.platform())
     return "\n".join([f"- CPU: {cpu[0] if cpu else '?'} x {len(cpu)} logical CPUs "
                       f"(os.cpu_count() = {os.cpu_count()})",
@@ -374,8 +380,9 @@ def run_all(args: argparse.Namespace, have: dict[str, str | None]) -> list[dict[
                 elif tool == "metafor":
                     res = run_metafor(method, k, n_sub, args.seed, workdir, False, args.r_budget)
                     if "error" not in res:          # the reference: same analyses, tight control
-                        ref = res if method == "DL" else run_metafor(method, k, res["n_fit"], args.seed,
-                                                                     workdir, True, math.inf)
+                        ref = res if method == "DL" else run_metafor(method, k, res["n_fit"],
+                                                                     args.seed, workdir, True,
+                                                                     math.inf)
                         res["ref"], res["failed_tight"] = ref, ref.get("failed")
                         if method == "REML":      # statsmodels "iterated" is Paule-Mandel
                             res["ref_pm"] = run_metafor("PM", k, res["n_fit"], args.seed, workdir,
@@ -397,7 +404,8 @@ def run_all(args: argparse.Namespace, have: dict[str, str | None]) -> list[dict[
 
 def add_accuracy(rows: list[dict[str, Any]]) -> None:
     """Max |difference| of estimate and tau² against metafor (tight control) per row."""
-    refs = {(r["method"], r["n"], r["k"]): r for r in rows if r["tool"] == "metafor" and "ref" in r}
+    refs = {(r["method"], r["n"], r["k"]): r for r in rows
+            if r["tool"] == "metafor" and "ref" in r}
     for r in rows:
         mf = refs.get((r["method"], r["n"], r["k"]))
         if mf is None or "estimate" not in r:
@@ -408,19 +416,22 @@ def add_accuracy(rows: list[dict[str, Any]]) -> None:
         m = min(len(r["estimate"]), len(ref["estimate"]))
         ok = np.isfinite(np.asarray(ref["estimate"][:m], dtype=float))
         for field in ("estimate", "tau2"):
-            d = np.abs(np.asarray(r[field][:m], dtype=float) - np.asarray(ref[field][:m], dtype=float))[ok]
+            d = np.abs(np.asarray(r[field][:m], dtype=float)
+                       - np.asarray(ref[field][:m], dtype=float))[ok]
             r["d_" + field] = float(np.nanmax(d)) if d.size else float("nan")
         r["n_compared"] = int(ok.sum())
         if r["tool"] == "statsmodels" and r["method"] == "DL":   # its DL tau² is not truncated at 0
             neg = np.asarray(r["tau2"][:m], dtype=float) < 0
             d = np.abs(np.asarray(r["estimate"][:m], dtype=float) - np.asarray(ref["estimate"][:m]))
             r["negative_tau2"] = int(neg.sum())
-            r["d_estimate_nonneg"] = float(np.nanmax(d[ok & ~neg])) if (ok & ~neg).any() else float("nan")
+            r["d_estimate_nonneg"] = (float(np.nanmax(d[ok & ~neg])) if (ok & ~neg).any()
+                                      else float("nan"))
         r["ref_name"] = "metafor PM" if ref is mf.get("ref_pm") else f"metafor {r['method']}"
 
 
 def profile_batch(method: str, n: int, k: int, seed: int, top: int = 15) -> str:
-    """cProfile of one :func:`metaverdict.batch.meta_analyses` call (top functions by own time)."""
+    """cProfile of one :func:`metaverdict.batch.meta_analyses` call (top functions by own
+    time)."""
     code = f"""
 import cProfile, io, pstats, sys
 sys.path.insert(0, {str(HERE)!r})
@@ -429,7 +440,8 @@ from metaverdict.batch import meta_analyses
 frame = to_frame(*generate({n}, {k}, {seed}))
 meta_analyses(frame.iloc[:{k} * 1000], method={method!r})
 pr = cProfile.Profile(); pr.enable(); meta_analyses(frame, method={method!r}); pr.disable()
-s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats({top}); print(s.getvalue())
+s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats({top})
+print(s.getvalue())
 """
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     text = p.stdout if p.returncode == 0 else p.stderr
@@ -464,13 +476,15 @@ def fmt_d(x: float | None) -> str:
 
 def progress_line(r: dict[str, Any]) -> str:
     if "error" in r:
-        return f"{r['method']:5} N={fmt_n(r['n']):6} k={r['k']:<5} {r['tool']:13} ERROR {r['error']}"
+        return (f"{r['method']:5} N={fmt_n(r['n']):6} k={r['k']:<5} {r['tool']:13} "
+                f"ERROR {r['error']}")
     return (f"{r['method']:5} N={fmt_n(r['n']):6} k={r['k']:<5} {r['tool']:13} per fit "
             f"{fmt_t(r['per_fit_s']):>9} ({r['n_fit']:,} fits)  peak {r['peak_mb']:,.0f} MB")
 
 
 def find(rows: list[dict[str, Any]], **kw: Any) -> dict[str, Any] | None:
-    return next((r for r in rows if all(r.get(a) == b for a, b in kw.items()) and "error" not in r), None)
+    return next((r for r in rows
+                 if all(r.get(a) == b for a, b in kw.items()) and "error" not in r), None)
 
 
 def headline(rows: list[dict[str, Any]], method: str, n: int = 10**6, k: int = 10) -> list[str]:
@@ -481,37 +495,44 @@ def headline(rows: list[dict[str, Any]], method: str, n: int = 10**6, k: int = 1
     out = [f"### {method}, N = {fmt_n(n)}, k = {k}", "",
            "| tool | analyses timed | per fit | batch speed-up | target | met | peak RSS | "
            "max abs Δ estimate | max abs Δ tau² |", "|" + "---|" * 9]
-    for tool in ("metafor", "statsmodels", "single", "pymare", "batch", "batch_arrays", "batch_numpy",
-                 "batch_fast"):
+    for tool in ("metafor", "statsmodels", "single", "pymare", "batch", "batch_arrays",
+                 "batch_numpy", "batch_fast"):
         r = find(rows, method=method, n=n, k=k, tool=tool)
         if r is None:
             continue
         ratio = r["per_fit_s"] / batch["per_fit_s"]
         target = TARGETS.get(method, {}).get(tool) if (n, k) == (10**6, 10) else None
-        label = LABELS[tool] + (" (Paule-Mandel)" if tool == "statsmodels" and method == "REML" else "")
+        label = LABELS[tool] + (" (Paule-Mandel)" if tool == "statsmodels" and method == "REML"
+                                else "")
         cmp = f" (vs {r['ref_name']})" if r.get("ref_name", "").endswith("PM") else ""
+        met = (("yes" if ratio >= target else f"**no** ({ratio / target:.2g} of target)")
+               if target else "")
         out.append(f"| {label} | {r['n_fit']:,} | {fmt_t(r['per_fit_s'])} | "
-                   f"{fmt_x(ratio) if tool != 'batch' else '1×'} | {f'≥ {target:,}×' if target else ''} | "
-                   f"{('yes' if ratio >= target else f'**no** ({ratio / target:.2g} of target)') if target else ''} | "
-                   f"{r['peak_mb']:,.0f} MB | {fmt_d(r.get('d_estimate'))}{cmp} | {fmt_d(r.get('d_tau2'))} |")
+                   f"{fmt_x(ratio) if tool != 'batch' else '1×'} | "
+                   f"{f'≥ {target:,}×' if target else ''} | {met} | "
+                   f"{r['peak_mb']:,.0f} MB | {fmt_d(r.get('d_estimate'))}{cmp} | "
+                   f"{fmt_d(r.get('d_tau2'))} |")
     mf = find(rows, method=method, n=n, k=k, tool="metafor")
     if mf:
-        out += ["", f"metafor fits that failed (rma() error, e.g. Fisher scoring not converged): "
-                f"{mf['failed']} of {mf['n_fit']:,} with default control, {mf['failed_tight']} with "
-                "`control=list(threshold=1e-10, maxiter=1000)` (the reference for the differences)."]
+        out += ["", "metafor fits that failed (rma() error, e.g. Fisher scoring not converged): "
+                f"{mf['failed']} of {mf['n_fit']:,} with default control, "
+                f"{mf['failed_tight']} with `control=list(threshold=1e-10, maxiter=1000)` "
+                "(the reference for the differences)."]
     sm = find(rows, method=method, n=n, k=k, tool="statsmodels")
     if sm and sm.get("negative_tau2"):
-        out += ["", f"statsmodels' DL leaves tau² negative when Q < k − 1 (`combine_effects` computes "
-                f"`tau2 = (q - df) / c` without truncating at 0, unlike metafor and metaverdict): "
-                f"{sm['negative_tau2']} of {sm['n_compared']:,} analyses, which is where its estimate "
-                f"differs; on the others max abs Δ estimate = {fmt_d(sm['d_estimate_nonneg'])}."]
+        out += ["", "statsmodels' DL leaves tau² negative when Q < k − 1 (`combine_effects` "
+                "computes `tau2 = (q - df) / c` without truncating at 0, unlike metafor and "
+                f"metaverdict): {sm['negative_tau2']} of {sm['n_compared']:,} analyses, which is "
+                "where its estimate differs; on the others max abs Δ estimate = "
+                f"{fmt_d(sm['d_estimate_nonneg'])}."]
     return out + [""]
 
 
 def grid_table(rows: list[dict[str, Any]], method: str) -> list[str]:
     """Per-fit times of every tool and the batch speed-ups, one line per (N, k)."""
     tools = [t for t in ("metafor", "statsmodels", "single", "pymare", "batch", "batch_arrays",
-                         "batch_numpy", "batch_fast", "batch_file") if find(rows, method=method, tool=t)]
+                         "batch_numpy", "batch_fast", "batch_file")
+             if find(rows, method=method, tool=t)]
     out = ["| N | k | " + " | ".join(tools) + " | metafor / batch | statsmodels / batch | "
            "PyMARE / batch |", "|" + "---|" * (len(tools) + 5)]
     cells = sorted({(r["k"], r["n"]) for r in rows if r["method"] == method})
@@ -525,13 +546,15 @@ def grid_table(rows: list[dict[str, Any]], method: str) -> list[str]:
                         (f" (n={r['n_fit']:,})" if r["n_fit"] < n else ""))
         ratios = [fmt_x(got[t]["per_fit_s"] / b["per_fit_s"]) if b and got.get(t) else "–"
                   for t in ("metafor", "statsmodels", "pymare")]
-        out.append(f"| {fmt_n(n)} | {k} | " + " | ".join(cols) + " | " + " | ".join(ratios) + " |")
+        out.append(f"| {fmt_n(n)} | {k} | " + " | ".join(cols) + " | " + " | ".join(ratios)
+                   + " |")
     return out + [""]
 
 
 def accuracy_table(rows: list[dict[str, Any]], method: str) -> list[str]:
-    out = ["| N | k | analyses compared | metafor failed (default / tight) | " +
-           " | ".join(f"{t} Δest / Δtau²" for t in ("statsmodels", "single", "pymare", "batch")) + " |",
+    out = ["| N | k | analyses compared | metafor failed (default / tight) | "
+           + " | ".join(f"{t} Δest / Δtau²" for t in ("statsmodels", "single", "pymare", "batch"))
+           + " |",
            "|" + "---|" * 8]
     for r in rows:
         if r["method"] != method or r["tool"] != "metafor" or "ref" not in r:
@@ -539,15 +562,17 @@ def accuracy_table(rows: list[dict[str, Any]], method: str) -> list[str]:
         cols = []
         for t in ("statsmodels", "single", "pymare", "batch"):
             o = find(rows, method=method, n=r["n"], k=r["k"], tool=t)
-            cols.append("–" if o is None else f"{fmt_d(o.get('d_estimate'))} / {fmt_d(o.get('d_tau2'))}")
-        out.append(f"| {fmt_n(r['n'])} | {r['k']} | {r['n_fit']:,} | {r['failed']} / {r['failed_tight']} | "
-                   + " | ".join(cols) + " |")
+            cols.append("–" if o is None
+                        else f"{fmt_d(o.get('d_estimate'))} / {fmt_d(o.get('d_tau2'))}")
+        out.append(f"| {fmt_n(r['n'])} | {r['k']} | {r['n_fit']:,} | "
+                   f"{r['failed']} / {r['failed_tight']} | " + " | ".join(cols) + " |")
     return out + [""]
 
 
 def scaling_table(rows: list[dict[str, Any]], method: str) -> list[str]:
     out = ["| N | k | N·k | total | per fit | per study value |", "|---|---|---|---|---|---|"]
-    for r in sorted((r for r in rows if r["method"] == method and r["tool"] == "batch" and "error" not in r),
+    for r in sorted((r for r in rows
+                     if r["method"] == method and r["tool"] == "batch" and "error" not in r),
                     key=lambda r: (r["n"] * r["k"], r["k"])):
         total = r["per_fit_s"] * r["n_fit"]
         out.append(f"| {fmt_n(r['n'])} | {r['k']} | {r['n'] * r['k']:.0e} | {fmt_t(total)} | "
@@ -562,7 +587,8 @@ def memory_table(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         if r["n"] == big and r["tool"].startswith("batch") and "error" not in r:
             extra = f" (Parquet file {r['file_mb']:,.0f} MB)" if r.get("file_mb") else ""
-            out.append(f"| {r['method']} | {fmt_n(r['n'])} | {r['k']} | {LABELS[r['tool']]}{extra} | "
+            out.append(f"| {r['method']} | {fmt_n(r['n'])} | {r['k']} | "
+                       f"{LABELS[r['tool']]}{extra} | "
                        f"{r['peak_mb'] / 1024:.2f} GB | {r['input_mb'] / 1024:.2f} GB | "
                        f"{'yes' if r['peak_mb'] / 1024 < MEMORY_TARGET_GB else '**no**'} |")
     return out + [""]
@@ -572,11 +598,13 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, versions: dict[
            profiles: dict[str, str], elapsed: float) -> str:
     v = versions
     cells = {(r["n"], r["k"]) for r in rows if r["tool"] == "pymare"}
-    head = (10**6, 10) if (10**6, 10) in cells else max(cells, key=lambda c: c[0] * c[1], default=(10**6, 10))
+    head = ((10**6, 10) if (10**6, 10) in cells
+            else max(cells, key=lambda c: c[0] * c[1], default=(10**6, 10)))
     lines = ["# Batch engine benchmarks", "",
              f"Generated by `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}` on "
              f"{time.strftime('%Y-%m-%d %H:%M')} in {elapsed / 60:.1f} min "
-             f"(seed {args.seed}). Rerun: `python bench/run.py` (quick) or `python bench/run.py --full`.",
+             f"(seed {args.seed}). Rerun: `python bench/run.py` (quick) or "
+             "`python bench/run.py --full`.",
              "", "## Machine", "", machine(), "",
              f"Python {v['python']}, NumPy {v['numpy']}, SciPy {v['scipy']}, pandas {v['pandas']}, "
              f"pyarrow {v['pyarrow']}, R {v['R']}, metafor {v['metafor']}, PyMARE {v['pymare']}, "
@@ -584,18 +612,20 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, versions: dict[
              f"(git {_git_head()}{_dirty()}), Numba {v['numba']} "
              f"(compiled batch kernel: {_compiled()}).", "",
              f"## Headline: N = {fmt_n(head[0])} analyses, k = {head[1]} studies", "",
-             "Speed-up = the tool's per-fit time / the batch's per-fit time, measured in the same run. "
-             "Slow loops are timed on the first `analyses timed` analyses; differences are against "
-             "metafor with tight control on the analyses metafor fitted.", ""]
+             "Speed-up = the tool's per-fit time / the batch's per-fit time, measured in the same "
+             "run. Slow loops are timed on the first `analyses timed` analyses; differences are "
+             "against metafor with tight control on the analyses metafor fitted.", ""]
     for method in args.methods:
         lines += headline(rows, method, *head)
     lines += ["## Peak memory at the largest N", "", *memory_table(rows)]
     for method in args.methods:
         lines += [f"## Per-fit times, {method}", "", *grid_table(rows, method),
                   f"### Accuracy against metafor, {method}", "", *accuracy_table(rows, method),
-                  f"### Batch scaling, {method} (per-fit time vs N·k)", "", *scaling_table(rows, method)]
+                  f"### Batch scaling, {method} (per-fit time vs N·k)", "",
+                  *scaling_table(rows, method)]
     for method, text in profiles.items():
-        lines += [f"## Profile of one batch call: {method}, N = 10^6, k = 10 (cProfile, top by own time)",
+        lines += [f"## Profile of one batch call: {method}, N = 10^6, k = 10 "
+                  "(cProfile, top by own time)",
                   "", "```", text, "```", ""]
     lines += ["## Notes", "", NOTES.format(sample=args.sample, big=args.big,
                                             pymare=args.pymare_values, r_budget=args.r_budget), ""]
@@ -603,14 +633,16 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, versions: dict[
 
 
 def _git_head() -> str:
-    p = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    p = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True)
     return p.stdout.strip() or "?"
 
 
 def _dirty() -> str:
     """Uncommitted changes to the engine's sources, which the run measured."""
     p = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "--",
-                        "src/metaverdict/batch", "src/metaverdict/models"], capture_output=True, text=True)
+                        "src/metaverdict/batch", "src/metaverdict/models"],
+                       capture_output=True, text=True)
     files = [line[3:] for line in p.stdout.splitlines()]
     return f" + uncommitted changes to {', '.join(files)}" if files else ""
 
@@ -618,7 +650,8 @@ def _dirty() -> str:
 def _compiled() -> str:
     code = "from metaverdict.batch import compiled; print(compiled.available())"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return {"True": "yes", "False": "no (Numba missing)"}.get(p.stdout.strip(), "not in this version")
+    return {"True": "yes", "False": "no (Numba missing)"}.get(p.stdout.strip(),
+                                                              "not in this version")
 
 
 NOTES = """\
@@ -630,13 +663,15 @@ NOTES = """\
 - **Subsamples.** metafor, statsmodels and the metaverdict single-fit loop fit the first
   min(N, max(200, {sample}·10/max(k, 10))) analyses (2,000 for k ≤ 10) and are reported per fit
   (their per-fit time does not depend on N); the metafor timing loop starts no new fit after
-  {r_budget:.0f} s (REML at k = 1000 takes over a second per fit), and the tight-control reference runs
-  on the analyses it reached. PyMARE is vectorised over all N up to N·k = {pymare:.0e}
-  values, else over the first {pymare:.0e}/k analyses. Cells with N·k > {big:.0e} run only the batch.
+  {r_budget:.0f} s (REML at k = 1000 takes over a second per fit), and the tight-control
+  reference runs on the analyses it reached. PyMARE is vectorised over all N up to
+  N·k = {pymare:.0e} values, else over the first {pymare:.0e}/k analyses. Cells with
+  N·k > {big:.0e} run only the batch.
 - **Timing.** Wall-clock time of the fit call only (Python: `time.perf_counter`; R: `proc.time()`
   elapsed around the `rma()` loop, after reading and splitting the CSV), after an untimed warm-up
   fit of 100 analyses (imports, Numba compilation). Vectorised tools: best of up to 3 runs
-  (stopping once 10 s are spent); loops: one run. Other processes share the CPUs, so expect ±20% noise.
+  (stopping once 10 s are spent); loops: one run. Other processes share the CPUs, so expect
+  ±20% noise.
 - **metafor.** `rma(yi, vi, method=...)` in a loop (`bench/metafor_loop.R`), default control for
   timing. REML differences are taken against a second run with
   `control=list(threshold=1e-10, maxiter=1000)`; DL is closed-form, so one run serves both. Fits
@@ -656,7 +691,8 @@ NOTES = """\
   which runs the analyses in parallel over the CPU cores (2 here); PyMARE, statsmodels and the
   NumPy kernels use one core for their element-wise work. `fit_arrays` = the same engine on
   (N, k) arrays of equal k (validation, no grouping step, the same output table), as
-  for simulation studies. `backend="numpy"` = the NumPy array kernels (the reference implementation).
+  for simulation studies. `backend="numpy"` = the NumPy array kernels (the reference
+  implementation).
   `FAST_CONTROL` = `SolverControl(step="newton", global_search="screened")`.
   `meta_analyses_file` streams a Parquet file (written beforehand, not timed) to a Parquet
   result, reading and writing timed.
@@ -670,12 +706,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="the quick configuration (default)")
-    ap.add_argument("--full", action="store_true", help="N in 10^3..10^7 x k in {2,5,10,30,100,1000}")
+    ap.add_argument("--full", action="store_true",
+                    help="N in 10^3..10^7 x k in {2,5,10,30,100,1000}")
     ap.add_argument("--n", type=int, nargs="+", help="numbers of analyses (overrides the grid)")
     ap.add_argument("--k", type=int, nargs="+", help="studies per analysis (overrides the grid)")
     ap.add_argument("--methods", nargs="+", default=["DL", "REML"], choices=["DL", "REML"])
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"), help="markdown report")
-    ap.add_argument("--sample", type=int, default=2000, help="analyses for the slow loops (k <= 10)")
+    ap.add_argument("--sample", type=int, default=2000,
+                    help="analyses for the slow loops (k <= 10)")
     ap.add_argument("--r-budget", type=float, default=15.0,
                     help="seconds: the metafor timing loop starts no new fit after this long")
     ap.add_argument("--seed", type=int, default=20240609)
@@ -692,11 +730,13 @@ def main(argv: list[str] | None = None) -> int:
     versions = ensure_tools()
     print("versions:", {a: b for a, b in versions.items()}, flush=True)
     rows = run_all(args, versions)
-    profiles = {} if args.no_profile else {m: profile_batch(m, 10**6, 10, args.seed) for m in args.methods}
+    profiles = ({} if args.no_profile
+                else {m: profile_batch(m, 10**6, 10, args.seed) for m in args.methods})
     text = report(rows, args, versions, profiles, time.perf_counter() - t0)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
-        [{a: b for a, b in r.items() if a not in ("estimate", "tau2", "ref", "ref_pm")} for r in rows],
+        [{a: b for a, b in r.items() if a not in ("estimate", "tau2", "ref", "ref_pm")}
+         for r in rows],
         indent=1, default=str))
     print(text)
     return 0

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from metaverdict.evidence.store import Store
 
 # Property tests: random examples locally ("dev"); CI (.ci/run sets HYPOTHESIS_PROFILE=ci) runs
 # a fixed, derandomized set so that a red build is reproducible. No deadline on a shared machine.
@@ -63,3 +67,34 @@ def assert_close(got: Any, want: Any, what: str, rtol: float = 1e-6, atol: float
 @pytest.fixture(params=case_ids())
 def case(request: pytest.FixtureRequest) -> dict[str, Any]:
     return load_case(request.param)
+
+
+# Evidence store fixtures (tests/evidence): SQLite stores in tmp_path, PostgreSQL by env URL.
+# Here rather than in a tests/evidence/conftest.py, which would shadow this module's helpers.
+
+@pytest.fixture(scope="module")
+def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A SQLite file store seeded with the bundled evidence (shared by a module; read only)."""
+    from metaverdict.evidence.store import open_store
+
+    path = tmp_path_factory.mktemp("bundled") / "evidence.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        yield store
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated, unseeded SQLite file store."""
+    from metaverdict.evidence.store import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'empty.sqlite'}", seed=False) as store:
+        yield store
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL URL from METAVERDICT_TEST_POSTGRES_URL (skips when unset)."""
+    url = os.environ.get("METAVERDICT_TEST_POSTGRES_URL", "").strip()
+    if not url:
+        pytest.skip("METAVERDICT_TEST_POSTGRES_URL is not set")
+    return url

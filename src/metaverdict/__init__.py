@@ -3,7 +3,8 @@
 The public API is a set of plain functions returning frozen result objects::
 
     import metaverdict as mv
-    es = mv.effect_sizes("SMD", data=df, m1i="m1", sd1i="sd1", n1i="n1", m2i="m2", sd2i="sd2", n2i="n2")
+    es = mv.effect_sizes("SMD", data=df, m1i="m1", sd1i="sd1", n1i="n1",
+                         m2i="m2", sd2i="sd2", n2i="n2")
     res = mv.meta_analysis(es, method="REML", test="knha")
     print(res.summary())
 """
@@ -30,13 +31,35 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:                                          # pragma: no cover
-    from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_safe_n,
-                                         henmi_copas, influence, leave_one_out, pet_peese,
-                                         rank_test, ranef, rstandard, trim_and_fill)
+    from metaverdict.diagnostics import (
+        baujat,
+        blup,
+        cumulative,
+        egger_test,
+        fail_safe_n,
+        henmi_copas,
+        influence,
+        leave_one_out,
+        pet_peese,
+        ranef,
+        rank_test,
+        rstandard,
+        trim_and_fill,
+    )
     from metaverdict.effects import EffectSizes, effect_sizes
-    from metaverdict.models import (MetaAnalysisResult, MultilevelResult, PooledTablesResult,
-                                    mantel_haenszel, meta_analysis, multilevel,
-                                    permutation_test, peto, predict, robust, subgroup_analysis)
+    from metaverdict.models import (
+        MetaAnalysisResult,
+        MultilevelResult,
+        PooledTablesResult,
+        mantel_haenszel,
+        meta_analysis,
+        multilevel,
+        permutation_test,
+        peto,
+        predict,
+        robust,
+        subgroup_analysis,
+    )
 
 
 def __getattr__(name: str) -> object:

@@ -40,7 +40,8 @@ def to_builtin(value: Any) -> Any:
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
-    """Format a number for a table: fixed digits, ``<.0001`` style for tiny p-values handled by :func:`fmt_p`."""
+    """Format a number for a table: fixed digits, ``<.0001`` style for tiny p-values handled by
+    :func:`fmt_p`."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "NA"
     if isinstance(x, (int, np.integer)):

@@ -21,13 +21,15 @@ def study_labels(labels: Any, k: int) -> list[Any] | None:
     return out
 
 
-def as_float_array(value: Any, field: str, labels: Sequence[Any] | None = None) -> npt.NDArray[np.float64]:
+def as_float_array(value: Any, field: str,
+                   labels: Sequence[Any] | None = None) -> npt.NDArray[np.float64]:
     """Convert ``value`` to a 1-d float64 array; non-numeric entries are reported by study."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise InputError(f"field {field!r}: expected a 1-d sequence of numbers, got shape {arr.shape}")
+        raise InputError(f"field {field!r}: expected a 1-d sequence of numbers, "
+                         f"got shape {arr.shape}")
     try:
         return arr.astype(np.float64)
     except (TypeError, ValueError):
@@ -57,7 +59,8 @@ def check_finite(arr: np.ndarray, field: str, labels: Sequence[Any] | None = Non
 
 def check_bounds(arr: np.ndarray, field: str, labels: Sequence[Any] | None = None, *,
                  lower: float | None = None, upper: float | None = None,
-                 lower_strict: bool = False, upper_strict: bool = False, integer: bool = False) -> None:
+                 lower_strict: bool = False, upper_strict: bool = False,
+                 integer: bool = False) -> None:
     """Raise for the first entry outside [lower, upper] (strict bounds exclude the end point)."""
     check_finite(arr, field, labels)
     checks = []
@@ -80,5 +83,6 @@ def choice(value: str, options: Mapping[str, str] | Sequence[str], field: str) -
     opts = dict(options) if isinstance(options, Mapping) else {o: o for o in options}
     lookup = {k.upper(): v for k, v in opts.items()}
     if not isinstance(value, str) or value.upper() not in lookup:
-        raise InputError(f"field {field!r}: unknown value {value!r}; choose one of {', '.join(opts)}")
+        raise InputError(f"field {field!r}: unknown value {value!r}; "
+                         f"choose one of {', '.join(opts)}")
     return lookup[value.upper()]

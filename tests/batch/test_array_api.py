@@ -70,7 +70,8 @@ def _gpu_backends() -> list:
             found.append(pytest.param(torch, "cuda", id="torch-cuda"))
     except Exception:
         pass
-    return found or [pytest.param(None, None, marks=pytest.mark.skip(reason="no GPU array library with a GPU"))]
+    return found or [pytest.param(None, None, marks=pytest.mark.skip(
+        reason="no GPU array library with a GPU"))]
 
 
 @pytest.mark.gpu

@@ -75,9 +75,9 @@ def test_cli_batch_writes_results(tmp_path, fmt_in: str, fmt_out: str) -> None:
     src = tmp_path / f"studies{fmt_in}"
     frame.to_csv(src, index=False) if fmt_in == ".csv" else frame.to_parquet(src, index=False)
     out = tmp_path / f"results{fmt_out}"
-    result = CliRunner().invoke(app, ["batch", str(src), "--by", "review", "--yi", "g", "--vi", "var",
-                                         "--method", "DL", "--test", "knha", "--out", str(out),
-                                         "--chunk-rows", "50"])
+    result = CliRunner().invoke(app, ["batch", str(src), "--by", "review", "--yi", "g",
+                                      "--vi", "var", "--method", "DL", "--test", "knha",
+                                      "--out", str(out), "--chunk-rows", "50"])
     assert result.exit_code == 0, result.output
     got = pd.read_csv(out) if fmt_out == ".csv" else pd.read_parquet(out)
     want = meta_analyses(frame, by="review", yi="g", vi="var", method="DL", test="knha")
@@ -87,8 +87,10 @@ def test_cli_batch_writes_results(tmp_path, fmt_in: str, fmt_out: str) -> None:
 
 def test_cli_reports_bad_input(tmp_path) -> None:
     src = tmp_path / "bad.csv"
-    pd.DataFrame({"analysis_id": [1, 1], "yi": [0.1, 0.2], "vi": [0.1, -1.0]}).to_csv(src, index=False)
-    result = CliRunner().invoke(app, ["batch", str(src), "--out", str(tmp_path / "o.csv"), "--quiet"])
+    pd.DataFrame({"analysis_id": [1, 1], "yi": [0.1, 0.2],
+                  "vi": [0.1, -1.0]}).to_csv(src, index=False)
+    result = CliRunner().invoke(app, ["batch", str(src), "--out", str(tmp_path / "o.csv"),
+                                      "--quiet"])
     assert result.exit_code == 2
     assert "analysis 1, row 2, field 'vi'" in result.output
     missing = CliRunner().invoke(app, ["batch", str(src), "--vi", "variance", "--quiet"])

@@ -11,6 +11,7 @@ import pytest
 import metaverdict as mv
 from metaverdict.batch import FIELDS, KNHA_FIELDS, meta_analyses
 from metaverdict.errors import InputError
+
 from conftest import case_ids, case_yi_vi, load_case
 
 METHODS = ["EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM", "GENQ"]
@@ -46,7 +47,8 @@ def _assert_matches_single(frame: pd.DataFrame, out: pd.DataFrame, method: str, 
             if not np.isfinite(want):
                 assert got == want or np.isnan(got) and np.isnan(want), f"{key} {method} {field}"
                 continue
-            assert abs(got - want) <= 1e-10 * (1 + abs(want)), f"{key} {method} {field}: {got} vs {want}"
+            assert abs(got - want) <= 1e-10 * (1 + abs(want)), \
+                f"{key} {method} {field}: {got} vs {want}"
         if test == "knha":
             assert row["df"] == res.df or (np.isnan(row["df"]) and np.isnan(res.df))
 
@@ -90,7 +92,8 @@ def test_ragged_random_batches_with_single_studies_match(method: str, test: str,
 
 
 def test_single_study_analyses_are_their_own_estimate() -> None:
-    frame = pd.DataFrame({"analysis_id": [1, 2, 2], "yi": [0.4, 0.1, 0.3], "vi": [0.04, 0.01, 0.02]})
+    frame = pd.DataFrame({"analysis_id": [1, 2, 2], "yi": [0.4, 0.1, 0.3],
+                          "vi": [0.04, 0.01, 0.02]})
     out = meta_analyses(frame, method="REML")
     one = out.iloc[0]
     assert one["k"] == 1 and one["estimate"] == 0.4 and one["tau2"] == 0
@@ -110,7 +113,8 @@ def test_equal_k_sorted_input_is_reshaped() -> None:
     n, k = 500, 10
     v = rng.uniform(0.01, 0.2, (n, k))
     y = rng.normal(0.3, np.sqrt(v + 0.05))
-    frame = pd.DataFrame({"analysis_id": np.repeat(np.arange(n), k), "yi": y.ravel(), "vi": v.ravel()})
+    frame = pd.DataFrame({"analysis_id": np.repeat(np.arange(n), k), "yi": y.ravel(),
+                          "vi": v.ravel()})
     out = meta_analyses(frame, method="DL")
     from metaverdict.models.random_effects import estimate_tau2
     assert np.allclose(out["tau2"], estimate_tau2("DL", y, v).tau2, rtol=1e-12, atol=0)
@@ -132,7 +136,8 @@ def test_non_positive_variance_and_missing_key_are_reported() -> None:
     with pytest.raises(InputError, match=r"analysis 'a', row 1, field 'vi'.*> 0"):
         meta_analyses(pd.DataFrame({"analysis_id": ["a", "a"], "yi": [0.1, 0.2], "vi": [0.1, 0.0]}))
     with pytest.raises(InputError, match=r"row 1, field 'analysis_id': missing"):
-        meta_analyses(pd.DataFrame({"analysis_id": ["a", None], "yi": [0.1, 0.2], "vi": [0.1, 0.1]}))
+        meta_analyses(pd.DataFrame({"analysis_id": ["a", None], "yi": [0.1, 0.2],
+                                    "vi": [0.1, 0.1]}))
 
 
 def test_empty_table_is_k_zero() -> None:
@@ -153,7 +158,8 @@ def test_unknown_method_and_test() -> None:
 def test_compiled_kernel_matches_array_kernels_at_extreme_scales(method: str, scale: float) -> None:
     """Effects and variances scaled by 1e±20 (the likelihood's log terms then take the exact
     path) and k up to 40: the compiled kernel and the array kernels give the same fits."""
-    frame = _ragged(3, n=60, kmax=40).rename(columns={"effect": "yi", "var": "vi", "study": "analysis_id"})
+    frame = _ragged(3, n=60, kmax=40).rename(columns={"effect": "yi", "var": "vi",
+                                                      "study": "analysis_id"})
     frame = frame.assign(yi=frame["yi"] * np.sqrt(scale), vi=frame["vi"] * scale)
     a = meta_analyses(frame, method=method, backend="numba")
     b = meta_analyses(frame, method=method, backend="numpy")
@@ -171,7 +177,8 @@ def test_fit_arrays_matches_the_frame_api(method: str, test: str) -> None:
     rng = np.random.default_rng(5)
     v = rng.uniform(0.01, 0.3, (40, 6))
     y = rng.normal(0.1, np.sqrt(v + 0.04))
-    frame = pd.DataFrame({"analysis": np.repeat(np.arange(40), 6), "yi": y.ravel(), "vi": v.ravel()})
+    frame = pd.DataFrame({"analysis": np.repeat(np.arange(40), 6), "yi": y.ravel(),
+                          "vi": v.ravel()})
     want = meta_analyses(frame, by="analysis", method=method, test=test)
     got = mv.batch.fit_arrays(y, v, method=method, test=test)
     pd.testing.assert_frame_equal(got, want, check_index_type=False, check_dtype=False)

@@ -47,7 +47,8 @@ def test_precomputed_yi_vi_and_moderators(tmp_path: Path) -> None:
     df["yi"], df["vi"] = es.yi, es.vi
     csv = tmp_path / "yv.csv"
     df.to_csv(csv, index=False)
-    out = runner.invoke(app, ["meta", str(csv), "--yi", "yi", "--vi", "vi", "--mods", "ablat", "--json"])
+    out = runner.invoke(app, ["meta", str(csv), "--yi", "yi", "--vi", "vi", "--mods", "ablat",
+                              "--json"])
     assert out.exit_code == 0, out.output
     got = json.loads(out.output)
     assert got["qm"] == pytest.approx(mv.meta_analysis(es, mods=df[["ablat"]]).qm)

@@ -10,9 +10,21 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import metaverdict as mv
-from metaverdict.diagnostics import (baujat, blup, cumulative, egger_test, fail_safe_n,
-                                     henmi_copas, influence, leave_one_out, pet_peese, rank_test,
-                                     ranef, rstandard, trim_and_fill)
+from metaverdict.diagnostics import (
+    baujat,
+    blup,
+    cumulative,
+    egger_test,
+    fail_safe_n,
+    henmi_copas,
+    influence,
+    leave_one_out,
+    pet_peese,
+    ranef,
+    rank_test,
+    rstandard,
+    trim_and_fill,
+)
 
 # dat.bcg log risk ratios (metafor's escalc "RR"), as a fixed example
 BCG_YI = np.array([-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.0120,
@@ -58,7 +70,8 @@ def test_cumulative_last_row_is_the_full_fit(data, method):
     assert len(out) == len(yi)
     last = out.iloc[-1]
     np.testing.assert_allclose([last.estimate, last.se, last.tau2, last.q, last.i2],
-                               [res.estimate, res.se, res.tau2, res.q, res.i2], rtol=1e-8, atol=1e-10)
+                               [res.estimate, res.se, res.tau2, res.q, res.i2],
+                               rtol=1e-8, atol=1e-10)
     first = out.iloc[0]
     assert first.q == 0 and first.q_pvalue == 1 and first.tau2 == 0
     assert first.estimate == pytest.approx(yi[0], abs=1e-12)
@@ -71,7 +84,8 @@ def test_cumulative_order_sorts_by_key_and_positions_follow_the_given_sequence()
     assert list(by_lat.index) == expected
     assert by_lat.equals(cumulative(res, positions=np.argsort(BCG_ABLAT, kind="stable")))
     down = cumulative(res, order=BCG_ABLAT, decreasing=True)
-    assert list(down.index[[0, -2, -1]]) == ["s1", "s4", "s7"]     # 55 first; the two 13s last, in data order
+    # 55 first; the two 13s last, in data order
+    assert list(down.index[[0, -2, -1]]) == ["s1", "s4", "s7"]
     assert list(cumulative(res, positions=[3, 1]).index) == ["s3", "s1"]
 
 
@@ -266,7 +280,8 @@ def _res(k: int, method: str = "REML") -> mv.MetaAnalysisResult:
     (lambda: egger_test(_res(13), model="glm"), "unknown value 'glm'"),
     (lambda: egger_test(_res(13), predictor="ni"), "needs the sample sizes"),
     (lambda: egger_test(_res(13), predictor="ni", ni=[10, 20]), "one sample size per study"),
-    (lambda: egger_test(mv.meta_analysis([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], method="DL")), "collinear"),
+    (lambda: egger_test(mv.meta_analysis([0.1, 0.2, 0.3], [0.1, 0.1, 0.1], method="DL")),
+     "collinear"),
     (lambda: trim_and_fill(_res(1)), "at least 2 studies"),
     (lambda: trim_and_fill(_res(2)), "needs at least 3 studies"),
     (lambda: trim_and_fill(_res(13), estimator="Q1"), "unknown value 'Q1'"),
@@ -275,7 +290,8 @@ def _res(k: int, method: str = "REML") -> mv.MetaAnalysisResult:
     (lambda: rank_test(mv.meta_analysis(BCG_YI, BCG_VI, mods=pd.DataFrame({"ablat": BCG_ABLAT}))),
      "models without moderators"),
     (lambda: leave_one_out(_res(1)), "at least 2 studies"),
-    (lambda: leave_one_out(mv.meta_analysis(BCG_YI, BCG_VI, mods=pd.DataFrame({"ablat": BCG_ABLAT}))),
+    (lambda: leave_one_out(mv.meta_analysis(BCG_YI, BCG_VI,
+                                            mods=pd.DataFrame({"ablat": BCG_ABLAT}))),
      "ablat"),
     (lambda: cumulative(_res(13), order=[1, 2]), "one sort key per study"),
     (lambda: cumulative(_res(13), positions=[0, 13]), "must lie in 0..12"),

@@ -23,11 +23,22 @@ import numpy as np
 import pytest
 
 import metaverdict as mv
-from conftest import assert_close, case_ids, case_yi_vi, load_case
-from metaverdict.diagnostics import (blup, cumulative, egger_test, fail_safe_n, henmi_copas,
-                                     influence, leave_one_out, rank_test, ranef, rstandard,
-                                     trim_and_fill)
+from metaverdict.diagnostics import (
+    blup,
+    cumulative,
+    egger_test,
+    fail_safe_n,
+    henmi_copas,
+    influence,
+    leave_one_out,
+    ranef,
+    rank_test,
+    rstandard,
+    trim_and_fill,
+)
 from metaverdict.models import SolverControl
+
+from conftest import assert_close, case_ids, case_yi_vi, load_case
 
 METHODS = ("EE", "DL", "REML")
 METAFOR_DEFAULT = SolverControl(tol=1e-5, global_search=False)   # metafor's default threshold
@@ -44,7 +55,8 @@ TRIMFILL_FIT = {"k": "k", "b": "estimate", "se": "se", "zval": "statistic", "pva
                 "ci.lb": "ci_lower", "ci.ub": "ci_upper", "tau2": "tau2", "QE": "q",
                 "QEp": "q_pvalue", "I2": "i2"}
 HC = {"b": "estimate", "se": "se", "ci.lb": "ci_lower", "ci.ub": "ci_upper", "tau2": "tau2"}
-FSN = {"fsnum": "n", "alpha": "alpha", "pval": "pvalue", "meanes": "mean_effect", "target": "target"}
+FSN = {"fsnum": "n", "alpha": "alpha", "pval": "pvalue", "meanes": "mean_effect",
+       "target": "target"}
 DIAGNOSTICS = ("leave1out", "cumul", "influence", "blup", "ranef", "ranktest", "regtest",
                "trimfill", "hc")
 
@@ -116,7 +128,8 @@ def test_diagnostic_matches_metafor(cid: str, method: str, name: str) -> None:
         _attrs(egger_test(res, predictor="sei", model="rma"), ref, REGTEST, what)
     elif name == "trimfill":
         loose = method not in ("EE", "DL")
-        out = trim_and_fill(res, estimator=ref["estimator"], control=METAFOR_DEFAULT if loose else None)
+        out = trim_and_fill(res, estimator=ref["estimator"],
+                            control=METAFOR_DEFAULT if loose else None)
         assert out.side == ref["side"]
         assert out.k0 == ref["k0"]
         assert_close(out.se_k0, ref["se.k0"], f"{what} se.k0")

@@ -1,4 +1,5 @@
-"""Conversions: hand-derived values, published constants (Wan et al. 2014, Tables 1-2) and bad input."""
+"""Conversions: hand-derived values, published constants (Wan et al. 2014, Tables 1-2) and bad
+input."""
 from __future__ import annotations
 
 import math
@@ -7,8 +8,15 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from metaverdict.effects import (MeanSD, mean_sd_from_median, pooled_sd, sd_from_se, se_from_ci,
-                                 se_from_pvalue, variance_from_ci)
+from metaverdict.effects import (
+    MeanSD,
+    mean_sd_from_median,
+    pooled_sd,
+    sd_from_se,
+    se_from_ci,
+    se_from_pvalue,
+    variance_from_ci,
+)
 from metaverdict.effects.conversions import _eta, _xi
 from metaverdict.errors import InputError
 
@@ -20,7 +28,8 @@ def test_se_from_ci_hand() -> None:
     assert variance_from_ci(1.0, 3.0) == pytest.approx((1 / Z975) ** 2, rel=1e-12)
     assert se_from_ci(1.0, 3.0, level=0.90) == pytest.approx(1 / 1.6448536269514722, rel=1e-12)
     # odds ratio 1.0 (95% CI 0.5 to 2.0): SE of the log OR = ln(4) / (2 * 1.96)
-    assert se_from_ci(0.5, 2.0, log_scale=True) == pytest.approx(math.log(4) / (2 * Z975), rel=1e-12)
+    assert se_from_ci(0.5, 2.0, log_scale=True) == pytest.approx(math.log(4) / (2 * Z975),
+                                                                 rel=1e-12)
     out = se_from_ci([1.0, 0.0], [3.0, 1.0])
     assert isinstance(out, np.ndarray) and out.shape == (2,)
     assert out[1] == pytest.approx(1 / (2 * Z975))
@@ -43,7 +52,8 @@ def test_sd_from_se_and_pooled_sd_hand() -> None:
 
 def test_wan_constants_match_published_tables() -> None:
     # Wan et al. (2014), Table 1: xi(2) = 1.128, xi(10) = 3.078, xi(25) = 3.931, xi(50) = 4.498
-    assert np.round(_xi(np.array([2.0, 10.0, 25.0, 50.0])), 3).tolist() == [1.128, 3.078, 3.931, 4.498]
+    assert (np.round(_xi(np.array([2.0, 10.0, 25.0, 50.0])), 3).tolist()
+            == [1.128, 3.078, 3.931, 4.498])
     # beyond n = 50 the closed form 2 Phi^-1((n - 0.375)/(n + 0.25))
     assert _xi(np.array([51.0]))[0] == pytest.approx(2 * norm.ppf(50.625 / 51.25))
     # Table 2 / expected normal order statistics of n = 5 (Q = 1): 2 * 0.4950 = 0.990
@@ -71,7 +81,8 @@ def test_scenarios_by_hand() -> None:
     assert s1l.mean == pytest.approx(w * 7 + (1 - w) * 4) and s1l.mean == pytest.approx(5.0)
     s2 = mean_sd_from_median(4.0, q1=2.0, q3=10.0, n=100)
     assert s2.mean == pytest.approx((0.7 + 0.0039) * 6 + (0.3 - 0.0039) * 4)
-    assert mean_sd_from_median(4.0, q1=2.0, q3=10.0, n=100, method="wan").mean == pytest.approx(16 / 3)
+    assert (mean_sd_from_median(4.0, q1=2.0, q3=10.0, n=100, method="wan").mean
+            == pytest.approx(16 / 3))
     s3 = mean_sd_from_median(4.0, 2.0, 10.0, 0.0, 20.0, n=300, method="shi")
     phi1, phi2 = norm.ppf(299.625 / 300.25), norm.ppf(224.875 / 300.25)
     sd = 20 / ((2 + 0.14 * 300**0.6) * phi1) + 8 / ((2 + 2 / (0.07 * 300**0.6)) * phi2)
@@ -120,7 +131,8 @@ def test_conversion_bad_input(call, parts: list[str]) -> None:  # type: ignore[n
 
 def test_smd_bound_from_p_by_hand() -> None:
     from metaverdict.effects import smd_bound_from_p
-    # P = 0.003, 28 vs 34: z_(1 - 0.0015) = 2.967738 (normal table), sqrt(1/28 + 1/34) = sqrt(0.0651261) = 0.255198
+    # P = 0.003, 28 vs 34: z_(1 - 0.0015) = 2.967738 (normal table),
+    # sqrt(1/28 + 1/34) = sqrt(0.0651261) = 0.255198
     assert smd_bound_from_p(0.003, 28, 34) == pytest.approx(2.967738 * 0.255198, abs=1e-5)
     with pytest.raises(InputError, match="'p'"):
         smd_bound_from_p(0.0, 28, 34)

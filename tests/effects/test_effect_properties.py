@@ -49,7 +49,8 @@ def test_swapping_groups_negates_md_and_smd(g1: dict[str, float], g2: dict[str, 
 
 @SETTINGS
 @given(table(), st.sampled_from(["OR", "RR", "RD", "PETO"]))
-def test_swapping_groups_negates_two_by_two_measures(t: tuple[int, int, int, int], measure: str) -> None:
+def test_swapping_groups_negates_two_by_two_measures(t: tuple[int, int, int, int],
+                                                     measure: str) -> None:
     a, n1, c, n2 = t
     ab = effect_sizes(measure, ai=[a], n1i=[n1], ci=[c], n2i=[n2])
     ba = effect_sizes(measure, ai=[c], n1i=[n2], ci=[a], n2i=[n1])
@@ -85,7 +86,8 @@ def test_variances_positive_means(g1: dict[str, float], g2: dict[str, float], me
 
 
 @SETTINGS
-@given(st.floats(min_value=-0.999, max_value=0.999), st.integers(5, 10_000), st.sampled_from(["COR", "ZCOR"]))
+@given(st.floats(min_value=-0.999, max_value=0.999), st.integers(5, 10_000),
+       st.sampled_from(["COR", "ZCOR"]))
 def test_variances_positive_correlations(r: float, n: int, measure: str) -> None:
     assert effect_sizes(measure, ri=[r], ni=[n]).vi[0] > 0
 
@@ -117,7 +119,8 @@ LABELS = ["Alpha 1999", "Beta 2004", "Gamma 2010"]
 @SETTINGS
 @given(st.integers(0, 2), st.sampled_from(["sd1i", "sd2i"]), st.floats(-10, 0))
 def test_bad_sd_names_study(bad: int, field: str, value: float) -> None:
-    args = dict(m1i=[1.0] * 3, sd1i=[1.0] * 3, n1i=[10] * 3, m2i=[0.0] * 3, sd2i=[1.0] * 3, n2i=[10] * 3)
+    args = dict(m1i=[1.0] * 3, sd1i=[1.0] * 3, n1i=[10] * 3,
+                m2i=[0.0] * 3, sd2i=[1.0] * 3, n2i=[10] * 3)
     args[field] = [value if i == bad else 1.0 for i in range(3)]
     with pytest.raises(InputError, match=LABELS[bad]) as info:
         effect_sizes("SMD", labels=LABELS, **args)  # type: ignore[arg-type]
@@ -127,7 +130,8 @@ def test_bad_sd_names_study(bad: int, field: str, value: float) -> None:
 @SETTINGS
 @given(st.integers(0, 2), st.sampled_from(["n1i", "n2i"]), st.integers(-5, 1))
 def test_small_n_names_study(bad: int, field: str, value: int) -> None:
-    args = dict(m1i=[1.0] * 3, sd1i=[1.0] * 3, n1i=[10] * 3, m2i=[0.0] * 3, sd2i=[1.0] * 3, n2i=[10] * 3)
+    args = dict(m1i=[1.0] * 3, sd1i=[1.0] * 3, n1i=[10] * 3,
+                m2i=[0.0] * 3, sd2i=[1.0] * 3, n2i=[10] * 3)
     args[field] = [value if i == bad else 10 for i in range(3)]
     with pytest.raises(InputError, match=LABELS[bad]) as info:
         effect_sizes("MD", labels=LABELS, **args)  # type: ignore[arg-type]

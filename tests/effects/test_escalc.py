@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_close, case_data, case_ids, case_yi_vi, load_case
 
 from metaverdict.effects import MEASURES, EffectSizes, effect_sizes, hedges_correction
 from metaverdict.errors import InputError
+
+from conftest import assert_close, case_data, case_ids, case_yi_vi, load_case
 
 ESCALC_CASES = [c for c in case_ids() if load_case(c)["escalc"]["measure"] != "GEN"]
 MH_CASES = [c for c in ESCALC_CASES if "rma.mh" in load_case(c)]
@@ -102,7 +103,8 @@ def test_zero_cell_gets_one_half_in_all_cells() -> None:
 
 
 def test_drop00_gives_nan_only_for_double_zero_studies() -> None:
-    es = effect_sizes("RR", ai=[0, 0, 2], n1i=[10, 10, 10], ci=[0, 1, 3], n2i=[12, 12, 12], drop00=True)
+    es = effect_sizes("RR", ai=[0, 0, 2], n1i=[10, 10, 10], ci=[0, 1, 3], n2i=[12, 12, 12],
+                      drop00=True)
     assert np.isnan(es.yi[0]) and np.isnan(es.vi[0])
     assert np.isfinite(es.yi[1:]).all() and np.isfinite(es.vi[1:]).all()
     kept = effect_sizes("RR", ai=[0], n1i=[10], ci=[0], n2i=[12])
@@ -124,14 +126,17 @@ def test_peto_by_hand() -> None:
 def test_proportions_by_hand() -> None:
     x, n = 3.0, 20.0
     pft = effect_sizes("PFT", xi=[x, 0], ni=[n, 10])
-    assert pft.yi[0] == pytest.approx(0.5 * (math.asin(math.sqrt(x / 21)) + math.asin(math.sqrt(4 / 21))))
+    assert pft.yi[0] == pytest.approx(0.5 * (math.asin(math.sqrt(x / 21))
+                                             + math.asin(math.sqrt(4 / 21))))
     assert pft.vi[0] == pytest.approx(1 / 82)
     assert pft.vi[1] == pytest.approx(1 / 42)  # metafor: no correction for PFT unless add is set
     assert effect_sizes("PFT", xi=[0], ni=[10], add=0.5).vi[0] == pytest.approx(1 / 46)
     plo = effect_sizes("PLO", xi=[x], mi=[n - x])
-    assert plo.yi[0] == pytest.approx(math.log(3 / 17)) and plo.vi[0] == pytest.approx(1 / 3 + 1 / 17)
+    assert plo.yi[0] == pytest.approx(math.log(3 / 17))
+    assert plo.vi[0] == pytest.approx(1 / 3 + 1 / 17)
     pr = effect_sizes("PR", xi=[0], ni=[10])
-    assert pr.yi[0] == pytest.approx(0.5 / 11) and pr.vi[0] == pytest.approx((0.5 / 11) * (10.5 / 11) / 11)
+    assert pr.yi[0] == pytest.approx(0.5 / 11)
+    assert pr.vi[0] == pytest.approx((0.5 / 11) * (10.5 / 11) / 11)
 
 
 def test_correlations_by_hand() -> None:
@@ -140,7 +145,8 @@ def test_correlations_by_hand() -> None:
     z = effect_sizes("ZCOR", ri=[0.3], ni=[50])
     assert z.yi[0] == pytest.approx(math.atanh(0.3)) and z.vi[0] == pytest.approx(1 / 47)
     zp = effect_sizes("ZPCOR", ti=[2.0], ni=[30], mi=[3])
-    assert zp.yi[0] == pytest.approx(math.atanh(2 / math.sqrt(4 + 26))) and zp.vi[0] == pytest.approx(1 / 26)
+    assert zp.yi[0] == pytest.approx(math.atanh(2 / math.sqrt(4 + 26)))
+    assert zp.vi[0] == pytest.approx(1 / 26)
 
 
 def test_means_by_hand() -> None:
@@ -221,13 +227,14 @@ def test_non_numeric_input(means: pd.DataFrame) -> None:
 
 def test_events_exceed_group_size() -> None:
     df = pd.DataFrame({"e": [3, 12], "n": [10, 10], "ec": [2, 2], "nc": [10, 10]}, index=["A", "B"])
-    _raises(["'B'", "'e'", "exceed", "'n'"], effect_sizes, "OR", data=df, ai="e", n1i="n", ci="ec", n2i="nc")
+    _raises(["'B'", "'e'", "exceed", "'n'"], effect_sizes, "OR", data=df, ai="e", n1i="n",
+            ci="ec", n2i="nc")
     _raises(["row 2", "xi", "exceed"], effect_sizes, "PLO", xi=[1, 5], ni=[4, 4])
 
 
 def test_negative_count() -> None:
-    _raises(["study 'B'", "'ci'", ">= 0"], effect_sizes, "RR", ai=[1, 1], bi=[5, 5], ci=[2, -1], di=[5, 5],
-            labels=["A", "B"])
+    _raises(["study 'B'", "'ci'", ">= 0"], effect_sizes, "RR", ai=[1, 1], bi=[5, 5], ci=[2, -1],
+            di=[5, 5], labels=["A", "B"])
     _raises(["row 1", "x2i", ">= 0"], effect_sizes, "IRR", x1i=[1], t1i=[10], x2i=[-2], t2i=[10])
 
 
@@ -236,11 +243,13 @@ def test_person_time_not_positive() -> None:
 
 
 def test_empty_group() -> None:
-    _raises(["row 1", "n2i", "no participants"], effect_sizes, "RD", ai=[0], n1i=[5], ci=[0], n2i=[0])
+    _raises(["row 1", "n2i", "no participants"], effect_sizes, "RD", ai=[0], n1i=[5], ci=[0],
+            n2i=[0])
 
 
 def test_inconsistent_table() -> None:
-    _raises(["row 1", "n1i", "must equal"], effect_sizes, "OR", ai=[2], bi=[5], n1i=[9], ci=[1], di=[4])
+    _raises(["row 1", "n1i", "must equal"], effect_sizes, "OR", ai=[2], bi=[5], n1i=[9], ci=[1],
+            di=[4])
 
 
 def test_correlation_out_of_range() -> None:
@@ -259,14 +268,14 @@ def test_partial_correlation_df() -> None:
 
 def test_ratio_of_means_undefined(means: pd.DataFrame) -> None:
     means.loc["Jones 2005", "m2"] = -11.0
-    msg = _raises(["Jones 2005", "m1", "m2", "ROM"], effect_sizes, "ROM", data=means, m1i="m1", sd1i="sd1",
-                  n1i="n1", m2i="m2", sd2i="sd2", n2i="n2")
+    msg = _raises(["Jones 2005", "m1", "m2", "ROM"], effect_sizes, "ROM", data=means, m1i="m1",
+                  sd1i="sd1", n1i="n1", m2i="m2", sd2i="sd2", n2i="n2")
     assert "same sign" in msg
 
 
 def test_zero_cell_without_correction() -> None:
-    _raises(["row 1", "ai", "continuity correction"], effect_sizes, "OR", ai=[0], bi=[5], ci=[1], di=[5],
-            to="none")
+    _raises(["row 1", "ai", "continuity correction"], effect_sizes, "OR", ai=[0], bi=[5], ci=[1],
+            di=[5], to="none")
 
 
 def test_mismatched_lengths() -> None:
@@ -275,8 +284,8 @@ def test_mismatched_lengths() -> None:
 
 
 def test_labels_wrong_length() -> None:
-    _raises(["labels", "expected 2"], effect_sizes, "OR", ai=[1, 2], bi=[3, 4], ci=[1, 2], di=[3, 4],
-            labels=["only one"])
+    _raises(["labels", "expected 2"], effect_sizes, "OR", ai=[1, 2], bi=[3, 4], ci=[1, 2],
+            di=[3, 4], labels=["only one"])
 
 
 def test_unknown_measure() -> None:
@@ -284,7 +293,8 @@ def test_unknown_measure() -> None:
 
 
 def test_unknown_option() -> None:
-    _raises(["'to'", "'sometimes'"], effect_sizes, "OR", ai=[1], bi=[2], ci=[3], di=[4], to="sometimes")
+    _raises(["'to'", "'sometimes'"], effect_sizes, "OR", ai=[1], bi=[2], ci=[3], di=[4],
+            to="sometimes")
     _raises(["'add'", ">= 0"], effect_sizes, "OR", ai=[1], bi=[2], ci=[3], di=[4], add=-1.0)
 
 

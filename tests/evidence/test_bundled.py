@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from evidence_fixtures import (N_RAW, N_RESULTS, RAW, SUPPLEMENT, bundled_store,  # noqa: F401
-                               csv_rows, empty_store)
 from metaverdict.evidence.bundled import RAW_FILE, build, data_path, unmapped_terms
 from metaverdict.evidence.io import read_rows
 from metaverdict.evidence.queries import ResultRow
 from metaverdict.evidence.vocabulary import bundled_vocabulary
+
+from evidence_fixtures import N_RAW, N_RESULTS, RAW, SUPPLEMENT, csv_rows
 
 SHARED = Path("/work/shared/evidence/studies.csv")
 
@@ -92,7 +92,8 @@ def test_sign_harmonisation_from_notes(bundled_store) -> None:
     r = by[78]
     assert (r.source_id, r.estimate) == ("coombes2010", 1.44)
     assert r.sign_convention == "comparator-minus-treatment"
-    assert (r.harmonised_estimate, r.harmonised_ci_lower, r.harmonised_ci_upper) == (-1.44, -1.71, -1.17)
+    assert ((r.harmonised_estimate, r.harmonised_ci_lower, r.harmonised_ci_upper)
+            == (-1.44, -1.71, -1.17))
     assert r.favours_treatment_when == "harmonised < 0"
     assert by[79].harmonised_estimate == pytest.approx(0.40)     # no intervention favoured
     # mohamadi2017: "positive favours corticosteroid"

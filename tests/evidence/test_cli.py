@@ -6,9 +6,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from metaverdict.cli.evidence import evidence_app
+from metaverdict.evidence.bundled import RAW_FILE, data_path
 
 from evidence_fixtures import N_RESULTS
-from metaverdict.evidence.bundled import RAW_FILE, data_path
 
 RAW = data_path(RAW_FILE)
 

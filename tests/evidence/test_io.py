@@ -7,14 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evidence_fixtures import (N_RESULTS, SUPPLEMENT, bundled_store,  # noqa: F401
-                               empty_store)
 from metaverdict.errors import InputError
 from metaverdict.evidence import writer
+from metaverdict.evidence.bundled import RAW_FILE, data_path
 from metaverdict.evidence.io import export_csv, export_frame, import_csv
 from metaverdict.evidence.records import CSV_COLUMNS, EXTRA_COLUMNS
 
-from metaverdict.evidence.bundled import RAW_FILE, data_path
+from evidence_fixtures import N_RESULTS, SUPPLEMENT
 
 RAW = data_path(RAW_FILE)
 

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import MetaData, text
 
-from evidence_fixtures import N_RESULTS, postgres_url  # noqa: F401  (fixture)
 from metaverdict.errors import InputError
 from metaverdict.evidence.io import export_csv, import_csv
 from metaverdict.evidence.store import open_store
+
+from evidence_fixtures import N_RESULTS
 
 pytestmark = pytest.mark.postgres
 

@@ -8,10 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from evidence_fixtures import N_RESULTS, bundled_store, empty_store  # noqa: F401
 from metaverdict.evidence import store as store_module
 from metaverdict.evidence.models import Base, Source
 from metaverdict.evidence.store import ENV_URL, default_url, open_store
+
+from evidence_fixtures import N_RESULTS
 
 
 def test_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metaverdict.evidence.timepoints import (
-    MEDIUM_MAX_DAYS, SHORT_MAX_DAYS, UNIT_DAYS, WINDOWS, parse_timepoint, window_for_days,
+    MEDIUM_MAX_DAYS,
+    SHORT_MAX_DAYS,
+    UNIT_DAYS,
+    WINDOWS,
+    parse_timepoint,
+    window_for_days,
 )
 
 

@@ -174,8 +174,9 @@ def test_review_level_parsing():
     assert review_level("GRADE very low") == ("very low", None)
     assert review_level("PEDro 5/10")[0] is None
     assert review_level("risk of bias high or unclear for most domains")[0] is None
-    assert review_level("authors: moderate evidence (pain, postintervention)", "pain")[0] == "moderate"
-    assert review_level("authors: moderate evidence (pain, postintervention)", "function")[0] is None
+    authors = "authors: moderate evidence (pain, postintervention)"
+    assert review_level(authors, "pain")[0] == "moderate"
+    assert review_level(authors, "function")[0] is None
 
 
 def test_level_floor_is_very_low():

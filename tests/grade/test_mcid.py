@@ -19,7 +19,8 @@ def test_bundled_entries_have_sources():
 def test_lookup_rules():
     t = MCIDTable.bundled()
     assert t.lookup("pain", "MD", scale="0-10").value == t.get("pain", "0-10", "MD").value
-    assert t.lookup("pain", "MD (derived)", scale="0-100 mm").value == t.get("pain", "0-100", "MD").value
+    assert (t.lookup("pain", "MD (derived)", scale="0-100 mm").value
+            == t.get("pain", "0-100", "MD").value)
     assert t.lookup("function", "MD", scale="0-100", instrument="DASH").entry.scale == "DASH"
     assert t.lookup("function", "SMD").value == t.get("*", "*", "SMD").value
     rr = t.lookup("adverse-events", "RR")

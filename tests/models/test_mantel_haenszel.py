@@ -10,7 +10,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_close, case_data, case_ids, load_case
 from metaverdict.errors import InputError
 from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.mantel_haenszel import (
@@ -22,6 +21,8 @@ from metaverdict.models.mantel_haenszel import (
     mh_risk_difference,
     mh_risk_ratio,
 )
+
+from conftest import assert_close, case_data, case_ids, load_case
 
 #: metafor field -> PooledTablesResult attribute
 FIELDS = {
@@ -35,7 +36,8 @@ MH_CASES = [c for c in case_ids() if "rma.mh" in load_case(c)]
 
 
 def fit_case(case: dict[str, Any]) -> PooledTablesResult:
-    return mantel_haenszel(case["rma.mh"]["measure"], data=case_data(case), **case["escalc"]["args"])
+    return mantel_haenszel(case["rma.mh"]["measure"], data=case_data(case),
+                           **case["escalc"]["args"])
 
 
 def compare(res: PooledTablesResult, ref: dict[str, Any], where: str) -> int:

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import assert_close, case_data, case_ids, load_case
 from metaverdict.errors import InputError
 from metaverdict.models import meta_analysis
 from metaverdict.models.univariate import predict
+
+from conftest import assert_close, case_data, case_ids, load_case
 
 ENTRIES = ("EE", "DL", "REML", "ML", "PM", "REML_knha")
 

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import assert_close, case_data, load_case
 from metaverdict.errors import InputError
-from metaverdict.models.multilevel import _Likelihood, _fit_components, multilevel
+from metaverdict.models.multilevel import _fit_components, _Likelihood, multilevel
+
+from conftest import assert_close, case_data, load_case
 
 CASES = ("dat.konstantopoulos2011__GEN", "dat.assink2016__GEN", "dat.tannersmith2016__GEN")
 PARAMS = [(c, key) for c in CASES for key in load_case(c)["rma.mv"]]

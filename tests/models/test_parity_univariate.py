@@ -2,12 +2,10 @@
 public reference case, every field, to 1e-6 (tests/data/metafor/README.md)."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 
 import metaverdict as mv
+
 from conftest import assert_close, case_ids, case_yi_vi, load_case
 
 SCALARS = {"b": "estimate", "se": "se", "zval": "statistic", "pval": "pvalue", "ci.lb": "ci_lower",
@@ -65,13 +63,15 @@ def test_q_profile_ci_matches_metafor(cid: str, method: str) -> None:
     yi, vi = case_yi_vi(load_case(cid))
     ci = mv.meta_analysis(yi, vi, method=method).heterogeneity_ci()
     for key, attr in (("tau2", "tau2"), ("tau", "tau"), ("I2", "i2"), ("H2", "h2")):
-        for field, part, sign in (("estimate", "estimate", ""), ("ci.lb", "ci_lower", ref["lb.sign"]),
+        for field, part, sign in (("estimate", "estimate", ""),
+                                  ("ci.lb", "ci_lower", ref["lb.sign"]),
                                   ("ci.ub", "ci_upper", ref["ub.sign"])):
             got = getattr(getattr(ci, attr), part)
             if sign == ">":
                 # metafor stopped at the end of its search interval and reports "> bound";
                 # metaverdict searches without an upper limit, so its bound lies beyond
-                assert got > ref[key][field], f"{cid} {method} {key} {field}: {got} <= {ref[key][field]}"
+                assert got > ref[key][field], \
+                    f"{cid} {method} {key} {field}: {got} <= {ref[key][field]}"
             elif key == "tau":
                 # near tau = 0 the square root amplifies metafor's stopping error (tau2 ~ 1e-14
                 # where the exact solution is 0): compare on the tau2 scale it was estimated on

@@ -8,10 +8,11 @@ from math import factorial
 import numpy as np
 import pytest
 
-from conftest import case_data, load_case
 from metaverdict.errors import InputError
 from metaverdict.models import meta_analysis
 from metaverdict.models.permutation import exact_count, permutation_test
+
+from conftest import case_data, load_case
 
 TOL = np.sqrt(np.finfo(float).eps)
 

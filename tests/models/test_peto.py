@@ -10,10 +10,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_close, case_data, case_ids, load_case
 from metaverdict.errors import InputError
 from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.peto import peto, peto_heterogeneity, peto_odds_ratio
+
+from conftest import assert_close, case_data, case_ids, load_case
 
 FIELDS = {
     "b": "estimate", "se": "se", "zval": "statistic", "pval": "pvalue", "ci.lb": "ci_lower",

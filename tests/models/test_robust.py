@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import case_data, load_case
 from metaverdict.errors import InputError
 from metaverdict.models import meta_analysis
 from metaverdict.models.multilevel import multilevel
 from metaverdict.models.robust import robust
+
+from conftest import case_data, load_case
 
 
 def _hand_sandwich(X, W, y, b, cluster, adjust=True):

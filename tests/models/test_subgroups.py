@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import assert_close, case_data, load_case
 from metaverdict.errors import InputError
 from metaverdict.models import meta_analysis
 from metaverdict.models.subgroups import subgroup_analysis
+
+from conftest import assert_close, case_data, load_case
 
 
 def _bcg():

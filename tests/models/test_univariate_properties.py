@@ -123,7 +123,8 @@ def test_single_study() -> None:
     assert res.se == pytest.approx(np.sqrt(0.1))
 
 
-@pytest.mark.parametrize("value, stat, p", [(0.5, np.inf, 0.0), (-1.0, -np.inf, 0.0), (0.0, 0.0, 1.0)])
+@pytest.mark.parametrize("value, stat, p",
+                         [(0.5, np.inf, 0.0), (-1.0, -np.inf, 0.0), (0.0, 0.0, 1.0)])
 def test_knha_with_identical_estimates(value, stat, p) -> None:
     """Q = 0 makes the Hartung-Knapp SE 0: an infinite statistic (metafor) with no warning."""
     res = mv.meta_analysis([value] * 3, [0.1, 0.2, 0.3], method="REML", test="knha")
@@ -138,7 +139,8 @@ def test_sei_and_effect_sizes_inputs() -> None:
 
 
 def test_summary_and_dict() -> None:
-    res = mv.meta_analysis([0.1, 0.4, 0.3, 0.9], [0.01, 0.04, 0.09, 0.02], method="REML", test="knha")
+    res = mv.meta_analysis([0.1, 0.4, 0.3, 0.9], [0.01, 0.04, 0.09, 0.02], method="REML",
+                           test="knha")
     text = res.summary()
     for piece in ("tau^2", "I^2", "Q(3)", "prediction interval", "Hartung-Knapp"):
         assert piece in text
@@ -175,5 +177,6 @@ def test_bad_input_uses_study_labels_and_columns() -> None:
 
 
 def test_missing_omit_drops_studies() -> None:
-    res = mv.meta_analysis([0.1, np.nan, 0.3], [0.1, 0.1, 0.1], missing="omit", labels=["a", "b", "c"])
+    res = mv.meta_analysis([0.1, np.nan, 0.3], [0.1, 0.1, 0.1], missing="omit",
+                           labels=["a", "b", "c"])
     assert res.k == 2 and res.labels == ["a", "c"]

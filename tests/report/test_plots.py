@@ -19,8 +19,13 @@ from matplotlib.text import Text
 
 import metaverdict as mv
 from metaverdict.errors import InputError
-from metaverdict.report.plots import (baujat_plot, drapery_plot, forest_plot, funnel_plot,
-                                      radial_plot)
+from metaverdict.report.plots import (
+    baujat_plot,
+    drapery_plot,
+    forest_plot,
+    funnel_plot,
+    radial_plot,
+)
 from metaverdict.report.plots._style import bboxes_overlap, truncate_label
 
 from conftest import case_data, case_yi_vi, load_case

@@ -18,7 +18,8 @@ def test_bounds_unreported_days_and_mcid(tmp_path) -> None:
     ax = fig.axes[0]
     arrows = [a for a in ax.texts if isinstance(a, Annotation) and a.arrow_patch is not None]
     assert len(arrows) == 2                                   # one per ">=" bound
-    assert sorted(a.xyann[1] for a in arrows) == pytest.approx([0.522, 0.757])  # arrows start at bounds
+    # the arrows start at the bounds
+    assert sorted(a.xyann[1] for a in arrows) == pytest.approx([0.522, 0.757])
     texts = [t.get_text() for t in ax.texts]
     assert texts.count("measured,\nnot reported") == 2 and "p ≤ 0.003" in texts
     # measured-but-unreported days are hollow markers off the zero line, never at 0

@@ -19,8 +19,13 @@ from metaverdict.errors import InputError
 from metaverdict.evidence import open_store
 from metaverdict.evidence.bundled import add_included_trials
 from metaverdict.evidence.io import import_rows
-from metaverdict.synthesis import (Question, corrected_covered_area, overlap, read_evidence,
-                                   synthesize)
+from metaverdict.synthesis import (
+    Question,
+    corrected_covered_area,
+    overlap,
+    read_evidence,
+    synthesize,
+)
 from metaverdict.synthesis.answers import relation
 
 DN = "dry needling"

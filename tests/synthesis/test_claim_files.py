@@ -7,11 +7,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from metaverdict.cli.claims import claims_app
 from metaverdict.errors import InputError
 from metaverdict.synthesis import load_claims
-from metaverdict.cli.claims import claims_app
 
-HEAD = "id,treatment,comparator,condition,outcome,timepoint,days_min,days_max,direction,significance\n"
+HEAD = ("id,treatment,comparator,condition,outcome,timepoint,days_min,days_max,direction,"
+        "significance\n")
 
 
 @pytest.mark.parametrize("row, col", [

@@ -5,17 +5,28 @@ one row per analysis with the single-fit field names; NumPy by default, any arra
 with ``backend=``/``device=``, Dask DataFrames partition by partition, files by streaming
 (:func:`meta_analyses_file`).
 """
-from metaverdict.batch.engine import (BATCH_CONTROL, FIELDS, KNHA_FIELDS, fit_arrays, fit_block,
-                                      meta_analyses)
+from typing import TYPE_CHECKING
+
+from metaverdict.batch.engine import (
+    BATCH_CONTROL,
+    FIELDS,
+    KNHA_FIELDS,
+    fit_arrays,
+    fit_block,
+    meta_analyses,
+)
 from metaverdict.batch.grouping import Bucket, Grouping, group_rows
 from metaverdict.batch.io import ResultWriter, meta_analyses_file, read_chunks
 
+if TYPE_CHECKING:                     # imported on first use (see __getattr__)
+    from metaverdict.batch.dask import meta_analyses_dask
+
 __all__ = ["BATCH_CONTROL", "Bucket", "FIELDS", "Grouping", "KNHA_FIELDS", "ResultWriter",
-           "fit_arrays", "fit_block", "group_rows", "meta_analyses", "meta_analyses_dask", "meta_analyses_file",
-           "read_chunks"]
+           "fit_arrays", "fit_block", "group_rows", "meta_analyses", "meta_analyses_dask",
+           "meta_analyses_file", "read_chunks"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name == "meta_analyses_dask":          # imports dask only when asked for
         from metaverdict.batch.dask import meta_analyses_dask
         return meta_analyses_dask

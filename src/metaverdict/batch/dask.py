@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._validation import choice
-from metaverdict.batch.engine import FIELDS, KNHA_FIELDS, TESTS, fit_groups, _columns
+from metaverdict.batch.engine import FIELDS, KNHA_FIELDS, TESTS, _columns, fit_groups
 from metaverdict.batch.grouping import group_rows
 from metaverdict.errors import InputError
 from metaverdict.models.random_effects import METHODS, SolverControl

@@ -11,7 +11,8 @@ Backends: NumPy by default. Any array-API library (CuPy, PyTorch, JAX through
 ``array_api_compat``) runs the same kernels: pass its namespace (``backend=torch``,
 ``backend=cupy``) and ``device=`` (``"cuda"``, ``"cuda:1"``...). Blocks are copied to the
 device, the tau² and pooling kernels run there, and p-values/quantiles are computed by SciPy
-on the host (the statistics are copied back for that; see :func:`~metaverdict.models.inference.pool`).
+on the host (the statistics are copied back for that; see
+:func:`~metaverdict.models.inference.pool`).
 """
 from __future__ import annotations
 
@@ -21,13 +22,18 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._validation import choice
+from metaverdict.batch import compiled
 from metaverdict.batch.grouping import Bucket, Grouping, group_rows
 from metaverdict.errors import InputError
-from metaverdict.batch import compiled
 from metaverdict.models._special import CLOSED_FORM_MAX_DF, chi2_sf
 from metaverdict.models.inference import _to_host, _two_sided, pool
-from metaverdict.models.random_effects import (COMMON_EFFECT, METHODS, SolverControl,
-                                               estimate_tau2, grid_fractions)
+from metaverdict.models.random_effects import (
+    COMMON_EFFECT,
+    METHODS,
+    SolverControl,
+    estimate_tau2,
+    grid_fractions,
+)
 
 TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
 
@@ -59,7 +65,8 @@ def meta_analyses(frame: Any, by: str = "analysis_id", yi: str = "yi", vi: str =
     frame : DataFrame or dask DataFrame
         One row per study: the analysis key ``by``, effect sizes ``yi``, sampling variances
         ``vi``. Analyses may have different numbers of studies (k = 1 allowed). A Dask
-        DataFrame is fitted partition by partition (:func:`metaverdict.batch.dask.meta_analyses_dask`)
+        DataFrame is fitted partition by partition
+        (:func:`metaverdict.batch.dask.meta_analyses_dask`)
         and computed with ``scheduler`` (or the active ``distributed`` client).
     by, yi, vi : str
         Column names.
@@ -104,7 +111,9 @@ def meta_analyses(frame: Any, by: str = "analysis_id", yi: str = "yi", vi: str =
         lazy = meta_analyses_dask(frame, by, yi, vi, method=method, test=test, level=level,
                                   backend=backend, device=device, chunk_size=chunk_size,
                                   control=control)
-        return lazy.compute(scheduler=scheduler) if scheduler is not None else lazy.compute()
+        computed: pd.DataFrame = (lazy.compute(scheduler=scheduler) if scheduler is not None
+                                  else lazy.compute())
+        return computed
     method = choice(method, METHODS, "method")
     test = choice(test, TESTS, "test")
     if not isinstance(level, (int, float)) or not 0 < level < 1:
@@ -134,9 +143,10 @@ def fit_arrays(y: np.ndarray, v: np.ndarray, *, method: str = "REML", test: str 
         field, value = ("y", y[i, j]) if not np.isfinite(y[i, j]) else ("v", v[i, j])
         rule = "a finite number" if field == "y" else "a finite number > 0"
         raise InputError(f"analysis {i}, study {j}, field {field!r}: must be {rule}, got {value}")
-    grouping = Grouping(pd.RangeIndex(n, name=by), np.full(n, k), [Bucket(k, np.arange(n), None, 0)],
-                        np.arange(n) * k)
-    return fit_groups(grouping, y.reshape(-1), v.reshape(-1), method=choice(method, METHODS, "method"),
+    grouping = Grouping(pd.RangeIndex(n, name=by), np.full(n, k),
+                        [Bucket(k, np.arange(n), None, 0)], np.arange(n) * k)
+    return fit_groups(grouping, y.reshape(-1), v.reshape(-1),
+                      method=choice(method, METHODS, "method"),
                       test=choice(test, TESTS, "test"), level=float(level), backend=backend,
                       device=device, chunk_size=chunk_size, control=control or BATCH_CONTROL, by=by)
 
@@ -159,7 +169,8 @@ def fit_groups(grouping: Grouping, y: np.ndarray, v: np.ndarray, *, method: str,
             yb, vb = bucket.take(y, start, start + step), bucket.take(v, start, start + step)
             pos = bucket.positions[start:start + step]
             in_place = pos[-1] - pos[0] + 1 == len(pos)          # positions are increasing
-            target = buf[:, pos[0]:pos[-1] + 1] if in_place else np.empty((len(BLOCK_FIELDS), len(pos)))
+            target = (buf[:, pos[0]:pos[-1] + 1] if in_place
+                      else np.empty((len(BLOCK_FIELDS), len(pos))))
             # degenerate analyses (k = 1 with Hartung-Knapp, identical effects) give inf/NaN
             # statistics as in single fits; in a batch they are expected, not worth a warning
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -223,7 +234,8 @@ def fit_block_compiled(method: str, test: str, level: float, y: np.ndarray, v: n
                        max_iter=control.max_iter, global_search=control.global_search,
                        grid=np.asarray(grid_fractions()))
     if test == "knha":
-        out[BLOCK_FIELDS.index("pvalue")] = _two_sided(out[BLOCK_FIELDS.index("statistic")], df, level)[0]
+        out[BLOCK_FIELDS.index("pvalue")] = _two_sided(out[BLOCK_FIELDS.index("statistic")], df,
+                                                       level)[0]
     if k - 1 > CLOSED_FORM_MAX_DF:
         out[BLOCK_FIELDS.index("q_pvalue")] = chi2_sf(out[BLOCK_FIELDS.index("q")], k - 1)
 
@@ -277,7 +289,8 @@ def _columns(frame: Any, by: str, yi: str, vi: str) -> tuple[pd.Series, np.ndarr
     keys = frame[by]
     missing = np.flatnonzero(keys.isna().to_numpy())
     if missing.size:
-        raise InputError(f"row {_label(frame.index[missing[0]])!r}, field {by!r}: missing analysis key")
+        raise InputError(f"row {_label(frame.index[missing[0]])!r}, field {by!r}: "
+                         f"missing analysis key")
     cols = []
     for field in (yi, vi):
         try:
@@ -285,8 +298,8 @@ def _columns(frame: Any, by: str, yi: str, vi: str) -> tuple[pd.Series, np.ndarr
         except (TypeError, ValueError):
             bad = pd.to_numeric(frame[field], errors="coerce").isna() & frame[field].notna()
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"analysis {_label(keys.iloc[i])!r}, row {_label(frame.index[i])!r}, field {field!r}: "
-                             f"not a number: {frame[field].iloc[i]!r}") from None
+            raise InputError(f"analysis {_label(keys.iloc[i])!r}, row {_label(frame.index[i])!r}, "
+                             f"field {field!r}: not a number: {frame[field].iloc[i]!r}") from None
         cols.append(arr)
     y, v = cols
     i = compiled.first_invalid(y, v)            # one compiled pass; the message only on failure
@@ -298,5 +311,5 @@ def _columns(frame: Any, by: str, yi: str, vi: str) -> tuple[pd.Series, np.ndarr
     return keys, y, v
 
 
-__all__ = ["BATCH_CONTROL", "FIELDS", "KNHA_FIELDS", "COMMON_EFFECT", "fit_arrays", "fit_block", "fit_groups",
-           "meta_analyses"]
+__all__ = ["BATCH_CONTROL", "FIELDS", "KNHA_FIELDS", "COMMON_EFFECT", "fit_arrays", "fit_block",
+           "fit_groups", "meta_analyses"]

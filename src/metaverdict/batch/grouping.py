@@ -40,7 +40,8 @@ class Bucket:
         if self.rows is None:
             lo = self.first_row + start * self.k
             return column[lo:lo + (stop - start) * self.k].reshape(stop - start, self.k)
-        return column[self.rows[start:stop]]
+        block: np.ndarray = column[self.rows[start:stop]]
+        return block
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,8 @@ class _ContiguityCheck:
 
     def _fail(self, chunk: pd.DataFrame, key: Any) -> None:
         row = chunk.index[np.flatnonzero((chunk[self.by] == key).to_numpy())[0]]
-        raise InputError(f"analysis {_label(key)!r}, row {row}: its rows are not contiguous in the file "
-                         "(the analysis appears again after others); sort the file by "
+        raise InputError(f"analysis {_label(key)!r}, row {row}: its rows are not contiguous in "
+                         "the file (the analysis appears again after others); sort the file by "
                          f"{self.by!r} to stream it")
 
 
@@ -142,7 +142,8 @@ def count_rows(path: str | Path) -> int | None:
     path = Path(path)
     if file_format(path) == "parquet":
         import pyarrow.parquet as pq
-        return pq.ParquetFile(path).metadata.num_rows
+        n_rows: int = pq.ParquetFile(path).metadata.num_rows
+        return n_rows
     with path.open("rb") as fh:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
     return max(lines - 1, 0)

@@ -15,14 +15,17 @@ from metaverdict.cli.common import fail_on_input_error
 @fail_on_input_error
 def batch(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per study.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.parquet or .csv).")] = Path("results.parquet"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results file (.parquet or .csv).")
+                   ] = Path("results.parquet"),
     by: Annotated[str, typer.Option(help="Column holding the analysis key.")] = "analysis_id",
     yi: Annotated[str, typer.Option(help="Column of effect sizes.")] = "yi",
     vi: Annotated[str, typer.Option(help="Column of sampling variances.")] = "vi",
-    method: Annotated[str, typer.Option(help="tau² estimator (EE, DL, HE, SJ, PM, ML, REML, EB...).")] = "REML",
+    method: Annotated[str, typer.Option(
+        help="tau² estimator (EE, DL, HE, SJ, PM, ML, REML, EB...).")] = "REML",
     test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp).")] = "z",
     level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
-    chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk (bounds memory).")] = 1_000_000,
+    chunk_rows: Annotated[int, typer.Option(
+        help="Rows read per chunk (bounds memory).")] = 1_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fit one meta-analysis per analysis key; rows of an analysis must be contiguous."""

@@ -26,11 +26,14 @@ Col = Annotated[Optional[str], typer.Option(help="column name", show_default=Fal
 @fail_on_input_error
 def meta(
     file: Annotated[Optional[Path], typer.Argument(help="CSV file, one row per study")] = None,
-    example: Annotated[Optional[str], typer.Option(help="use a bundled dataset, e.g. dat.bcg")] = None,
-    measure: Annotated[Optional[str], typer.Option(help="effect size (SMD, MD, ROM, OR, RR, RD, "
-                                                   "PETO, IRR, ZCOR, COR, ZPCOR, PLO, PR, PFT)")] = None,
+    example: Annotated[Optional[str], typer.Option(
+        help="use a bundled dataset, e.g. dat.bcg")] = None,
+    measure: Annotated[Optional[str], typer.Option(
+        help="effect size (SMD, MD, ROM, OR, RR, RD, "
+             "PETO, IRR, ZCOR, COR, ZPCOR, PLO, PR, PFT)")] = None,
     yi: Col = None, vi: Col = None, sei: Col = None,
-    ai: Col = None, bi: Col = None, ci: Col = None, di: Col = None, n1i: Col = None, n2i: Col = None,
+    ai: Col = None, bi: Col = None, ci: Col = None, di: Col = None,
+    n1i: Col = None, n2i: Col = None,
     x1i: Col = None, x2i: Col = None, t1i: Col = None, t2i: Col = None, m1i: Col = None,
     m2i: Col = None, sd1i: Col = None, sd2i: Col = None, xi: Col = None, mi: Col = None,
     ri: Col = None, ti: Col = None, ni: Col = None,
@@ -38,15 +41,22 @@ def meta(
     method: Annotated[str, typer.Option(help="tau² estimator or EE")] = "REML",
     test: Annotated[str, typer.Option(help="z or knha (Hartung-Knapp)")] = "z",
     level: Annotated[float, typer.Option(help="confidence level")] = 0.95,
-    mods: Annotated[Optional[str], typer.Option(help="moderator formula, e.g. 'ablat + C(alloc)'")] = None,
+    mods: Annotated[Optional[str], typer.Option(
+        help="moderator formula, e.g. 'ablat + C(alloc)'")] = None,
     subgroup: Annotated[Optional[str], typer.Option(help="column defining subgroups")] = None,
-    bias: Annotated[bool, typer.Option("--bias", help="small-study / publication-bias tests")] = False,
-    influence: Annotated[bool, typer.Option("--influence", help="influence and leave-one-out")] = False,
-    plot: Annotated[Optional[Path], typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
-    funnel: Annotated[Optional[Path], typer.Option(help="write a funnel plot (.png/.svg/.pdf)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the summary")] = False,
+    bias: Annotated[bool, typer.Option(
+        "--bias", help="small-study / publication-bias tests")] = False,
+    influence: Annotated[bool, typer.Option(
+        "--influence", help="influence and leave-one-out")] = False,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="write a forest plot (.png/.svg/.pdf)")] = None,
+    funnel: Annotated[Optional[Path], typer.Option(
+        help="write a funnel plot (.png/.svg/.pdf)")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="print JSON instead of the summary")] = False,
 ) -> None:
-    """Compute effect sizes (or read yi/vi) and fit a meta-analysis; print a metafor-style summary."""
+    """Compute effect sizes (or read yi/vi) and fit a meta-analysis; print a metafor-style
+    summary."""
     import pandas as pd
 
     from metaverdict._results import to_builtin
@@ -65,7 +75,8 @@ def meta(
     elif yi is not None and (vi is not None or sei is not None):
         y, v = yi, vi
     else:
-        raise InputError("give --measure with its columns (e.g. --ai ... --di), or --yi with --vi/--sei")
+        raise InputError("give --measure with its columns (e.g. --ai ... --di), "
+                         "or --yi with --vi/--sei")
     res = meta_analysis(y, v, sei=sei if measure is None else None, data=data, method=method,
                         test=test, level=level, mods=mods)
     extras = _extras(res, bias, influence)
@@ -82,10 +93,11 @@ def meta(
         name = "ratio of means" if measure.upper() == "ROM" else measure.upper()
         typer.echo(f"\n{name} (exponentiated): {math.exp(res.estimate):.4f} "
                    f"[{math.exp(res.ci_lower):.4f}, {math.exp(res.ci_upper):.4f}], "
-                   f"prediction interval [{math.exp(res.pi_lower):.4f}, {math.exp(res.pi_upper):.4f}]")
+                   f"prediction interval [{math.exp(res.pi_lower):.4f}, "
+                   f"{math.exp(res.pi_upper):.4f}]")
     for name, value in extras.items():
-        text = value.to_string(float_format=lambda x: f"{x:.4f}") if isinstance(value, pd.DataFrame) \
-            else value.summary()
+        text = (value.to_string(float_format=lambda x: f"{x:.4f}")
+                if isinstance(value, pd.DataFrame) else value.summary())
         typer.echo(f"\n== {name.replace('_', ' ')}\n{text}")
 
 

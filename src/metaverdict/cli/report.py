@@ -20,7 +20,8 @@ def report(
         help='Treatment or alias, e.g. "dry needling", "PRP", "corticosteroid injection".')] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("report.html"),
     format: Annotated[str | None, typer.Option(  # noqa: A002 (the option's public name)
-        "--format", "-f", help="html or md (default: from the suffix of --out, else html).")] = None,
+        "--format", "-f",
+        help="html or md (default: from the suffix of --out, else html).")] = None,
     all_: Annotated[bool, typer.Option(
         "--all", help="Dry needling, PRP and corticosteroid injection in one report.")] = False,
     db: Annotated[str | None, typer.Option(

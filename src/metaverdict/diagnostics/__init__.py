@@ -27,8 +27,14 @@ from metaverdict.diagnostics.fail_safe_n import FailSafeN, fail_safe_n
 from metaverdict.diagnostics.henmi_copas import HenmiCopas, henmi_copas
 from metaverdict.diagnostics.influence import hat_values, influence, rstandard
 from metaverdict.diagnostics.leave_one_out import leave_one_out
-from metaverdict.diagnostics.publication_bias import (EggerTest, PetPeese, RankTest, egger_test,
-                                                      pet_peese, rank_test)
+from metaverdict.diagnostics.publication_bias import (
+    EggerTest,
+    PetPeese,
+    RankTest,
+    egger_test,
+    pet_peese,
+    rank_test,
+)
 from metaverdict.diagnostics.trim_and_fill import TrimAndFill, trim_and_fill
 
 __all__ = ["EggerTest", "FailSafeN", "HenmiCopas", "PetPeese", "RankTest", "TrimAndFill",

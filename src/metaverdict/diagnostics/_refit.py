@@ -1,8 +1,9 @@
 """Refitting a model on subsets of its studies, shared by the diagnostics.
 
 Subsets of equal size (every leave-one-out fit, for instance) are fitted together as one batch
-through the kernels of :mod:`metaverdict.models` (:func:`~metaverdict.models.random_effects.estimate_tau2`
-and :func:`~metaverdict.models.inference.pool`), so ``k`` deletions cost one vectorised fit
+through the kernels of :mod:`metaverdict.models`
+(:func:`~metaverdict.models.random_effects.estimate_tau2` and
+:func:`~metaverdict.models.inference.pool`), so ``k`` deletions cost one vectorised fit
 instead of ``k`` separate ones; subsets of other sizes go through
 :func:`metaverdict.models.univariate.fit`.
 """
@@ -48,7 +49,8 @@ def require_intercept_only(res: MetaAnalysisResult, what: str) -> None:
     """Raise unless ``res`` has no moderators (as metafor does for these methods)."""
     if res.design is not None and res.p > 1:
         raise InputError(f"{what} applies to models without moderators; this model has "
-                         f"{res.p - 1} moderator coefficient(s) ({', '.join(res.coefficients.index[1:])})")
+                         f"{res.p - 1} moderator coefficient(s) "
+                         f"({', '.join(res.coefficients.index[1:])})")
 
 
 def require_studies(res_k: int, p: int, method: str, what: str) -> None:

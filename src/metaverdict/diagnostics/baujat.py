@@ -16,7 +16,8 @@ def baujat(res: MetaAnalysisResult) -> pd.DataFrame:
     * ``x``: squared Pearson residual :math:`(y_i - x_i\\hat\\beta)^2/(v_i + \\hat\\tau^2)`, for a
       common-effect model the study's contribution to Cochran's Q;
     * ``y``: influence on the fitted value,
-      :math:`(x_i\\hat\\beta_{(-i)} - x_i\\hat\\beta)^2 / x_i\\operatorname{Var}(\\hat\\beta_{(-i)})x_i'`,
+      :math:`(x_i\\hat\\beta_{(-i)} - x_i\\hat\\beta)^2 /
+      x_i\\operatorname{Var}(\\hat\\beta_{(-i)})x_i'`,
       with the model refitted without study *i*.
 
     Returns

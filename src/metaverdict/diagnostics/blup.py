@@ -18,7 +18,8 @@ def blup(res: MetaAnalysisResult) -> pd.DataFrame:
     value :math:`x_i\\hat\\beta`:
 
     .. math::  \\hat\\theta_i = \\lambda_i y_i + (1-\\lambda_i) x_i\\hat\\beta, \\qquad
-               \\operatorname{Var} = \\lambda_i v_i + (1-\\lambda_i)^2 x_i \\operatorname{Var}(\\hat\\beta) x_i'
+               \\operatorname{Var} = \\lambda_i v_i
+               + (1-\\lambda_i)^2 x_i \\operatorname{Var}(\\hat\\beta) x_i'
 
     and ``pi_lower``/``pi_upper`` = pred ∓ c·se, with c the normal quantile (the t quantile on
     k - p df for Hartung-Knapp).
@@ -43,7 +44,8 @@ def ranef(res: MetaAnalysisResult) -> pd.DataFrame:
     """Predicted random effects :math:`u_i = \\theta_i - x_i\\beta` (metafor ``ranef``).
 
     .. math::  \\hat u_i = \\lambda_i (y_i - x_i\\hat\\beta), \\qquad
-               \\operatorname{Var} = \\lambda_i v_i + \\lambda_i^2 x_i \\operatorname{Var}(\\hat\\beta) x_i'
+               \\operatorname{Var} = \\lambda_i v_i
+               + \\lambda_i^2 x_i \\operatorname{Var}(\\hat\\beta) x_i'
 
     with :math:`\\lambda_i = \\hat\\tau^2/(\\hat\\tau^2 + v_i)` (0 for common-effect models, whose
     random effects are all 0). Columns and intervals as :func:`blup`.
@@ -58,7 +60,8 @@ def ranef(res: MetaAnalysisResult) -> pd.DataFrame:
 
 def _parts(res: MetaAnalysisResult, what: str):
     if res.user_weights is not None or res.method == "GENQ":
-        raise InputError(f"{what} are not available for models with user weights (weights= or GENQ)")
+        raise InputError(f"{what} are not available for models with user weights "
+                         "(weights= or GENQ)")
     X = design_of(res)
     beta = res.coefficients["estimate"].to_numpy()
     lam = res.tau2 / (res.tau2 + res.vi) if np.isfinite(res.tau2) else np.ones(res.k)

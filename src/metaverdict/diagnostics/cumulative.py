@@ -60,9 +60,11 @@ def _sequence(k: int, order: Any, positions: Any, decreasing: bool) -> np.ndarra
     if positions is not None:
         pos = np.asarray(positions)
         if pos.ndim != 1 or not np.issubdtype(pos.dtype, np.integer):
-            raise InputError("field 'positions': expected a 1-d sequence of integer study positions")
+            raise InputError("field 'positions': expected a 1-d sequence of integer "
+                             "study positions")
         if pos.size and (pos.min() < 0 or pos.max() >= k):
-            raise InputError(f"field 'positions': positions must lie in 0..{k - 1}, got {pos.tolist()}")
+            raise InputError(f"field 'positions': positions must lie in 0..{k - 1}, "
+                             f"got {pos.tolist()}")
         if len(np.unique(pos)) != len(pos):
             raise InputError("field 'positions': a study position is listed more than once")
         return pos

@@ -30,10 +30,11 @@ class FailSafeN(ResultMixin):
     _repr_fields = ("kind", "n", "pvalue")
 
     def summary(self) -> str:
-        extra = {"Rosenthal": f"observed significance level p = {fmt_p(self.pvalue)} (alpha = {self.alpha})",
+        extra = {"Rosenthal": f"observed significance level p = {fmt_p(self.pvalue)} "
+                              f"(alpha = {self.alpha})",
                  "Orwin": f"average effect {fmt(self.mean_effect)}, target {fmt(self.target)}",
-                 "Rosenberg": f"weighted mean effect {fmt(self.mean_effect)}, p = {fmt_p(self.pvalue)} "
-                              f"(alpha = {self.alpha})"}[self.kind]
+                 "Rosenberg": f"weighted mean effect {fmt(self.mean_effect)}, "
+                              f"p = {fmt_p(self.pvalue)} (alpha = {self.alpha})"}[self.kind]
         n = "inf" if np.isinf(self.n) else str(int(self.n))
         return f"Fail-safe N ({self.kind} approach): {n}\n{extra}"
 

@@ -51,8 +51,8 @@ def henmi_copas(res: MetaAnalysisResult, tol: float = _R_TOL) -> HenmiCopas:
     = (1 - \\text{level})/2`.
 
     The integral uses QUADPACK's ``qagi`` and the root Brent's ``zeroin``, both with tolerance
-    ``tol``; the default (R's :math:`\\epsilon^{1/4} \\approx 1.2\\times 10^{-4}`) reproduces metafor to
-    machine precision, a smaller one gives the exact root.
+    ``tol``; the default (R's :math:`\\epsilon^{1/4} \\approx 1.2\\times 10^{-4}`) reproduces
+    metafor to machine precision, a smaller one gives the exact root.
 
     Raises
     ------
@@ -98,16 +98,19 @@ def henmi_copas(res: MetaAnalysisResult, tol: float = _R_TOL) -> HenmiCopas:
         def integrand(r: float) -> float:
             bound = q_bound(r / t) if t > 0 else math.inf
             m, s2 = mean_q(sdr * r), var_q(sdr * r)
-            cdf = 1.0 if math.isinf(bound) else float(special.gammainc(m * m / s2, max(bound, 0.0) * m / s2))
+            cdf = (1.0 if math.isinf(bound)
+                   else float(special.gammainc(m * m / s2, max(bound, 0.0) * m / s2)))
             return cdf * math.exp(-r * r / 2) / math.sqrt(2 * math.pi)
-        return integrate.quad(integrand, t, math.inf, epsabs=tol, epsrel=tol, limit=100)[0] - alpha / 2
+        return (integrate.quad(integrand, t, math.inf, epsabs=tol, epsrel=tol, limit=100)[0]
+                - alpha / 2)
 
     t0 = _zeroin(equation, 0.0, 2.0, tol)
     u0 = sdr * t0
     return HenmiCopas(theta, se, theta - u0 * se, theta + u0 * se, tau2, res.level)
 
 
-def _zeroin(f: Callable[[float], float], a: float, b: float, tol: float, max_iter: int = 1000) -> float:
+def _zeroin(f: Callable[[float], float], a: float, b: float, tol: float,
+            max_iter: int = 1000) -> float:
     """Brent's root finder (the ``zeroin`` of Forsythe, Malcolm & Moler 1977, as R's
     ``uniroot``): inverse quadratic or linear interpolation, bisection when that fails."""
     fa, fb = f(a), f(b)

@@ -20,16 +20,18 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
     fitted without study *i* (:math:`s^2_w = 1` for z tests), :math:`x_i` the study's row of the
     design and :math:`h_i` its hat value in the full model:
 
-    * ``rstudent``: :math:`(y_i - x_i\\hat\\beta_{(-i)}) / \\sqrt{s^2_{w(-i)}(v_i + \\hat\\tau^2_{(-i)})
+    * ``rstudent``: :math:`(y_i - x_i\\hat\\beta_{(-i)}) /
+      \\sqrt{s^2_{w(-i)}(v_i + \\hat\\tau^2_{(-i)})
       + x_i \\operatorname{Var}(\\hat\\beta_{(-i)}) x_i'}` (externally standardised residual);
     * ``dffits``: :math:`x_i(\\hat\\beta - \\hat\\beta_{(-i)}) /
       \\sqrt{s^2_{w(-i)} h_i (v_i + \\hat\\tau^2_{(-i)})}`;
-    * ``cooks_distance``: :math:`(\\hat\\beta - \\hat\\beta_{(-i)})' \\operatorname{Var}(\\hat\\beta)^{-1}
-      (\\hat\\beta - \\hat\\beta_{(-i)})`;
+    * ``cooks_distance``: :math:`(\\hat\\beta - \\hat\\beta_{(-i)})'
+      \\operatorname{Var}(\\hat\\beta)^{-1} (\\hat\\beta - \\hat\\beta_{(-i)})`;
     * ``cov_ratio``: :math:`\\det \\operatorname{Var}(\\hat\\beta_{(-i)}) /
       \\det \\operatorname{Var}(\\hat\\beta)`;
     * ``tau2_deleted``, ``q_deleted``: tau² and Cochran's Q without study *i*;
-    * ``hat``: diagonal of :math:`X(X'WX)^{-1}X'W`, :math:`W = \\operatorname{diag}(1/(v_i+\\hat\\tau^2))`;
+    * ``hat``: diagonal of :math:`X(X'WX)^{-1}X'W`,
+      :math:`W = \\operatorname{diag}(1/(v_i+\\hat\\tau^2))`;
     * ``weight``: the study's weight in percent;
     * ``dfbs_<coefficient>``: DFBETAS, :math:`(\\hat\\beta_j - \\hat\\beta_{j(-i)}) /
       \\sqrt{s^2_{w(-i)} [(X'W_{(-i)}X)^{-1}]_{jj}}` with :math:`W_{(-i)}` built from
@@ -101,8 +103,8 @@ def rstandard(res: MetaAnalysisResult) -> pd.DataFrame:
     """Internally standardised (marginal) residuals (metafor ``rstandard``).
 
     ``resid`` :math:`e = y - X\\hat\\beta`, ``se`` the square roots of the diagonal of
-    :math:`(I - H) M (I - H)'` with :math:`M = \\operatorname{diag}(v_i + \\hat\\tau^2)` and ``H`` the hat
-    matrix (see :func:`influence`), and ``z = resid / se``.
+    :math:`(I - H) M (I - H)'` with :math:`M = \\operatorname{diag}(v_i + \\hat\\tau^2)` and ``H``
+    the hat matrix (see :func:`influence`), and ``z = resid / se``.
 
     Returns
     -------

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metaverdict.diagnostics._refit import (SubsetFits, refit_subsets, require_intercept_only,
-                                            study_index)
+from metaverdict.diagnostics._refit import (
+    SubsetFits,
+    refit_subsets,
+    require_intercept_only,
+    study_index,
+)
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 

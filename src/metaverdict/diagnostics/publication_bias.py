@@ -11,7 +11,12 @@ from scipy import stats
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
 from metaverdict._validation import as_float_array, check_bounds, choice
-from metaverdict.diagnostics._refit import design_of, pool_batch, require_intercept_only, require_studies
+from metaverdict.diagnostics._refit import (
+    design_of,
+    pool_batch,
+    require_intercept_only,
+    require_studies,
+)
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -280,7 +285,8 @@ class PetPeese(ResultMixin):
         rows = [[name, fmt(t.limit_estimate), fmt(t.limit_ci_lower), fmt(t.limit_ci_upper),
                  fmt(t.statistic), fmt_p(t.pvalue)]
                 for name, t in (("PET (se)", self.pet), ("PEESE (variance)", self.peese))]
-        return "\n".join([format_table(["", "limit est.", "ci.lb", "ci.ub", "slope stat", "p"], rows),
+        head = ["", "limit est.", "ci.lb", "ci.ub", "slope stat", "p"]
+        return "\n".join([format_table(head, rows),
                           f"PET intercept p = {fmt_p(self.pet_intercept_pvalue)} -> {self.method} "
                           f"(conditional estimate {fmt(self.estimate)})"])
 

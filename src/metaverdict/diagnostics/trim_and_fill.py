@@ -7,7 +7,12 @@ import numpy as np
 
 from metaverdict._results import ResultMixin, fmt
 from metaverdict._validation import choice
-from metaverdict.diagnostics._refit import pool_batch, refit, require_intercept_only, require_studies
+from metaverdict.diagnostics._refit import (
+    pool_batch,
+    refit,
+    require_intercept_only,
+    require_studies,
+)
 from metaverdict.errors import InputError
 from metaverdict.models.random_effects import SolverControl
 from metaverdict.models.results import MetaAnalysisResult
@@ -40,7 +45,8 @@ class TrimAndFill(ResultMixin):
     def summary(self) -> str:
         head = (f"Trim-and-fill ({self.estimator}): estimated {self.k0} missing "
                 f"stud{'y' if self.k0 == 1 else 'ies'} on the {self.side} side "
-                f"(SE = {fmt(self.se_k0)}" + (f", p = {fmt(self.p_k0)})" if not np.isnan(self.p_k0) else ")"))
+                f"(SE = {fmt(self.se_k0)}"
+                + (f", p = {fmt(self.p_k0)})" if not np.isnan(self.p_k0) else ")"))
         return head + "\n\n" + self.filled.summary()
 
 
@@ -140,7 +146,8 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
 def _side(res: MetaAnalysisResult, control: SolverControl) -> str:
     """"right" if the Egger slope on sqrt(vi) is negative (missing studies then lie right)."""
     X = np.column_stack([np.ones(res.k), np.sqrt(res.vi)])
-    require_studies(res.k, 2, res.method, "estimating the side of missing studies for trim-and-fill")
+    require_studies(res.k, 2, res.method,
+                    "estimating the side of missing studies for trim-and-fill")
     if np.linalg.matrix_rank(X) < 2:
         raise InputError("trim-and-fill cannot estimate the side when all studies have the same "
                          "variance; give side='left' or side='right'")

@@ -7,9 +7,17 @@ into the inputs it needs.
 from __future__ import annotations
 
 from metaverdict.effects.continuity import add_to_cells
-from metaverdict.effects.conversions import (Z_975, MeanSD, mean_sd_from_median, pooled_sd,
-                                             sd_from_se, se_from_ci, se_from_pvalue,
-                                             smd_bound_from_p, variance_from_ci)
+from metaverdict.effects.conversions import (
+                                             Z_975,
+                                             MeanSD,
+                                             mean_sd_from_median,
+                                             pooled_sd,
+                                             sd_from_se,
+                                             se_from_ci,
+                                             se_from_pvalue,
+                                             smd_bound_from_p,
+                                             variance_from_ci,
+)
 from metaverdict.effects.escalc import effect_sizes
 from metaverdict.effects.measures import MEASURES, Measure, hedges_correction
 from metaverdict.effects.results import EffectSizes

@@ -36,7 +36,7 @@ def corrected_rows(cells: Sequence[FloatArray], to: str,
     to = choice(to, TO_OPTIONS, "to")
     shape = np.shape(cells[0])
     keep = np.ones(shape, bool) if exclude is None else ~exclude
-    has_zero = np.any([np.asarray(c) == 0 for c in cells], axis=0) & keep
+    has_zero: npt.NDArray[np.bool_] = np.any([np.asarray(c) == 0 for c in cells], axis=0) & keep
     if to == "all":
         return keep
     if to == "only0":

@@ -19,7 +19,13 @@ from scipy.special import gammaln
 from scipy.stats import norm
 
 from metaverdict._results import ResultMixin
-from metaverdict._validation import as_float_array, check_bounds, check_finite, check_same_length, choice
+from metaverdict._validation import (
+    as_float_array,
+    check_bounds,
+    check_finite,
+    check_same_length,
+    choice,
+)
 from metaverdict.effects.measures import pooled_sd_kernel
 from metaverdict.errors import InputError, row_error
 
@@ -28,7 +34,8 @@ Number = float | FloatArray
 
 
 def _inputs(**values: Any) -> tuple[dict[str, FloatArray], bool]:
-    """1-d float arrays of a common length (length-1 inputs broadcast) and whether all were scalars."""
+    """1-d float arrays of a common length (length-1 inputs broadcast) and whether all were
+    scalars."""
     scalar = all(np.ndim(v) == 0 for v in values.values())
     arrays = {k: as_float_array(v, k) for k, v in values.items()}
     k = max(len(a) for a in arrays.values())
@@ -54,7 +61,8 @@ def _check_less(low: FloatArray, high: FloatArray, low_name: str, high_name: str
 
 def _z(level: float) -> float:
     if not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
-        raise InputError(f"field 'level': the confidence level must lie in (0, 1), e.g. 0.95; got {level!r}")
+        raise InputError(f"field 'level': the confidence level must lie in (0, 1), e.g. 0.95; "
+                         f"got {level!r}")
     return float(norm.ppf(0.5 + level / 2))
 
 
@@ -115,7 +123,8 @@ def se_from_ci(lower: Any, upper: Any, level: float = 0.95, log_scale: bool = Fa
     return _out((hi - lo) / (2 * z), scalar)
 
 
-def variance_from_ci(lower: Any, upper: Any, level: float = 0.95, log_scale: bool = False) -> Number:
+def variance_from_ci(lower: Any, upper: Any, level: float = 0.95,
+                     log_scale: bool = False) -> Number:
     """Sampling variance ``SE^2`` from a confidence interval; see :func:`se_from_ci`.
 
     .. math:: v = \\left(\\frac{U - L}{2 z_{1-\\alpha/2}}\\right)^2
@@ -201,8 +210,10 @@ def _expected_range(n: int) -> float:
     """Expected range of ``n`` standard normal draws, ``int 1 - Phi^n - (1 - Phi)^n dx``
     (Wan et al. 2014, Table 1: e.g. 3.078 for n = 10)."""
     def f(x: float) -> float:
-        return 1 - norm.cdf(x) ** n - norm.sf(x) ** n
-    return 2 * integrate.quad(f, 0, np.inf, epsabs=1e-13, epsrel=1e-12)[0]
+        tail: float = 1 - norm.cdf(x) ** n - norm.sf(x) ** n
+        return tail
+    integral: float = integrate.quad(f, 0, np.inf, epsabs=1e-13, epsrel=1e-12)[0]
+    return 2 * integral
 
 
 @cache
@@ -211,9 +222,11 @@ def _expected_order_statistic(r: int, size: int) -> float:
     log_coef = gammaln(size + 1) - gammaln(r) - gammaln(size - r + 1)
 
     def f(x: float) -> float:
-        return x * np.exp(log_coef + (r - 1) * norm.logcdf(x) + (size - r) * norm.logsf(x)
-                          + norm.logpdf(x))
-    return integrate.quad(f, -np.inf, np.inf, epsabs=1e-13, epsrel=1e-12)[0]
+        value: float = x * np.exp(log_coef + (r - 1) * norm.logcdf(x)
+                                  + (size - r) * norm.logsf(x) + norm.logpdf(x))
+        return value
+    integral: float = integrate.quad(f, -np.inf, np.inf, epsabs=1e-13, epsrel=1e-12)[0]
+    return integral
 
 
 def _xi(n: FloatArray) -> FloatArray:
@@ -225,7 +238,8 @@ def _xi(n: FloatArray) -> FloatArray:
 
 def _eta(n: FloatArray) -> FloatArray:
     """Wan et al. (2014) eta(n): for n <= 201 the exact expected IQR of a sample of size
-    4Q + 1 with Q = ceil((n - 1)/4) (their Table 2), else ``2 Phi^-1((0.75 n - 0.125)/(n + 0.25))``."""
+    4Q + 1 with Q = ceil((n - 1)/4) (their Table 2), else
+    ``2 Phi^-1((0.75 n - 0.125)/(n + 0.25))``."""
     approx = 2 * norm.ppf((0.75 * n - 0.125) / (n + 0.25))
     out = []
     for m, a in zip(n, approx):
@@ -326,7 +340,8 @@ def mean_sd_from_median(median: Any, q1: Any = None, q3: Any = None, minimum: An
     """
     how_mean, how_sd = _METHODS[choice(method, list(_METHODS), "method")]
     has_range, has_iqr = minimum is not None, q1 is not None
-    for (low, lv), (high, hv) in ((("minimum", minimum), ("maximum", maximum)), (("q1", q1), ("q3", q3))):
+    for (low, lv), (high, hv) in ((("minimum", minimum), ("maximum", maximum)),
+                                  (("q1", q1), ("q3", q3))):
         if (lv is None) != (hv is None):
             raise InputError(f"give both {low!r} and {high!r}, or neither")
     if not (has_range or has_iqr):

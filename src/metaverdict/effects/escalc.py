@@ -15,8 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from metaverdict._validation import (as_float_array, check_bounds, check_finite, check_same_length,
-                                     choice, study_labels)
+from metaverdict._validation import (
+    as_float_array,
+    check_bounds,
+    check_finite,
+    check_same_length,
+    choice,
+    study_labels,
+)
 from metaverdict.effects.continuity import TO_OPTIONS, add_to_cells
 from metaverdict.effects.measures import FAMILY_FIELDS, MEASURES, Arrays, FloatArray, Measure
 from metaverdict.effects.results import EffectSizes
@@ -115,7 +121,8 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
     prepared, dropped = _PREPARE[spec.family](x, names, labs, drop00)
     if spec.default_add is not None:
         cells = _CELLS[spec.family]
-        for f, arr in zip(cells, add_to_cells([prepared[f] for f in cells], add_value, to, dropped)):
+        corrected = add_to_cells([prepared[f] for f in cells], add_value, to, dropped)
+        for f, arr in zip(cells, corrected):
             prepared[f] = arr
     with np.errstate(divide="ignore", invalid="ignore"):
         yi, vi = (np.asarray(v, dtype=np.float64) for v in spec.kernel(prepared))
@@ -135,15 +142,17 @@ def _check_arguments(spec: Measure, given: Mapping[str, Any]) -> None:
     for need in _REQUIRED[spec.family]:
         options = need if isinstance(need, tuple) else (need,)
         if not any(o in given for o in options):
-            raise InputError(f"measure {spec.code!r} needs argument {' or '.join(map(repr, options))} "
-                             f"({spec.description})")
+            raise InputError(f"measure {spec.code!r} needs argument "
+                             f"{' or '.join(map(repr, options))} ({spec.description})")
 
 
 def _continuity_add(spec: Measure, add: float | None) -> float:
     if add is None:
         return spec.default_add or 0.0
-    if not isinstance(add, (int, float, np.integer, np.floating)) or not np.isfinite(add) or add < 0:
-        raise InputError(f"field 'add': the continuity correction must be a number >= 0, got {add!r}")
+    if (not isinstance(add, (int, float, np.integer, np.floating)) or not np.isfinite(add)
+            or add < 0):
+        raise InputError(f"field 'add': the continuity correction must be a number >= 0, "
+                         f"got {add!r}")
     return float(add)
 
 
@@ -236,7 +245,8 @@ def _prep_means(x: Arrays, names: Mapping[str, str], labels: Labels,
 
 def _prep_cor(x: Arrays, names: Mapping[str, str], labels: Labels,
               drop00: bool) -> tuple[Arrays, BoolArray]:
-    check_bounds(x["ri"], names["ri"], labels, lower=-1, upper=1, lower_strict=True, upper_strict=True)
+    check_bounds(x["ri"], names["ri"], labels, lower=-1, upper=1, lower_strict=True,
+                 upper_strict=True)
     # metafor returns vi = NA for ni <= 4 ("cannot estimate the sampling variance")
     check_bounds(x["ni"], names["ni"], labels, lower=5)
     return dict(x), np.zeros(len(x["ri"]), bool)
@@ -248,8 +258,8 @@ def _prep_pcor(x: Arrays, names: Mapping[str, str], labels: Labels,
     bad = np.flatnonzero(x["ni"] - x["mi"] - 1 < 1)
     if bad.size:
         raise row_error(labels, int(bad[0]), names["ni"],
-                        f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 must be "
-                        f">= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
+                        f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 "
+                        f"must be >= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
     return dict(x), np.zeros(len(x["ti"]), bool)
 
 
@@ -261,7 +271,9 @@ def _prep_prop(x: Arrays, names: Mapping[str, str], labels: Labels,
     return {"xi": x["xi"], "mi": x["mi"]}, np.zeros(len(x["xi"]), bool)
 
 
-_PREPARE: dict[str, Callable[[Arrays, Mapping[str, str], Labels, bool], tuple[Arrays, BoolArray]]] = {
+_Prepare = Callable[[Arrays, Mapping[str, str], Labels, bool], tuple[Arrays, BoolArray]]
+
+_PREPARE: dict[str, _Prepare] = {
     "table": _prep_table, "rates": _prep_rates, "means": _prep_means,
     "cor": _prep_cor, "pcor": _prep_pcor, "prop": _prep_prop,
 }

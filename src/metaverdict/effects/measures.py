@@ -29,6 +29,7 @@ from scipy.special import gammaln
 
 FloatArray = npt.NDArray[np.float64]
 Arrays = dict[str, FloatArray]
+Kernel = Callable[[Arrays], tuple[FloatArray, FloatArray]]
 
 #: Inputs of each family of measures (alternatives: a 2x2 table may give n1i/n2i instead of
 #: bi/di, a proportion mi (non-events) instead of ni).
@@ -53,7 +54,7 @@ class Measure:
     code: str
     family: str
     description: str
-    kernel: Callable[[Arrays], tuple[FloatArray, FloatArray]]
+    kernel: Kernel
     default_add: float | None = None
 
 
@@ -65,10 +66,12 @@ def hedges_correction(m: FloatArray) -> FloatArray:
     with ``m = n1 + n2 - 2`` degrees of freedom (approximately ``1 - 3/(4m - 1)``).
     """
     m = np.asarray(m, dtype=np.float64)
-    return np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))
+    c: FloatArray = np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))
+    return c
 
 
-def pooled_sd_kernel(sd1: FloatArray, n1: FloatArray, sd2: FloatArray, n2: FloatArray) -> FloatArray:
+def pooled_sd_kernel(sd1: FloatArray, n1: FloatArray, sd2: FloatArray,
+                     n2: FloatArray) -> FloatArray:
     """Pooled standard deviation ``sqrt(((n1-1) sd1^2 + (n2-1) sd2^2) / (n1 + n2 - 2))``."""
     return np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
 
@@ -163,18 +166,21 @@ def _pft(x: Arrays) -> tuple[FloatArray, FloatArray]:
     return yi, 1 / (4 * n + 2)
 
 
-_TABLE: tuple[tuple[str, str, str, Callable[[Arrays], tuple[FloatArray, FloatArray]], float | None], ...] = (
+_TABLE: tuple[tuple[str, str, str, Kernel, float | None], ...] = (
     ("OR", "table", "log odds ratio: ln(ad/bc), vi = 1/a + 1/b + 1/c + 1/d", _or, 0.5),
     ("RR", "table", "log risk ratio: ln(p1/p2), vi = 1/a - 1/n1 + 1/c - 1/n2", _rr, 0.5),
     ("RD", "table", "risk difference: p1 - p2, vi = p1(1-p1)/n1 + p2(1-p2)/n2", _rd, 0.5),
     ("PETO", "table", "Peto log odds ratio: (a - E)/V, vi = 1/V (hypergeometric E, V)", _peto, 0.5),
     ("IRR", "rates", "log incidence rate ratio: ln((x1/t1)/(x2/t2)), vi = 1/x1 + 1/x2", _irr, 0.5),
     ("MD", "means", "mean difference: m1 - m2, vi = sd1^2/n1 + sd2^2/n2", _md, None),
-    ("SMD", "means", "Hedges' g: c(m)(m1 - m2)/sd_pooled, vi = 1/n1 + 1/n2 + g^2/(2(n1+n2))", _smd, None),
-    ("ROM", "means", "log ratio of means: ln(m1/m2), vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)", _rom, None),
+    ("SMD", "means",
+     "Hedges' g: c(m)(m1 - m2)/sd_pooled, vi = 1/n1 + 1/n2 + g^2/(2(n1+n2))", _smd, None),
+    ("ROM", "means",
+     "log ratio of means: ln(m1/m2), vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)", _rom, None),
     ("COR", "cor", "raw correlation: r, vi = (1 - r^2)^2/(n - 1)", _cor, None),
     ("ZCOR", "cor", "Fisher's z: atanh(r), vi = 1/(n - 3)", _zcor, None),
-    ("ZPCOR", "pcor", "Fisher's z of the partial correlation t/sqrt(t^2 + n - m - 1), vi = 1/(n - m - 1)",
+    ("ZPCOR", "pcor",
+     "Fisher's z of the partial correlation t/sqrt(t^2 + n - m - 1), vi = 1/(n - m - 1)",
      _zpcor, None),
     ("PLO", "prop", "logit proportion: ln(x/(n-x)), vi = 1/x + 1/(n-x)", _plo, 0.5),
     ("PR", "prop", "raw proportion: x/n, vi = p(1-p)/n", _pr, 0.5),

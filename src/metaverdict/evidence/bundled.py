@@ -22,8 +22,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from metaverdict.evidence.io import read_rows, validate_rows
-from metaverdict.evidence.models import (Condition, IncludedTrial, Opinion, Result, RiskOfBias,
-                                         Source, StoreMeta, Study, Treatment)
+from metaverdict.evidence.models import (
+    Condition,
+    IncludedTrial,
+    Opinion,
+    Result,
+    RiskOfBias,
+    Source,
+    StoreMeta,
+    Study,
+    Treatment,
+)
 from metaverdict.evidence.store import Store
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 from metaverdict.evidence.writer import write_drafts

@@ -64,7 +64,8 @@ def harmonise(measure: str, effect_measure: str, estimate: float | None,
     return Harmonised(label, estimate, ci_lower, ci_upper, how)
 
 
-def favours_treatment_when(harmonised_measure: str | None, lower_is_better: bool | None) -> str | None:
+def favours_treatment_when(harmonised_measure: str | None,
+                           lower_is_better: bool | None) -> str | None:
     """The side of the null on which the harmonised estimate favours the treatment."""
     if harmonised_measure is None or lower_is_better is None:
         return None
@@ -73,7 +74,8 @@ def favours_treatment_when(harmonised_measure: str | None, lower_is_better: bool
     return "harmonised < 0" if lower_is_better else "harmonised > 0"
 
 
-def se_from_ci(measure: str, ci_lower: float | None, ci_upper: float | None) -> tuple[float | None, str | None]:
+def se_from_ci(measure: str, ci_lower: float | None,
+               ci_upper: float | None) -> tuple[float | None, str | None]:
     """SE from a 95% CI, on the log scale for ratio measures; (None, None) if not derivable."""
     if (ci_lower is None or ci_upper is None or ci_upper <= ci_lower
             or measure not in ("SMD", "MD", *RATIO_MEASURES)):
@@ -88,7 +90,8 @@ def se_from_ci(measure: str, ci_lower: float | None, ci_upper: float | None) -> 
             "se = (ci_upper - ci_lower) / (2 * 1.959964) from the 95% CI")
 
 
-def ci_asymmetry_note(estimate: float | None, ci_lower: float | None, ci_upper: float | None) -> str | None:
+def ci_asymmetry_note(estimate: float | None, ci_lower: float | None,
+                      ci_upper: float | None) -> str | None:
     """A warning when the estimate is far from the CI midpoint (difference measures)."""
     if estimate is None or ci_lower is None or ci_upper is None or ci_upper <= ci_lower:
         return None

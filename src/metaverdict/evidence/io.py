@@ -17,7 +17,12 @@ import pandas as pd
 
 from metaverdict.errors import InputError
 from metaverdict.evidence.records import (
-    CSV_COLUMNS, EXTRA_COLUMNS, REQUIRED_COLUMNS, ResultDraft, check_sources, validate_row,
+    CSV_COLUMNS,
+    EXTRA_COLUMNS,
+    REQUIRED_COLUMNS,
+    ResultDraft,
+    check_sources,
+    validate_row,
 )
 from metaverdict.evidence.store import Store
 from metaverdict.evidence.writer import write_drafts

@@ -19,11 +19,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from metaverdict.evidence import derive
-from metaverdict.evidence.models import (COMPARATOR_CLASSES, DIRECTIONS_REPORTED, RESULT_KINDS,
-                                         SIGN_CONVENTIONS)
+from metaverdict.evidence.models import (
+    COMPARATOR_CLASSES,
+    DIRECTIONS_REPORTED,
+    RESULT_KINDS,
+    SIGN_CONVENTIONS,
+)
 from metaverdict.evidence.parsing import parse_group_value, parse_number, parse_p_value
 from metaverdict.evidence.vocabulary import (
-    RATIO_MEASURES, OutcomeTerm, TimepointTerm, UnknownTermError, Vocabulary, comparator_class,
+    RATIO_MEASURES,
+    OutcomeTerm,
+    TimepointTerm,
+    UnknownTermError,
+    Vocabulary,
+    comparator_class,
 )
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -215,9 +224,11 @@ class CsvRow(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CsvRow:
-        if self.ci_lower is not None and self.ci_upper is not None and self.ci_lower > self.ci_upper:
+        if (self.ci_lower is not None and self.ci_upper is not None
+                and self.ci_lower > self.ci_upper):
             raise ValueError("ci_lower|must not exceed ci_upper")
-        if self.verbatim_quote is None and any(getattr(self, f) is not None for f in _NUMBER_FIELDS):
+        if (self.verbatim_quote is None
+                and any(getattr(self, f) is not None for f in _NUMBER_FIELDS)):
             raise ValueError("verbatim_quote|is required when the row gives a number "
                              "(provenance: quote the source text that contains it)")
         return self
@@ -257,7 +268,8 @@ def _format_errors(row: int, exc: ValidationError, raw: dict[str, Any]) -> list[
     return out
 
 
-def validate_row(row: int, raw: dict[str, Any], vocab: Vocabulary) -> tuple[ResultDraft | None, list[str]]:
+def validate_row(row: int, raw: dict[str, Any],
+                 vocab: Vocabulary) -> tuple[ResultDraft | None, list[str]]:
     """Validate and normalise one row; returns the draft or the error messages."""
     try:
         r = CsvRow.model_validate({k: (None if _blank(v) else v) for k, v in raw.items()})
@@ -280,7 +292,8 @@ def validate_row(row: int, raw: dict[str, Any], vocab: Vocabulary) -> tuple[Resu
     c_term, region = vocab.condition(r.condition)
     kind = r.kind or ("primary" if (r.design == "rct" or r.study) else "review")
     study = r.study or (r.source_id if kind == "primary" else None)
-    default_name = "other active treatment (unspecified)" if comp_kind == "other-active" else comp_kind
+    default_name = ("other active treatment (unspecified)" if comp_kind == "other-active"
+                    else comp_kind)
     draft = ResultDraft(
         row=row, csv=r, kind=kind, study=study, treatment_term=t_term,
         treatment_family=t_family, comparator_kind=str(comp_kind),
@@ -304,7 +317,8 @@ def _default_convention(r: CsvRow, measure: str) -> tuple[str, str | None]:
     if measure == "NNT":
         return "not-signed", "NNT is not a signed difference"
     return "treatment-minus-comparator", ("import default: estimates are treatment minus "
-                                          "comparator unless column 'sign_convention' says otherwise")
+                                          "comparator unless column 'sign_convention' "
+                                          "says otherwise")
 
 
 def derived_values(d: ResultDraft) -> dict[str, Any]:
@@ -323,7 +337,8 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
         if text is not None and (pct or val is None):
             parts.append(f"{name} {text!r} read as "
                          + (f"{val:g} (percent)" if val is not None else "no number"))
-    h = derive.harmonise(d.measure, r.effect_measure, r.estimate, r.ci_lower, r.ci_upper, convention)
+    h = derive.harmonise(d.measure, r.effect_measure, r.estimate, r.ci_lower, r.ci_upper,
+                         convention)
     if h.estimate is None and r.estimate is None and d.measure == "group-level":
         if d.timepoint.window == "baseline":
             parts.append("no difference derived at baseline")
@@ -351,7 +366,8 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
         "se": se, "sign_convention": convention, "sign_reason": reason,
         "harmonised_measure": h.measure, "harmonised_estimate": h.estimate,
         "harmonised_ci_lower": h.ci_lower, "harmonised_ci_upper": h.ci_upper,
-        "favours_treatment_when": derive.favours_treatment_when(h.measure, d.outcome.lower_is_better),
+        "favours_treatment_when": derive.favours_treatment_when(h.measure,
+                                                                d.outcome.lower_is_better),
         "smd_bound_relation": bound[0] if bound else None,
         "smd_bound": bound[1] if bound else None,
         "derivation": "; ".join(parts) if parts else "nothing derived",

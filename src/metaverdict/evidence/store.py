@@ -28,8 +28,13 @@ from sqlalchemy.pool import StaticPool
 
 from metaverdict.evidence.models import Opinion, Result, Source, StoreMeta
 from metaverdict.evidence.queries import (
-    IncludedTrialRow, OpinionRow, ResultRow, query_included_trials, query_opinions,
-    query_results, results_frame,
+    IncludedTrialRow,
+    OpinionRow,
+    ResultRow,
+    query_included_trials,
+    query_opinions,
+    query_results,
+    results_frame,
 )
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 

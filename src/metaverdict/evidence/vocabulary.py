@@ -208,7 +208,8 @@ class Vocabulary:
                 return OutcomeTerm(domain, instrument, "unspecified", info["lower_is_better"],
                                    f"{name}: {info['basis']}")
         if re.search(r"lower (is )?better|lower=better", low):
-            return OutcomeTerm(domain, instrument, "unspecified", True, "stated in the outcome text")
+            return OutcomeTerm(domain, instrument, "unspecified", True,
+                               "stated in the outcome text")
         if re.search(r"higher (is )?better|higher=better", low):
             return OutcomeTerm(domain, instrument, "unspecified", False,
                                "stated in the outcome text")

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from metaverdict.errors import InputError
 from metaverdict.evidence.models import (
-    Comparator, Condition, OutcomeDomain, Result, RiskOfBias, Source, Study, Timepoint, Treatment,
+    Comparator,
+    Condition,
+    OutcomeDomain,
+    Result,
+    RiskOfBias,
+    Source,
+    Study,
+    Timepoint,
+    Treatment,
 )
 from metaverdict.evidence.records import ResultDraft, is_pedro
 

@@ -53,8 +53,14 @@ from metaverdict._results import ResultMixin, format_table
 from metaverdict.diagnostics.publication_bias import egger_test
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.mcid import MCIDMatch
-from metaverdict.grade.review_rating import (LEVELS, PEDRO_SERIOUS_BELOW, heterogeneity_statement,
-                                             pedro_scores, review_level, risk_of_bias_statement)
+from metaverdict.grade.review_rating import (
+    LEVELS,
+    PEDRO_SERIOUS_BELOW,
+    heterogeneity_statement,
+    pedro_scores,
+    review_level,
+    risk_of_bias_statement,
+)
 
 DOMAINS: tuple[str, ...] = ("risk of bias", "inconsistency", "indirectness", "imprecision",
                             "publication bias")
@@ -140,7 +146,8 @@ class Certainty(ResultMixin):
     def summary(self) -> str:
         """The level, then one line per domain judgement."""
         head = f"Certainty: {self.level} ({self.basis}"
-        head += f": {self.review_text!r})" if self.review_text and self.basis != "metaverdict rating" else ")"
+        head += (f": {self.review_text!r})"
+                 if self.review_text and self.basis != "metaverdict rating" else ")")
         rows = [[d.domain, f"-{d.steps}" if d.steps else "0", d.reason] for d in self.judgements]
         lines = [head]
         if rows:

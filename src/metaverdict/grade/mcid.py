@@ -21,11 +21,11 @@ Lookup (:meth:`MCIDTable.lookup`), in order: ratio measures use the ``*, *, RR``
 entry on the log scale; SMD uses a domain-specific SMD entry, else ``*, *, SMD``; an MD uses an
 instrument named in the outcome's instrument (DASH, Kujala ...), else the outcome's scale
 (``0-100 mm`` reads as ``0-100``). A pain MD on an *unreported* scale whose estimate and CI
-all lie within ±10 is read as a 0-10 scale, and the match says so in ``assumption``. Surrogate outcomes
-(:data:`SURROGATE_DOMAINS`: pressure-pain threshold, range of motion, grip strength) have no
-patient-important threshold and get no MCID, whatever the measure: they are judged by direction
-only. Anything else has no MCID (``None``), and the verdict says what that costs. A trial's own
-stated minimal important difference wins over this table (see
+all lie within ±10 is read as a 0-10 scale, and the match says so in ``assumption``. Surrogate
+outcomes (:data:`SURROGATE_DOMAINS`: pressure-pain threshold, range of motion, grip strength)
+have no patient-important threshold and get no MCID, whatever the measure: they are judged by
+direction only. Anything else has no MCID (``None``), and the verdict says what that costs. A
+trial's own stated minimal important difference wins over this table (see
 :func:`metaverdict.synthesis.bodies.mcid_for`).
 
 Tables are values: :meth:`MCIDTable.with_overrides` and :meth:`MCIDTable.from_csv` return new

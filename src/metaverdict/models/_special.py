@@ -55,5 +55,6 @@ def chi2_sf(x: np.ndarray, df: float) -> np.ndarray:
     """Upper tail of the χ² distribution at ``x`` (array) with ``df`` degrees of freedom."""
     x = np.asarray(x, dtype=float)
     if df != int(df) or not 1 <= df <= CLOSED_FORM_MAX_DF:
-        return stats.chi2.sf(x, df)
+        sf: np.ndarray = stats.chi2.sf(x, df)
+        return sf
     return _chi2_sf_array(x.ravel(), int(df)).reshape(x.shape)

@@ -39,10 +39,12 @@ def _raw(data: pd.DataFrame | None, value: Any, field: str) -> Any:
     if data is not None and isinstance(value, str):
         if value not in data.columns:
             cols = ", ".join(map(str, data.columns))
-            raise InputError(f"field {field!r}: column {value!r} not found in data (columns: {cols})")
+            raise InputError(f"field {field!r}: column {value!r} not found in data "
+                             f"(columns: {cols})")
         return data[value].to_numpy()
     if isinstance(value, str):
-        raise InputError(f"field {field!r}: got the column name {value!r} but no data= to look it up in")
+        raise InputError(f"field {field!r}: got the column name {value!r} but no data= to look "
+                         f"it up in")
     return value
 
 
@@ -139,7 +141,8 @@ def read_rates(data: pd.DataFrame | None, args: Mapping[str, Any], labels: Any,
 def check_level(level: float) -> float:
     """Confidence level as a fraction in (0, 1)."""
     if not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise InputError(f"field 'level': must be a fraction between 0 and 1 (e.g. 0.95), got {level!r}")
+        raise InputError(f"field 'level': must be a fraction between 0 and 1 (e.g. 0.95), "
+                         f"got {level!r}")
     return float(level)
 
 
@@ -179,7 +182,7 @@ def wald(beta: Array, se: Array, level: float) -> tuple[Array, Array, Array, Arr
     return z, 2 * stats.norm.sf(np.abs(z)), beta - crit * se, beta + crit * se
 
 
-def heterogeneity(q: Array, df: Array, informative: Array | None = None
+def heterogeneity(q: npt.ArrayLike, df: npt.ArrayLike, informative: npt.ArrayLike | None = None
                   ) -> tuple[Array, Array, Array, Array]:
     """Q, its chi-squared p-value on ``df``, ``I² = 100 max(0, (Q - df)/Q)`` and ``H² = Q/df``.
 
@@ -200,13 +203,15 @@ def inverse_variance_q(yi: Array, vi: Array, centre: Array) -> tuple[Array, Arra
     """``Q = max(0, sum_i (yi - centre)^2 / vi)`` over finite ``yi`` and the count ``k_yi``."""
     keep = np.isfinite(yi) & np.isfinite(vi)
     with np.errstate(invalid="ignore"):
-        terms = np.where(keep, (yi - np.expand_dims(centre, -1)) ** 2 / np.where(keep, vi, 1.0), 0.0)
+        terms = np.where(keep, (yi - np.expand_dims(centre, -1)) ** 2 / np.where(keep, vi, 1.0),
+                         0.0)
     return np.maximum(0.0, terms.sum(axis=-1)), keep.sum(axis=-1)
 
 
-def chi2_pvalue(statistic: Array, df: Array | float) -> Array:
-    """Upper-tail chi-squared p-value."""
-    return stats.chi2.sf(statistic, df)
+def chi2_pvalue(statistic: Array | float, df: Array | float) -> Array | float:
+    """Upper-tail chi-squared p-value (a NumPy float for scalar input)."""
+    p: Array | float = stats.chi2.sf(statistic, df)
+    return p
 
 
 def assemble(measure: str, method: str, beta: Array, se: Array, yi: Array, vi: Array,
@@ -217,13 +222,14 @@ def assemble(measure: str, method: str, beta: Array, se: Array, yi: Array, vi: A
     ``q_override`` = ``(Q, informative)`` replaces the inverse-variance Q (Peto's own Q).
     """
     z, p, lo, hi = wald(beta, se, level)
-    q, k_yi = inverse_variance_q(yi, vi, beta)
-    informative = k_yi > 1
+    q_iv, k_yi = inverse_variance_q(yi, vi, beta)
+    q_in: npt.ArrayLike = q_iv
+    informative: npt.ArrayLike = k_yi > 1
     if q_override is not None:
-        q, informative = q_override
+        q_in, informative = q_override
     elif not informative:
-        q = 0.0
-    q, qp, i2, h2 = heterogeneity(q, k_yi - 1, informative)
+        q_in = 0.0
+    q, qp, i2, h2 = heterogeneity(q_in, k_yi - 1, informative)
     return PooledTablesResult(
         measure=measure, method=method, estimate=float(beta), se=float(se), statistic=float(z),
         pvalue=float(p), ci_lower=float(lo), ci_upper=float(hi), level=level,
@@ -337,7 +343,8 @@ class PooledTablesResult(ResultMixin):
         if self.is_ratio:
             lo, hi = self.exp_ci()
             rows.append([self.measure, fmt(self.exp_estimate), "", "", "", fmt(lo), fmt(hi)])
-        table = format_table(["", "estimate", "se", "z", "p", f"{pct} lower", f"{pct} upper"], rows)
+        table = format_table(["", "estimate", "se", "z", "p", f"{pct} lower", f"{pct} upper"],
+                             rows)
         lines = [head, "", table, "",
                  f"Heterogeneity: Q({max(self.k_yi - 1, 0)}) = {fmt(self.q, 2)}, "
                  f"{_p(self.q_pvalue)}; I² = {fmt(self.i2, 1)}%; H² = {fmt(self.h2, 2)}"]

@@ -14,7 +14,7 @@ from scipy import stats
 
 from metaverdict.errors import InputError
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import _Equation, solve_decreasing, SolverControl
+from metaverdict.models.random_effects import SolverControl, _Equation, solve_decreasing
 from metaverdict.models.results import HeterogeneityCI, Interval, MetaAnalysisResult
 
 
@@ -29,15 +29,21 @@ def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
         raise InputError(f"a CI for tau² needs more studies than coefficients (k = {k}, p = {p})")
     alpha = 1 - level
     targets = np.array([stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)])
-    design = Design(None if res.design is None else np.broadcast_to(res.design, (2,) + res.design.shape))
+    design = Design(None if res.design is None
+                    else np.broadcast_to(res.design, (2,) + res.design.shape))
     y = np.broadcast_to(res.yi - res.yi.mean(), (2, k))
     v = np.broadcast_to(res.vi, (2, k))
     f = _Equation("PM", y, v, design, k, p, target=targets[:, None][:, 0])
     bounds, _, _ = solve_decreasing(f, np.zeros(2), SolverControl(tol=1e-14, max_iter=1000))
     lo, hi = (float(b) for b in bounds)
     vt = res.typical_vi
-    i2 = lambda t: 100 * t / (vt + t)   # noqa: E731 - tiny monotone maps
-    h2 = lambda t: t / vt + 1           # noqa: E731
+
+    def i2(t: float) -> float:          # tiny monotone maps
+        return 100 * t / (vt + t)
+
+    def h2(t: float) -> float:
+        return t / vt + 1
+
     return HeterogeneityCI(
         level=level,
         tau2=Interval(res.tau2, lo, hi),

@@ -62,7 +62,9 @@ def complete_moderators(mods: Any, data: pd.DataFrame | None, k: int) -> np.ndar
         cols = formula_variables(mods, data)
         return data[cols].notna().all(axis=1).to_numpy() if cols else np.ones(k, dtype=bool)
     frame = pd.DataFrame(mods)
-    return frame.apply(pd.to_numeric, errors="coerce").notna().all(axis=1).to_numpy()
+    complete: np.ndarray = (frame.apply(pd.to_numeric, errors="coerce")
+                            .notna().all(axis=1).to_numpy())
+    return complete
 
 
 def design_matrix(mods: Any, data: pd.DataFrame | None, k: int,

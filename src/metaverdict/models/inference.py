@@ -8,11 +8,12 @@ for a batch of analyses (leading axis). Shared by :func:`~metaverdict.models.met
 * ``test="knha"`` (Hartung-Knapp-Sidik-Jonkman): the variance is multiplied by
   :math:`s^2_w = y'P y/(k-p)` (not truncated at 1, as metafor 3.8) and t with k - p df is used;
 * Cochran's :math:`Q = \\sum (y_i-\\hat\\beta_{EE})^2/v_i` on k - p df;
-  :math:`I^2 = 100\\,\\tau^2/(\\tau^2 + \\tilde v)`, :math:`H^2 = 1 + \\tau^2/\\tilde v` with the typical
-  within-study variance :math:`\\tilde v = (k-p)/\\operatorname{tr}P_{EE}` (Higgins & Thompson
-  2002); for common-effect models :math:`I^2 = 100\\max(0, (Q-(k-p))/Q)`, :math:`H^2 = Q/(k-p)`;
-* prediction interval :math:`\\hat\\mu \\pm c\\sqrt{SE^2 + \\hat\\tau^2}` with c the normal quantile,
-  or the t quantile on k - p df for Hartung-Knapp.
+  :math:`I^2 = 100\\,\\tau^2/(\\tau^2 + \\tilde v)`, :math:`H^2 = 1 + \\tau^2/\\tilde v` with the
+  typical within-study variance :math:`\\tilde v = (k-p)/\\operatorname{tr}P_{EE}` (Higgins &
+  Thompson 2002); for common-effect models :math:`I^2 = 100\\max(0, (Q-(k-p))/Q)`,
+  :math:`H^2 = Q/(k-p)`;
+* prediction interval :math:`\\hat\\mu \\pm c\\sqrt{SE^2 + \\hat\\tau^2}` with c the normal
+  quantile, or the t quantile on k - p df for Hartung-Knapp.
 """
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
         q_p = _from_host(xp, chi2_sf(_to_host(q), k - p), q)
         vt = (k - p) / fe.tr_p
         if method in COMMON_EFFECT:
-            i2 = xp.where(q > 0, xp.maximum(100 * (q - (k - p)) / xp.where(q > 0, q, 1.0), 0.0), 0.0)
+            i2 = xp.where(q > 0, xp.maximum(100 * (q - (k - p)) / xp.where(q > 0, q, 1.0), 0.0),
+                          0.0)
             h2 = q / (k - p)
         else:
             i2 = 100 * tau2 / (vt + tau2)
@@ -138,7 +140,8 @@ def _two_sided(stat: Array, df: float, level: float) -> tuple[Array, float]:
     return _from_host(xp, 2 * special.stdtr(df, -a), stat), float(stats.t.isf((1 - level) / 2, df))
 
 
-def _user_weighted(y, v, tau2, design, a):
+def _user_weighted(y: Array, v: Array, tau2: Array, design: Design,
+                   a: Array) -> tuple[Array, Array]:
     """Coefficients with user weights ``a`` and their sandwich covariance (metafor ``weights=``)."""
     pa = design.project(a, y)
     if design.X is None:      # intercept only: Var = sum a_i^2 (v_i + tau2) / (sum a_i)^2
@@ -171,7 +174,8 @@ class FitStatistics:
 def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta: np.ndarray,
                    design: Design) -> FitStatistics:
     """metafor's ``fit.stats`` for one fit (``y``, ``v`` of shape (1, k)); the residual sum of
-    squares uses the final coefficients ``beta`` (which differ from the WLS ones with user weights)."""
+    squares uses the final coefficients ``beta`` (which differ from the WLS ones with user
+    weights)."""
     k, p = y.shape[-1], design.p
     X = np.ones((k, 1)) if design.X is None else design.X[0]
     t = np.asarray([tau2])
@@ -186,6 +190,8 @@ def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta:
     def crit(ll: float, n: int) -> tuple[float, float, float]:
         m = max(n, parms + 2)
         log_n = np.log(n) if n > 0 else -np.inf
-        return -2 * ll + 2 * parms, -2 * ll + parms * log_n, -2 * ll + 2 * parms * m / (m - parms - 1)
+        return (-2 * ll + 2 * parms, -2 * ll + parms * log_n,
+                -2 * ll + 2 * parms * m / (m - parms - 1))
 
-    return FitStatistics(ll_ml, dev_ml, *crit(ll_ml, k), ll_reml, -2 * ll_reml, *crit(ll_reml, k - p))
+    return FitStatistics(ll_ml, dev_ml, *crit(ll_ml, k), ll_reml, -2 * ll_reml,
+                         *crit(ll_reml, k - p))

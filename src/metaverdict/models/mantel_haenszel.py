@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from metaverdict._validation import choice
@@ -35,7 +36,8 @@ MEASURES = ("OR", "RR", "RD", "IRR")
 
 
 def _sum(x: Array) -> Array:
-    return np.sum(x, axis=-1)
+    total: Array = np.sum(x, axis=-1)
+    return total
 
 
 def mh_odds_ratio(ai: Array, bi: Array, ci: Array, di: Array) -> tuple[Array, Array]:
@@ -44,7 +46,8 @@ def mh_odds_ratio(ai: Array, bi: Array, ci: Array, di: Array) -> tuple[Array, Ar
     With ``R_i = a_i d_i / N_i``, ``S_i = b_i c_i / N_i``, ``P_i = (a_i + d_i)/N_i`` and
     ``Q_i = (b_i + c_i)/N_i``: ``OR_MH = R/S`` (``R = sum R_i``, ``S = sum S_i``) and
 
-    ``Var(log OR_MH) = [sum P_i R_i / R^2 + sum (P_i S_i + Q_i R_i) / (R S) + sum Q_i S_i / S^2] / 2``.
+    ``Var(log OR_MH) = [sum P_i R_i / R^2 + sum (P_i S_i + Q_i R_i) / (R S)
+    + sum Q_i S_i / S^2] / 2``.
 
     NaN when ``R`` or ``S`` is 0 (the ratio is 0 or infinite), as in metafor.
 
@@ -167,7 +170,7 @@ def cmh_tests(ai: Array, bi: Array, ci: Array, di: Array,
 
 
 def breslow_day(ai: Array, bi: Array, ci: Array, di: Array,
-                odds_ratio: Array) -> tuple[Array, Array, Array]:
+                odds_ratio: npt.ArrayLike) -> tuple[Array, Array, Array]:
     """Breslow-Day test of a common odds ratio, plain and with Tarone's correction.
 
     For each table, the expected count ``E_i`` of cell ``a`` under the common ``odds_ratio``
@@ -277,7 +280,8 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"a": [4, 6, 3], "b": [119, 300, 228], "c": [11, 29, 11], "d": [128, 274, 209]})
+    >>> df = pd.DataFrame({"a": [4, 6, 3], "b": [119, 300, 228], "c": [11, 29, 11],
+    ...                    "d": [128, 274, 209]})
     >>> res = mantel_haenszel("OR", data=df, ai="a", bi="b", ci="c", di="d")
     >>> round(res.exp_estimate, 4)
     0.2433
@@ -296,7 +300,7 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
         extra.update(cmh=stat, cmh_pvalue=float(chi2_pvalue(stat, 1)))
     else:
         counts, lab = read_tables(data, args, labels, measure)
-        tables = tuple(counts[f] for f in ("ai", "bi", "ci", "di"))
+        tables = (counts["ai"], counts["bi"], counts["ci"], counts["di"])
         kernel = {"OR": mh_odds_ratio, "RR": mh_risk_ratio, "RD": mh_risk_difference}[measure]
         beta, se = kernel(*tables)
         yi, vi = table_outcomes(measure, *tables)
@@ -305,11 +309,14 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
     return assemble(measure, "MH", beta, se, yi, vi, level, lab, extra)
 
 
-def _odds_ratio_tests(tables: tuple[Array, ...], beta: float, correct: bool) -> dict[str, Any]:
+def _odds_ratio_tests(tables: tuple[Array, Array, Array, Array], beta: float,
+                      correct: bool) -> dict[str, Any]:
     cmh, cochran = (float(x) for x in cmh_tests(*tables, correct=correct))
     bd, ta, n_tables = breslow_day(*tables, np.exp(beta))
     df = int(n_tables) - 1
-    p_of = (lambda x: float(chi2_pvalue(x, df)) if df >= 1 else float("nan"))
+
+    def p_of(x: float) -> float:
+        return float(chi2_pvalue(x, df)) if df >= 1 else float("nan")
     return dict(cmh=cmh, cmh_pvalue=float(chi2_pvalue(cmh, 1)),
                 cochran=cochran, cochran_pvalue=float(chi2_pvalue(cochran, 1)),
                 breslow_day=float(bd), breslow_day_pvalue=p_of(float(bd)),

@@ -17,10 +17,12 @@ The variance components maximise the log-likelihood (``method="ML"``)
 .. math:: \ell = -\tfrac12\,[k\log 2\pi + \log|M| + r'M^{-1}r],\qquad r = y - X\hat\beta,
 
 or the restricted log-likelihood (``"REML"``)
-:math:`\ell_R = -\tfrac12\,[(k-p)\log 2\pi + \log|M| + \log|X'M^{-1}X| + r'M^{-1}r] + \tfrac12\log|X'X|`
+:math:`\ell_R = -\tfrac12\,[(k-p)\log 2\pi + \log|M| + \log|X'M^{-1}X| + r'M^{-1}r]
++ \tfrac12\log|X'X|`
 (metafor's full REML likelihood), over :math:`\sigma^2_l \ge 0`. With
 :math:`G_l = Z_l Z_l'` and :math:`P = M^{-1} - M^{-1}X(X'M^{-1}X)^{-1}X'M^{-1}` the score is
-:math:`\partial\ell/\partial\sigma^2_l = -\tfrac12\operatorname{tr}(QG_l) + \tfrac12 r'M^{-1}G_lM^{-1}r`
+:math:`\partial\ell/\partial\sigma^2_l = -\tfrac12\operatorname{tr}(QG_l)
++ \tfrac12 r'M^{-1}G_lM^{-1}r`
 and the expected information :math:`\tfrac12\operatorname{tr}(QG_lQG_m)`, with :math:`Q = P`
 (REML) or :math:`M^{-1}` (ML). The fit takes projected Fisher-scoring steps with step halving
 (boundary solutions :math:`\sigma^2_l = 0` are exact), after a bounded quasi-Newton start
@@ -33,7 +35,8 @@ of :math:`X'M^{-1}X`: centre moderators such as calendar years (``I(year - year.
 Residual heterogeneity :math:`Q_E = y'(V^{-1} - V^{-1}X(X'V^{-1}X)^{-1}X'V^{-1})y` on k - p df;
 ``test="t"`` uses t (and F for QM) on k - p df. Profile-likelihood CIs for each
 :math:`\sigma^2_l` (metafor ``confint.rma.mv``): the values where
-:math:`2[\ell(\hat\sigma^2) - \max_{\sigma^2_{-l}} \ell(\sigma^2_l, \sigma^2_{-l})] = \chi^2_{1,\,level}`.
+:math:`2[\ell(\hat\sigma^2) - \max_{\sigma^2_{-l}} \ell(\sigma^2_l, \sigma^2_{-l})]
+= \chi^2_{1,\,level}`.
 
 References: Konstantopoulos (2011), *Res Synth Methods* 2:61-76; Viechtbauer (2010), metafor;
 Harville (1977), *JASA* 72:320-338.
@@ -41,7 +44,7 @@ Harville (1977), *JASA* 72:320-338.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -73,7 +76,8 @@ class _Likelihood:
     ``codes`` (k, L) numbers the clusters of each level. When V is block-diagonal by the outer
     cluster (always so for ``vi``), so is M, and every quantity is accumulated over the blocks
     (small Cholesky factors instead of one k x k factorisation). With :math:`C_l = Z_l'M^{-1}X`:
-    :math:`\operatorname{tr}(PG_l) = \operatorname{tr}(Z_l'M^{-1}Z_l) - \operatorname{tr}(C_l V_\beta C_l')`
+    :math:`\operatorname{tr}(PG_l) = \operatorname{tr}(Z_l'M^{-1}Z_l)
+    - \operatorname{tr}(C_l V_\beta C_l')`
     and :math:`Z_l'PZ_m = Z_l'M^{-1}Z_m - C_l V_\beta C_m'`.
     """
 
@@ -82,7 +86,7 @@ class _Likelihood:
         self.y, self.V, self.X, self.reml = y, V, X, reml
         self.k, self.p = X.shape
         self.L = codes.shape[1]
-        self.n = [int(codes[:, l].max()) + 1 for l in range(self.L)]
+        self.n = [int(codes[:, lvl].max()) + 1 for lvl in range(self.L)]
         self.logdet_xx = np.linalg.slogdet(X.T @ X)[1]
         outer = codes[:, 0]
         separable = not np.any(V[outer[:, None] != outer[None, :]])
@@ -91,8 +95,8 @@ class _Likelihood:
         for b in np.unique(block_ids):
             rows = np.flatnonzero(block_ids == b)
             zs, ids = [], []
-            for l in range(self.L):
-                local, inverse = np.unique(codes[rows, l], return_inverse=True)
+            for lvl in range(self.L):
+                local, inverse = np.unique(codes[rows, lvl], return_inverse=True)
                 zs.append((inverse[:, None] == np.arange(len(local))[None, :]).astype(float))
                 ids.append(local)
             self.blocks.append((rows, V[np.ix_(rows, rows)], X[rows], y[rows], zs, ids))
@@ -151,7 +155,8 @@ class _Likelihood:
 
 
 def _maximise(lik: _Likelihood, start: np.ndarray, fixed: np.ndarray | None = None,
-              tol: float = 1e-12, max_iter: int = 1000) -> tuple[np.ndarray, _Evaluation, bool, int]:
+              tol: float = 1e-12, max_iter: int = 1000
+              ) -> tuple[np.ndarray, _Evaluation, bool, int]:
     """Projected Fisher scoring with step halving over sigma² >= 0 (``fixed`` entries held)."""
     fixed = np.zeros(len(start), dtype=bool) if fixed is None else fixed
     s = np.maximum(np.asarray(start, dtype=float), 0.0)
@@ -259,10 +264,11 @@ class MultilevelResult(ResultMixin):
     qm: float | None = None
     qm_df: tuple[int, float] | None = None
     qm_pvalue: float | None = None
-    yi: np.ndarray = field(default=None, repr=False)              # type: ignore[assignment]
-    V: np.ndarray = field(default=None, repr=False)               # type: ignore[assignment]
-    design: np.ndarray = field(default=None, repr=False)          # type: ignore[assignment]
-    cluster_codes: np.ndarray = field(default=None, repr=False)   # type: ignore[assignment]
+    # always given by fit_multilevel (keyword-only, so they may follow the defaulted fields)
+    yi: np.ndarray = field(kw_only=True, repr=False)
+    V: np.ndarray = field(kw_only=True, repr=False)
+    design: np.ndarray = field(kw_only=True, repr=False)
+    cluster_codes: np.ndarray = field(kw_only=True, repr=False)
     labels: list[Any] | None = field(default=None, repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "pvalue", "sigma2")
 
@@ -277,7 +283,9 @@ class MultilevelResult(ResultMixin):
 
     def marginal_covariance(self) -> np.ndarray:
         """:math:`M = V + \\sum_l \\sigma^2_l Z_l Z_l'` at the estimates."""
-        return self.V + sum(s * _gram(c) for s, c in zip(self.sigma2, self.cluster_codes.T))
+        m: np.ndarray = self.V + sum(s * _gram(c)
+                                     for s, c in zip(self.sigma2, self.cluster_codes.T))
+        return m
 
     def predict(self, newmods: Any = None) -> pd.DataFrame:
         """Fitted values with CI and prediction interval
@@ -316,9 +324,11 @@ class MultilevelResult(ResultMixin):
         stat = "t" if self.test == "t" else "z"
         rows = [[str(n), fmt(r.estimate), fmt(r.se), fmt(r.statistic), fmt_p(r.pvalue),
                  fmt(r.ci_lower), fmt(r.ci_upper)] for n, r in self.coefficients.iterrows()]
-        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"], rows))
+        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
+                                  rows))
         if self.p == 1:
-            lines += ["", f"{pct}% prediction interval: [{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]
+            lines += ["", f"{pct}% prediction interval: "
+                          f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]
         if not self.converged:
             lines.append("WARNING: the variance components did not converge")
         return "\n".join(lines)
@@ -326,7 +336,8 @@ class MultilevelResult(ResultMixin):
 
 # ----------------------------------------------------------------------------- fitting
 
-def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str, data: pd.DataFrame | None = None,
+def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str,
+               data: pd.DataFrame | None = None,
                V: Any = None, method: Literal["REML", "ML"] = "REML",
                test: Literal["z", "t"] = "z", level: float = 0.95, mods: Any = None,
                labels: Any = None) -> MultilevelResult:
@@ -367,8 +378,9 @@ def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str, data: pd.Dat
         Unknown or missing grouping columns, missing values, a V that is not k x k symmetric
         positive definite, a bad moderator design.
     """
-    method = choice(method, ("REML", "ML"), "method")
-    test = choice(test, ("z", "t"), "test")
+    # choice() returns one of the options given, so the Literal types hold
+    method = cast(Literal["REML", "ML"], choice(method, ("REML", "ML"), "method"))
+    test = cast(Literal["z", "t"], choice(test, ("z", "t"), "test"))
     if not 0 < level < 1:
         raise InputError(f"field 'level': confidence level must be in (0, 1), got {level!r}")
     if data is None:
@@ -379,7 +391,8 @@ def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str, data: pd.Dat
         raise InputError("field 'groups': give at least one grouping column")
     for g in groups:
         if g not in data.columns:
-            raise InputError(f"field 'groups': no column {g!r} in data (columns: {list(data.columns)})")
+            raise InputError(f"field 'groups': no column {g!r} in data "
+                             f"(columns: {list(data.columns)})")
         bad = np.flatnonzero(data[g].isna().to_numpy())
         if bad.size:
             raise InputError(f"study {labels[bad[0]]!r}, field {g!r}: missing cluster identifier")
@@ -389,7 +402,8 @@ def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str, data: pd.Dat
         raise InputError(f"field 'data': {len(data)} rows for {k} effect sizes")
     check_bounds(y, "yi", labels)
     if (vi is None) == (V is None):
-        raise InputError("give exactly one of vi= (sampling variances) or V= (their covariance matrix)")
+        raise InputError("give exactly one of vi= (sampling variances) or V= "
+                         "(their covariance matrix)")
     if V is None:
         v = as_float_array(data[vi].to_numpy() if isinstance(vi, str) else vi, "vi", labels)
         if len(v) != k:
@@ -432,7 +446,8 @@ def _cluster_codes(data: pd.DataFrame, groups: list[str]) -> np.ndarray:
 
 
 def _gram(codes: np.ndarray) -> np.ndarray:
-    return (codes[:, None] == codes[None, :]).astype(float)
+    g: np.ndarray = (codes[:, None] == codes[None, :]).astype(float)
+    return g
 
 
 def _critical(df: float, level: float) -> float:
@@ -499,7 +514,8 @@ def _residual_q(y: np.ndarray, V: np.ndarray, X: np.ndarray) -> tuple[float, flo
     return q, float(stats.chi2.sf(q, k - p)) if k > p else float("nan")
 
 
-def _fit_statistics(y, V, X, codes, s2) -> FitStatistics:
+def _fit_statistics(y: np.ndarray, V: np.ndarray, X: np.ndarray, codes: np.ndarray,
+                    s2: np.ndarray) -> FitStatistics:
     """metafor's ``fit.stats`` for rma.mv: ML deviance against the saturated model
     :math:`-\\tfrac12[k\\log 2\\pi + \\log|V|]`; REML deviance :math:`-2\\ell_R`; parameters
     p + number of variance components; REML criteria use k - p observations."""
@@ -538,7 +554,8 @@ def _profile_ci(res: MultilevelResult, level: float) -> ProfileCI:
             s0[comp] = x
             s, ev, _, _ = _fit_components(lik, s0, fixed)
             start["s"] = s
-            return ll_max - ev.ll - drop
+            gap: float = ll_max - ev.ll - drop
+            return gap
 
         est = float(res.sigma2[comp])
         lo = 0.0

@@ -22,6 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,8 @@ def exact_count(res: MetaAnalysisResult) -> int:
     """Number of distinct permutations: 2^k sign vectors (intercept only), or the multinomial
     k! / prod(m_r!) over groups of identical design rows."""
     if res.design is None:
-        return 2 ** res.k
+        n_signs: int = 2 ** res.k
+        return n_signs
     counts = Counter(map(tuple, np.asarray(res.design)))
     n = math.factorial(res.k)
     for m in counts.values():
@@ -112,13 +114,15 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
         r = fit(yp, v, method=res.method, test=res.test, level=res.level, X=Xp, names=names,
                 weights=res.user_weights, skip_r2=True)
         stat = r.coefficients["statistic"].to_numpy()
-        return stat, (stat[0] ** 2 if intercept_only else float(r.qm))
+        # a meta-regression (Xp given) always has QM
+        return stat, (stat[0] ** 2 if intercept_only else float(cast(float, r.qm)))
 
-    qm_obs = res.statistic ** 2 if intercept_only else float(res.qm)
+    qm_obs = res.statistic ** 2 if intercept_only else float(cast(float, res.qm))
     stat_obs = res.coefficients["statistic"].to_numpy()
     if use_exact:
-        draws: Iterator = (_signs(s) for s in itertools.product((1.0, -1.0), repeat=res.k)) \
-            if intercept_only else _unique_row_orders(X)
+        draws: Iterator[np.ndarray] = (
+            (_signs(s) for s in itertools.product((1.0, -1.0), repeat=res.k)) if X is None
+            else _unique_row_orders(X))
         count = n_exact
     else:
         rng = np.random.default_rng(seed)
@@ -132,7 +136,7 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
             stats_perm[0], qm_perm[0] = stat_obs, qm_obs      # the observed data come first
             continue
         try:
-            if intercept_only:
+            if X is None:                                     # intercept only
                 stats_perm[i], qm_perm[i] = refit(draw * y, None)
             else:
                 stats_perm[i], qm_perm[i] = refit(y, X[draw])
@@ -144,7 +148,7 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
     coef = pd.DataFrame({"estimate": res.coefficients["estimate"], "statistic": stat_obs,
                          "pvalue": res.coefficients["pvalue"],
                          "permutation_pvalue": np.minimum(pvals, 1.0)})
-    model_qm_p = (float(res.pvalue) if intercept_only else float(res.qm_pvalue))
+    model_qm_p = (float(res.pvalue) if intercept_only else float(cast(float, res.qm_pvalue)))
     return PermutationResult(iterations=count, exact=use_exact, seed=None if use_exact else seed,
                              coefficients=coef, qm=float(qm_obs), qm_pvalue=model_qm_p,
                              qm_permutation_pvalue=qm_p, statistics=stats_perm,
@@ -159,7 +163,7 @@ def _unique_row_orders(X: np.ndarray) -> Iterator[np.ndarray]:
     """Every distinct arrangement of the rows of X (rows that are identical are interchangeable),
     as index arrays into X; the identity arrangement comes first."""
     rows = [tuple(r) for r in np.asarray(X)]
-    first: dict[tuple, int] = {}
+    first: dict[tuple[Any, ...], int] = {}
     labels = [first.setdefault(r, i) for i, r in enumerate(rows)]
     remaining = Counter(labels)
     k = len(labels)

@@ -160,16 +160,21 @@ class DesignProjection:
         self.ss_p = np.sum(self.P * self.P, axis=(-2, -1))
 
     def tr_pv(self, v: np.ndarray) -> np.ndarray:
-        return np.sum(np.diagonal(self.P, axis1=-2, axis2=-1) * v, axis=-1)
+        out: np.ndarray = np.sum(np.diagonal(self.P, axis1=-2, axis2=-1) * v, axis=-1)
+        return out
 
     def ss_pv(self, v: np.ndarray) -> np.ndarray:
-        return np.sum(self.P * self.P * v[..., :, None] * v[..., None, :], axis=(-2, -1))
+        out: np.ndarray = np.sum(self.P * self.P * v[..., :, None] * v[..., None, :],
+                                 axis=(-2, -1))
+        return out
 
     def pvp(self, v: np.ndarray) -> np.ndarray:
-        return np.sum(self.P * self.P * v[..., None, :], axis=(-2, -1))
+        out: np.ndarray = np.sum(self.P * self.P * v[..., None, :], axis=(-2, -1))
+        return out
 
     def logdet_xwx(self) -> np.ndarray:
-        return -np.linalg.slogdet(self._xwx_inv)[1]
+        out: np.ndarray = -np.linalg.slogdet(self._xwx_inv)[1]
+        return out
 
     def vb(self) -> np.ndarray:
         return self._xwx_inv

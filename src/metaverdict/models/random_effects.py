@@ -6,22 +6,22 @@ meta-analysis is a batch of one; :mod:`metaverdict.batch` calls the same functio
 
 Estimators (``k`` studies, ``p`` coefficients, ``P`` as in :mod:`.projection`; each truncated at 0):
 
-=======  ===========================================================================  =============================
-method   estimate                                                                     reference
-=======  ===========================================================================  =============================
-EE, FE   0 (common effect)
-DL       (y'Py - (k-p)) / tr P, with w = 1/v                                          DerSimonian & Laird 1986
-HE       (y'P₁y - tr P₁V) / (k-p), with unweighted P₁                                 Hedges 1983
-HS       (y'Py - k) / Σw                                                              Hunter & Schmidt 2004
-HSk      (k/(k-p) y'Py - k) / Σw                                                      Brannick et al. 2019
-SJ       τ₀² y'Py / (k-p), w = 1/(v + τ₀²), τ₀² = Σ(y - ȳ)²/k                          Sidik & Jonkman 2005
-GENQ     (y'P_a y - tr P_a V) / tr P_a, user weights a (default 1/v)                  DerSimonian & Kacker 2007
-ML       root of y'P²y = tr W   (Fisher scoring)                                      Hardy & Thompson 1996
-REML     root of y'P²y = tr P   (Fisher scoring)                                      Viechtbauer 2005
-EB       root of k/(k-p) y'Py = k (equals PM)                                         Morris 1983
-PM       root of y'Py = k - p,  w = 1/(v + τ²)                                        Paule & Mandel 1982
-PMM      root of y'Py = median of χ²(k-p)                                             Viechtbauer 2021
-=======  ===========================================================================  =============================
+======  ===========================================================  =========================
+method  estimate                                                     reference
+======  ===========================================================  =========================
+EE, FE  0 (common effect)
+DL      (y'Py - (k-p)) / tr P, with w = 1/v                          DerSimonian & Laird 1986
+HE      (y'P₁y - tr P₁V) / (k-p), with unweighted P₁                 Hedges 1983
+HS      (y'Py - k) / Σw                                              Hunter & Schmidt 2004
+HSk     (k/(k-p) y'Py - k) / Σw                                      Brannick et al. 2019
+SJ      τ₀² y'Py / (k-p), w = 1/(v + τ₀²), τ₀² = Σ(y - ȳ)²/k         Sidik & Jonkman 2005
+GENQ    (y'P_a y - tr P_a V) / tr P_a, user weights a (default 1/v)  DerSimonian & Kacker 2007
+ML      root of y'P²y = tr W   (Fisher scoring)                      Hardy & Thompson 1996
+REML    root of y'P²y = tr P   (Fisher scoring)                      Viechtbauer 2005
+EB      root of k/(k-p) y'Py = k (equals PM)                         Morris 1983
+PM      root of y'Py = k - p,  w = 1/(v + τ²)                        Paule & Mandel 1982
+PMM     root of y'Py = median of χ²(k-p)                             Viechtbauer 2021
+======  ===========================================================  =========================
 
 Standard errors of tau² follow metafor (``se.tau2``).
 
@@ -39,13 +39,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import (array_namespace, device, is_cupy_array, is_numpy_array,
-                              is_torch_array)
+from array_api_compat import array_namespace, device, is_cupy_array, is_numpy_array, is_torch_array
 from scipy import stats
 
-from metaverdict.models.projection import Design, row_sum
+from metaverdict.models.projection import Design, DesignProjection, InterceptProjection, row_sum
 
 Array = Any
+_Projection = InterceptProjection | DesignProjection
+#: Standard error of tau² as a function of tau².
+_SeFn = Callable[[Array], Array]
+#: A closed-form estimator ``(y, v, design, k, p, weights) -> (tau2, se_fn, tau2_init, fe)``.
+_ClosedForm = Callable[[Array, Array, Design, int, int, Array | None],
+                       tuple[Array, _SeFn, Array | None, _Projection | None]]
 
 METHODS = {"EE": "EE", "FE": "FE", "CE": "EE", "DL": "DL", "HE": "HE", "HS": "HS", "HSK": "HSk",
            "SJ": "SJ", "ML": "ML", "REML": "REML", "EB": "EB", "PM": "PM", "PMM": "PMM",
@@ -91,7 +96,8 @@ class SolverControl:
 
 
 def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
-                  weights: Array | None = None, control: SolverControl = SolverControl()) -> Tau2Fit:
+                  weights: Array | None = None,
+                  control: SolverControl = SolverControl()) -> Tau2Fit:
     """Estimate tau² for every analysis of a batch.
 
     Parameters
@@ -126,36 +132,46 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
 
 # ----------------------------------------------------------------------------- closed forms
 
-def _dl(y, v, design, k, p, weights):
+def _dl(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
+        ) -> tuple[Array, _SeFn, None, _Projection]:
     pr = design.project(1 / v, y)
     tau2 = (pr.rss - (k - p)) / pr.tr_p
-    return tau2, lambda t: _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.tr_p, None, pr
+    return (tau2,
+            lambda t: _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.tr_p,
+            None, pr)
 
 
-def _he(y, v, design, k, p, weights):
+def _he(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
+        ) -> tuple[Array, _SeFn, None, None]:
     xp = array_namespace(y)
     pr = design.project(xp.ones_like(v), y)
     trpv = pr.tr_pv(v)
     tau2 = (pr.rss - trpv) / (k - p)
-    return tau2, lambda t: _sqrt(2 * pr.ss_pv(v) + 4 * t * trpv + 2 * t * t * (k - p)) / (k - p), None, None
+    return (tau2,
+            lambda t: _sqrt(2 * pr.ss_pv(v) + 4 * t * trpv + 2 * t * t * (k - p)) / (k - p),
+            None, None)
 
 
-def _hunter_schmidt(k_corrected: bool):
-    def fn(y, v, design, k, p, weights):
+def _hunter_schmidt(k_corrected: bool) -> _ClosedForm:
+    def fn(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
+           ) -> tuple[Array, _SeFn, None, _Projection]:
         pr = design.project(1 / v, y)
         c = k / (k - p) if k_corrected else 1.0
         tau2 = (c * pr.rss - k) / pr.sum_w
-        return tau2, lambda t: c * _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w, None, pr
+        return (tau2,
+                lambda t: c * _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w,
+                None, pr)
     return fn
 
 
-def _sandwich_se(pr, v):
+def _sandwich_se(pr: _Projection, v: Array) -> _SeFn:
     """Common tail of the SJ and GENQ standard errors: 2 tr(PV)² + 4τ² tr(PVP) + 2τ⁴ tr(P²)."""
     ss_pv, pvp = pr.ss_pv(v), pr.pvp(v)
     return lambda t: _sqrt(2 * ss_pv + 4 * t * pvp + 2 * t * t * pr.ss_p)
 
 
-def _sj(y, v, design, k, p, weights):
+def _sj(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
+        ) -> tuple[Array, _SeFn, Array, None]:
     xp = array_namespace(y)
     t0 = xp.vecdot(y, y) / k                   # y is centred
     pr = design.project(1 / (v + t0[..., None]), y)
@@ -164,20 +180,21 @@ def _sj(y, v, design, k, p, weights):
     return tau2, lambda t: t0 / (k - p) * tail(t), t0, None
 
 
-def _genq(y, v, design, k, p, weights):
+def _genq(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
+          ) -> tuple[Array, _SeFn, None, _Projection | None]:
     pr = design.project(1 / v if weights is None else weights, y)
     tau2 = (pr.rss - pr.tr_pv(v)) / pr.tr_p
     tail = _sandwich_se(pr, v)
     return tau2, lambda t: tail(t) / pr.tr_p, None, (pr if weights is None else None)
 
 
-_CLOSED_FORM: dict[str, Callable] = {
+_CLOSED_FORM: dict[str, _ClosedForm] = {
     "DL": _dl, "HE": _he, "HS": _hunter_schmidt(False), "HSk": _hunter_schmidt(True),
     "SJ": _sj, "GENQ": _genq,
 }
 
 
-def _sqrt(x):
+def _sqrt(x: Array) -> Array:
     return array_namespace(x).sqrt(x)
 
 
@@ -193,11 +210,12 @@ class _Equation:
     the analyses still iterating, so converged ones cost nothing).
     """
 
-    def __init__(self, method: str, y, v, design, k, p, target=None, newton: bool = False) -> None:
+    def __init__(self, method: str, y: Array, v: Array, design: Design, k: int, p: int,
+                 target: Array | float | None = None, newton: bool = False) -> None:
         self.method, self.y, self.v, self.design, self.k, self.p = method, y, v, design, k, p
         self.target, self.newton = target, newton
 
-    def subset(self, idx) -> "_Equation":
+    def subset(self, idx: Array) -> _Equation:
         xp = array_namespace(self.y)
         target = self.target
         if target is not None and not isinstance(target, float) and getattr(target, "ndim", 0) > 0:
@@ -205,7 +223,7 @@ class _Equation:
         return _Equation(self.method, xp.take(self.y, idx, axis=0), xp.take(self.v, idx, axis=0),
                          self.design.subset(idx), self.k, self.p, target, self.newton)
 
-    def __call__(self, t):
+    def __call__(self, t: Array) -> tuple[Array, Array, _Projection]:
         method, k, p = self.method, self.k, self.p
         xp = array_namespace(t)
         w = self.v + t[..., None]
@@ -230,14 +248,15 @@ class _Equation:
         return val, val / xp.where(slope > 0, slope, 1.0), pr
 
 
-def _newton_or_fisher(xp, val, slope, info):
+def _newton_or_fisher(xp: Any, val: Array, slope: Array, info: Array) -> Array:
     """The Newton step ``-val/slope`` where the equation decreases (``slope < 0``, the
     likelihood is concave there), else metafor's Fisher-scoring step ``val/info``. Both have
     the same fixed point; Newton converges quadratically where Fisher scoring is linear."""
     return val / xp.where(slope < 0, -slope, info)
 
 
-def _iterative(method, y, v, design, k, p, control):
+def _iterative(method: str, y: Array, v: Array, design: Design, k: int, p: int,
+               control: SolverControl) -> Tau2Fit:
     xp = array_namespace(y, v)
     if method in ("ML", "REML", "EB"):
         start = _he(y, v, design, k, p, None)[0]
@@ -267,7 +286,8 @@ def _iterative(method, y, v, design, k, p, control):
 POLISH_BELOW_TOL = 1e-10
 
 
-def _newton_polish(method, tau2, y, v, design, k, p):
+def _newton_polish(method: str, tau2: Array, y: Array, v: Array, design: Design, k: int,
+                   p: int) -> Array:
     """One Newton step on the score from an interior root found by Fisher scoring.
 
     Fisher scoring converges linearly, so when it stops (a step below ``tol``) the remaining
@@ -289,30 +309,30 @@ class _Active:
     finished), ``result`` puts the recorded values back in batch order.
     """
 
-    def __init__(self, f: _Equation, n: int, xp) -> None:
+    def __init__(self, f: _Equation, n: int, xp: Any) -> None:
         self.f_all, self.f, self.xp, self.n = f, f, xp, n
         self.idx = xp.arange(n, device=device(f.y))
-        self.parts: list[tuple] = []
+        self.parts: list[tuple[Array, ...]] = []
 
-    def finish(self, mask, *values) -> None:
+    def finish(self, mask: Array, *values: Array) -> None:
         if bool(self.xp.any(mask)):
             self.parts.append((self.idx[mask],) + tuple(val[mask] for val in values))
 
-    def settle(self, done, live, t, iters):
+    def settle(self, done: Array, live: Array, t: Array, iters: Array) -> tuple[Array, int]:
         """Record the analyses ``done`` this step (root ``t``, converged); returns the mask
         of those still iterating and their number."""
         self.finish(done, t, iters, done)
         live = live & ~done
         return live, int(self.xp.sum(self.xp.astype(live, self.xp.int64)))
 
-    def shrink(self, keep, arrays):
+    def shrink(self, keep: Array, arrays: list[Array]) -> list[Array]:
         xp = self.xp
         sel = xp.nonzero(keep)[0]
         self.idx = xp.take(self.idx, sel, axis=0)
         self.f = self.f_all.subset(self.idx)
         return [xp.take(a, sel, axis=0) for a in arrays]
 
-    def result(self, n_values: int):
+    def result(self, n_values: int) -> list[Array]:
         xp = self.xp
         if not self.parts:
             return [xp.zeros((0,)) for _ in range(n_values)]
@@ -340,7 +360,8 @@ def _scatters(x: Array) -> bool:
 _SHRINK_BELOW = 0.7   # shrink the working set when under this fraction of it is still active
 
 
-def fisher_scoring(f, start, control: SolverControl):
+def fisher_scoring(f: _Equation, start: Array,
+                   control: SolverControl) -> tuple[Array, Array, Array]:
     """Fisher scoring from ``start`` (metafor's algorithm, step halving to stay >= 0), then the
     bracketing search for every analysis that has not converged in ``control.max_iter`` steps.
     Only the analyses still iterating are computed."""
@@ -384,7 +405,8 @@ def fisher_scoring(f, start, control: SolverControl):
     return tau2, conv, iters
 
 
-def solve_decreasing(f, lower, control: SolverControl):
+def solve_decreasing(f: _Equation, lower: Array,
+                     control: SolverControl) -> tuple[Array, Array, Array]:
     """Root of ``f`` above ``lower`` for functions positive below the root and negative above.
 
     Returns ``lower`` where ``f(lower) <= 0`` (boundary solution). Otherwise grows an upper
@@ -453,7 +475,9 @@ def grid_fractions() -> list[float]:
     return [(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2)) for j in range(GRID_POINTS)]
 
 
-def _other_maxima(method, f, tau2, iters, y, v, design, k, p, control):
+def _other_maxima(method: str, f: _Equation, tau2: Array, iters: Array, y: Array, v: Array,
+                  design: Design, k: int, p: int, control: SolverControl
+                  ) -> tuple[Array, Array]:
     """Look for a higher maximum of the (restricted) likelihood than the one found: metafor's
     comparison with tau² = 0, then (``control.global_search``) the grid search of
     :func:`_global_maximum`. With ``global_search="screened"`` both run only where the maximum
@@ -485,7 +509,9 @@ def _other_maxima(method, f, tau2, iters, y, v, design, k, p, control):
     return (xp.where(check, xp.take(ts, pos), tau2), xp.where(check, xp.take(its, pos), iters))
 
 
-def _global_maximum(method, f, tau2, iters, y, v, design, k, p, control):
+def _global_maximum(method: str, f: _Equation, tau2: Array, iters: Array, y: Array, v: Array,
+                    design: Design, k: int, p: int, control: SolverControl
+                    ) -> tuple[Array, Array]:
     """Replace a local maximum of the (restricted) likelihood by a higher one if a grid of
     tau² values up to ``4 (Σ(y-ȳ)²/(k-p) + max v)`` shows one (the likelihood's maxima all lie
     below the scale of the unweighted residual variance plus the largest sampling variance)."""
@@ -535,7 +561,8 @@ def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design)
 _LOG2PI = 1.8378770664093453
 
 
-def _prefer_zero_if_higher_likelihood(method, tau2, y, v, design, k, p):
+def _prefer_zero_if_higher_likelihood(method: str, tau2: Array, y: Array, v: Array,
+                                      design: Design, k: int, p: int) -> Array:
     """metafor's check: if the (restricted) likelihood is higher at tau² = 0 than at the
     stationary point found, the point was a local maximum and tau² = 0 is returned."""
     xp = array_namespace(tau2)

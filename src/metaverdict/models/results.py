@@ -1,4 +1,5 @@
-"""Result objects of the univariate models: frozen, named fields, ``summary()`` and ``to_dict()``."""
+"""Result objects of the univariate models: frozen, named fields, ``summary()`` and
+``to_dict()``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ class MetaAnalysisResult(ResultMixin):
     qm_df: tuple[int, float] | None = None
     qm_pvalue: float | None = None
     r2: float | None = None
-    yi: np.ndarray = field(default=None, repr=False)          # type: ignore[assignment]
-    vi: np.ndarray = field(default=None, repr=False)          # type: ignore[assignment]
+    # always given by meta_analysis (keyword-only, so they may follow the defaulted fields)
+    yi: np.ndarray = field(kw_only=True, repr=False)
+    vi: np.ndarray = field(kw_only=True, repr=False)
     labels: list[Any] | None = field(default=None, repr=False)
     design: np.ndarray | None = field(default=None, repr=False)
     user_weights: np.ndarray | None = field(default=None, repr=False)
@@ -133,9 +135,11 @@ class MetaAnalysisResult(ResultMixin):
         stat = "t" if self.test == "knha" else "z"
         rows = [[str(name), fmt(r.estimate), fmt(r.se), fmt(r.statistic), fmt_p(r.pvalue),
                  fmt(r.ci_lower), fmt(r.ci_upper)] for name, r in self.coefficients.iterrows()]
-        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"], rows))
+        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
+                                  rows))
         if self.p == 1:
-            lines += ["", f"{pct}% prediction interval: [{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]
+            lines += ["", f"{pct}% prediction interval: "
+                          f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]
         if not self.converged:
             lines.append("WARNING: the tau^2 estimator did not converge")
         return "\n".join(lines)

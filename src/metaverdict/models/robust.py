@@ -106,7 +106,8 @@ def robust(res: Any, cluster: Any, adjust: bool = True) -> RobustResult:
     X = np.ones((k, 1)) if res.design is None else np.asarray(res.design, dtype=float)
     p = X.shape[1]
     if n - p <= 0:
-        raise InputError(f"the number of clusters ({n}) must exceed the number of coefficients ({p})")
+        raise InputError(f"the number of clusters ({n}) must exceed the number of coefficients "
+                         f"({p})")
     W = _weight_matrix(res, k)
     beta = res.coefficients["estimate"].to_numpy()
     bread = np.linalg.solve(X.T @ W @ X, X.T @ W)

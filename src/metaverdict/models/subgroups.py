@@ -62,7 +62,7 @@ class SubgroupResult(ResultMixin):
                                "tau^2", "I^2 (%)"], rows), "",
                  f"Test for subgroup differences (separate tau^2): Q_between({self.q_between_df}) "
                  f"= {fmt(self.q_between)}, p = {fmt_p(self.q_between_pvalue)}"]
-        if self.qm is not None:
+        if self.qm is not None and self.qm_df is not None:      # set together
             df = (f"{self.qm_df[0]}" if np.isnan(self.qm_df[1])
                   else f"{self.qm_df[0]}, {fmt(self.qm_df[1], 0)}")
             name = "F" if self.test == "knha" else "QM"

@@ -3,9 +3,8 @@ the counterpart of metafor's ``rma.uni``. A single fit is a batch of one through
 :mod:`.random_effects` and :mod:`.inference`."""
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import warnings
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
 
 
 def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFrame | None = None,
-                  method: str = "REML", test: Literal["z", "knha"] = "z", level: float = 0.95,
+                  method: str = "REML", test: str = "z", level: float = 0.95,
                   mods: Any = None, weights: Any = None, labels: Any = None,
                   missing: Literal["raise", "omit"] = "raise",
                   control: SolverControl | None = None) -> MetaAnalysisResult:
@@ -44,7 +43,8 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
         ``"DL"``, ``"HE"``, ``"HS"``, ``"HSk"``, ``"SJ"``, ``"ML"``, ``"REML"`` (default),
         ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"`` (see :mod:`metaverdict.models.random_effects`).
     test : {"z", "knha"}
-        Wald z tests, or the Hartung-Knapp(-Sidik-Jonkman) adjustment with t tests on k - p df.
+        Wald z tests, or the Hartung-Knapp(-Sidik-Jonkman) adjustment with t tests on k - p df
+        (aliases ``"hksj"``, ``"hartung-knapp"``; any case).
     level : float
         Confidence level for intervals, in (0, 1).
     mods : str, DataFrame or array, optional
@@ -84,7 +84,8 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     test = choice(test, TESTS, "test")
     level = _check_level(level)
     y, v, labels, data = _inputs(yi, vi, sei, data, labels)
-    a = None if weights is None else as_float_array(_column(weights, data, "weights"), "weights", labels)
+    a = (None if weights is None
+         else as_float_array(_column(weights, data, "weights"), "weights", labels))
     if missing == "omit":
         keep = np.isfinite(y) & np.isfinite(v)
         if mods is not None:
@@ -108,7 +109,8 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
 
 
 def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
-        X: np.ndarray | None = None, names: list[str] | None = None, weights: np.ndarray | None = None,
+        X: np.ndarray | None = None, names: list[str] | None = None,
+        weights: np.ndarray | None = None,
         labels: list[Any] | None = None, control: SolverControl = SolverControl(),
         skip_r2: bool = False) -> MetaAnalysisResult:
     """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it).
@@ -147,7 +149,8 @@ def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         design=X, user_weights=weights, typical_vi=float(po.vt[0]))
 
 
-def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: int, p: int):
+def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: int,
+             p: int) -> tuple[float, tuple[int, float], float]:
     """Wald test that all coefficients but the intercept are zero (metafor QM)."""
     idx = [j for j, n in enumerate(names) if n != "intrcpt"]
     b = beta[idx]
@@ -178,7 +181,8 @@ def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.nda
         w = 1 / v if weights is None else weights
         q_model = float(Design(X[None]).project(w[None], y[None]).rss[0])
         q_null = float(Design().project(w[None], y[None]).rss[0])
-        return max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
+        r2: float = max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
+        return r2
     wb = None if (weights is None or method != "GENQ") else weights[None]
     tau2_re = float(estimate_tau2(method, y[None], v[None], Design(), wb, control).tau2[0])
     if tau2_re == 0:
@@ -191,13 +195,15 @@ def _moderators_present(mods: Any, data: pd.DataFrame | None, k: int,
     """Mask of studies with every moderator present; warns naming those left out."""
     keep = complete_moderators(mods, data, k)
     if not keep.all():
-        gone = [labels[i] if labels is not None else f"row {i + 1}" for i in np.flatnonzero(~keep)]
+        gone = [labels[i] if labels is not None else f"row {i + 1}"
+                for i in np.flatnonzero(~keep)]
         warnings.warn(f"{len(gone)} studies with a missing moderator left out (mods={mods!r}): "
                       f"{gone}", UserWarning, stacklevel=3)
     return keep
 
 
-def predict(res: MetaAnalysisResult, newmods: Any = None, level: float | None = None) -> pd.DataFrame:
+def predict(res: MetaAnalysisResult, newmods: Any = None,
+            level: float | None = None) -> pd.DataFrame:
     r"""Fitted values with confidence and prediction intervals (metafor ``predict.rma``).
 
     For moderator rows :math:`x` (with the intercept), :math:`\hat\mu = x'\hat\beta`,
@@ -258,12 +264,14 @@ def _column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
         if data is None:
             raise InputError(f"field {field!r}: {value!r} names a column but no data= was given")
         if value not in data.columns:
-            raise InputError(f"field {field!r}: no column {value!r} in data (columns: {list(data.columns)})")
+            raise InputError(f"field {field!r}: no column {value!r} in data "
+                             f"(columns: {list(data.columns)})")
         return data[value].to_numpy()
     return value
 
 
-def _inputs(yi, vi, sei, data, labels):
+def _inputs(yi: Any, vi: Any, sei: Any, data: pd.DataFrame | None, labels: Any
+            ) -> tuple[np.ndarray, np.ndarray, list[Any] | None, pd.DataFrame | None]:
     if hasattr(yi, "yi") and hasattr(yi, "vi"):          # an EffectSizes result
         labels = yi.labels if labels is None else labels
         yi, vi = yi.yi, yi.vi

@@ -18,21 +18,44 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import SURROGATE_DOMAINS, MCIDTable
-from metaverdict.report.document import (AnswerRow, BottomLineGroup, ClaimRow, ConditionSection,
-                                         EvidenceMap, Finding, MapCell, NumberSource,
-                                         OpinionFlag, Reference, ReportDocument,
-                                         TimeCourseSection, TreatmentPart, display_text,
-                                         finding, slug, tone)
-from metaverdict.report.figures import (forest_figure, summary_estimates_figure,
-                                        time_course_section)
-from metaverdict.synthesis import (Answer, Assessment, ClaimCheck, EvidenceBase, StatedClaim,
-                                   Synthesis, article_claims, check_claims, overreach,
-                                   read_evidence, synthesize)
+from metaverdict.report.document import (
+    AnswerRow,
+    BottomLineGroup,
+    ClaimRow,
+    ConditionSection,
+    EvidenceMap,
+    Finding,
+    MapCell,
+    NumberSource,
+    OpinionFlag,
+    Reference,
+    ReportDocument,
+    TimeCourseSection,
+    TreatmentPart,
+    display_text,
+    finding,
+    slug,
+    tone,
+)
+from metaverdict.report.figures import forest_figure, summary_estimates_figure, time_course_section
+from metaverdict.synthesis import (
+    Answer,
+    Assessment,
+    ClaimCheck,
+    EvidenceBase,
+    StatedClaim,
+    Synthesis,
+    article_claims,
+    check_claims,
+    overreach,
+    read_evidence,
+    synthesize,
+)
 from metaverdict.synthesis.bodies import verification
 from metaverdict.synthesis.terms import visit_days
 from metaverdict.verdict import Verdict
-from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.wording import outcome_words
 
 _DOI_URL = "https://doi.org/"

@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib as mpl
-
-from metaverdict._results import fmt_p_relation
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
+from metaverdict._results import fmt_p_relation
 from metaverdict.grade.body import is_ratio
 from metaverdict.report.document import CATEGORY_DIRECTION, Figure, TimeCourseSection, finding
 from metaverdict.report.plots import _style as st

@@ -13,16 +13,34 @@ from __future__ import annotations
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, typical_sd
-from metaverdict.synthesis.answers import (ALL_CONDITIONS, NO_RESULT, SELECTION_RULE, Answer,
-                                           OtherSource, Question, answers_table, build_answers)
+from metaverdict.synthesis.answers import (
+    ALL_CONDITIONS,
+    NO_RESULT,
+    SELECTION_RULE,
+    Answer,
+    OtherSource,
+    Question,
+    answers_table,
+    build_answers,
+)
 from metaverdict.synthesis.assess import Assessment, TimeCourse, assess, time_course
 from metaverdict.synthesis.bodies import bodies_from_rows, indirectness, mcid_for
-from metaverdict.synthesis.claim_check import (ClaimCheck, StatedClaim, article_claims,
-                                               check_claims, load_claims, overreach)
+from metaverdict.synthesis.claim_check import (
+    ClaimCheck,
+    StatedClaim,
+    article_claims,
+    check_claims,
+    load_claims,
+    overreach,
+)
 from metaverdict.synthesis.evidence import EvidenceBase, read_evidence
 from metaverdict.synthesis.overlap import Overlap, corrected_covered_area, overlap
-from metaverdict.synthesis.synthesize import (Synthesis, available_treatments,
-                                              resolve_treatment, synthesize)
+from metaverdict.synthesis.synthesize import (
+    Synthesis,
+    available_treatments,
+    resolve_treatment,
+    synthesize,
+)
 from metaverdict.synthesis.terms import TERMS, term_of
 
 __all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimCheck",

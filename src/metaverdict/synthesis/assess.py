@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from metaverdict._results import ResultMixin, format_table
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.certainty import rate_certainty
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.bodies import bodies_from_rows, mcid_for
-from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
 
 INERT = ("sham",)
@@ -118,7 +118,8 @@ def judge_bodies(bodies: list[Any], table: MCIDTable, *,
     out = []
     for b in bodies:
         m = mcid_for(b, table)
-        out.append(verdict_for(b, m, rate_certainty(b, m, unknown_risk_of_bias=unknown_risk_of_bias)))
+        out.append(verdict_for(b, m, rate_certainty(b, m,
+                                                    unknown_risk_of_bias=unknown_risk_of_bias)))
     return out
 
 
@@ -126,7 +127,8 @@ def _order(v: Verdict) -> tuple:
     return v.claim.key + (v.day if math.isfinite(v.day) else 1e12, v.label)
 
 
-def assess(store: EvidenceReader, treatment: str | None = None, mcid_table: MCIDTable | None = None, *,
+def assess(store: EvidenceReader, treatment: str | None = None,
+           mcid_table: MCIDTable | None = None, *,
            condition: str | None = None,
            unknown_risk_of_bias: Literal["serious", "not serious"] = "serious") -> Assessment:
     """Verdicts for every claim in the store (optionally one treatment / condition).
@@ -260,6 +262,7 @@ def time_course_from(verdicts: Iterable[Verdict], rows: Iterable[Any], outcome: 
             gaps.append(f"{study}: no {outcome} result for day {math.floor(last) + 1:g} to day "
                         f"{follow_s:g}, although follow-up ran to day {follow_s:g}{where}.")
         for r in srows:
-            if r.notes and re.search(r"not (stated|reported)", r.notes) and r.outcome_domain == outcome:
+            if (r.notes and re.search(r"not (stated|reported)", r.notes)
+                    and r.outcome_domain == outcome):
                 gaps.append(f"{study} (source note): {r.notes}")
     return TimeCourse(tuple(verdicts), tuple(sorted(days_all)), follow, tuple(dict.fromkeys(gaps)))

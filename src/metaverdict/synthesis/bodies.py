@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 

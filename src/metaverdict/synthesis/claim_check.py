@@ -51,9 +51,9 @@ from typing import Any
 
 from metaverdict._results import ResultMixin, format_table
 from metaverdict.errors import InputError
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.grade.review_rating import LEVELS
-from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.verdict.verdicts import Verdict
 
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
@@ -188,7 +188,8 @@ def load_claims(path: str | Path) -> list[StatedClaim]:
 
 
 def article_claims() -> list[StatedClaim]:
-    """The claims of Sankoff's dry-needling article, shipped as ``synthesis/data/article_claims.csv``."""
+    """The claims of Sankoff's dry-needling article, shipped as
+    ``synthesis/data/article_claims.csv``."""
     text = resources.files("metaverdict.synthesis").joinpath(
         "data", "article_claims.csv").read_text(encoding="utf-8")
     return parse_claims(list(csv.DictReader(text.splitlines())), "article_claims.csv")
@@ -293,7 +294,8 @@ def check_claim(claim: StatedClaim, store: EvidenceReader, *, mcid_table: MCIDTa
     holds, fails, unknown, reasons, used = [], [], [], [], []
     conditions = list(claim.conditions)
     if conditions == ["any"] and claim.direction != "no trial evidence":
-        conditions = sorted({v.claim.condition for v in a.verdicts if _matches(claim, v, "any")}) or ["any"]
+        conditions = sorted({v.claim.condition for v in a.verdicts
+                             if _matches(claim, v, "any")}) or ["any"]
     if claim.direction == "responders":
         return _check_responders(claim, store)
     if claim.comparator == "add-on" and claim.direction == "benefit":

@@ -19,8 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from metaverdict.evidence.queries import (IncludedTrialRow, OpinionRow, ResultRow,
-                                          row_matches)
+from metaverdict.evidence.queries import IncludedTrialRow, OpinionRow, ResultRow, row_matches
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.evidence.vocabulary import RATIO_MEASURES, Vocabulary
 

@@ -14,8 +14,13 @@ from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.certainty import Certainty
 from metaverdict.grade.mcid import BORDERLINE_FRACTION, MCIDMatch
 from metaverdict.verdict.claims import Claim
-from metaverdict.verdict.rules import (CATEGORIES, Judgement, classify_interval, classify_point,
-                                       classify_smd_bound)
+from metaverdict.verdict.rules import (
+    CATEGORIES,
+    Judgement,
+    classify_interval,
+    classify_point,
+    classify_smd_bound,
+)
 
 OPINION_ONLY = CATEGORIES[-1]
 _DIRECTIONS = {"favours-treatment": "benefit", "favours-comparator": "harm",
@@ -201,7 +206,8 @@ def _judge_numbers(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[
         return classify_interval(b, lo, hi, m), reasons
     if b is not None:
         sig = body.p_significant()
-        if sig is None and stated in ("benefit", "harm") and stated == ("benefit" if b > 0 else "harm"):
+        if (sig is None and stated in ("benefit", "harm")
+                and stated == ("benefit" if b > 0 else "harm")):
             sig = True
             reasons.append("significance taken from the source's statement of direction")
         elif sig is None and stated == "none":

@@ -78,7 +78,8 @@ def style_axes(ax: Axes, *, left: bool = True) -> None:
 
 
 def finish(fig: Figure, save: str | os.PathLike[str] | None) -> Figure:
-    """Save ``fig`` when a path is given (format from the suffix: .png, .svg, .pdf) and return it."""
+    """Save ``fig`` when a path is given (format from the suffix: .png, .svg, .pdf) and return
+    it."""
     if save is not None:
         fig.savefig(save, dpi=200, bbox_inches="tight")
     return fig
@@ -114,7 +115,8 @@ _TAIL = re.compile(r"(\s*[,(]?\s*\d{4}[a-z]?\)?)$")
 
 
 def study_labels(res: MetaAnalysisResult, labels: Sequence[Any] | None = None) -> list[str]:
-    """Display labels: ``labels``, else the result's labels, else ``"Study 1"`` ... ``"Study k"``."""
+    """Display labels: ``labels``, else the result's labels, else ``"Study 1"`` ...
+    ``"Study k"``."""
     chosen = labels if labels is not None else res.labels
     if chosen is None:
         return [f"Study {i + 1}" for i in range(res.k)]
@@ -173,7 +175,8 @@ def normal_quantile(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def study_intervals(res: MetaAnalysisResult, level: float | None = None) -> tuple[FloatArray, FloatArray]:
+def study_intervals(res: MetaAnalysisResult,
+                    level: float | None = None) -> tuple[FloatArray, FloatArray]:
     """Per-study Wald intervals ``yi ± z·sqrt(vi)`` at ``level`` (default: the fit's level).
 
     The same interval metafor's ``forest`` and :meth:`EffectSizes.summary` show.
@@ -191,7 +194,8 @@ def require_study_data(res: MetaAnalysisResult, what: str) -> None:
                          "metaverdict.meta_analysis")
     if res.p != 1:
         raise InputError(f"{what}: needs an intercept-only model (no moderators); this fit has "
-                         f"{res.p} coefficients. Fit meta_analysis(yi, vi) without mods= to plot it")
+                         f"{res.p} coefficients. Fit meta_analysis(yi, vi) without mods= "
+                         "to plot it")
 
 
 def apply_transform(transform: Transform | None, values: Any) -> FloatArray:
@@ -239,7 +243,8 @@ def _tick_digits(v: float) -> int:
 
 
 def padded_range(values: Any, pad: float = 0.05, *, log: bool = False) -> tuple[float, float]:
-    """``(min, max)`` of the finite ``values`` widened by ``pad`` of the span (in log space if ``log``)."""
+    """``(min, max)`` of the finite ``values`` widened by ``pad`` of the span (in log space if
+    ``log``)."""
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr) & ((arr > 0) if log else True)]
     if log:

@@ -132,8 +132,10 @@ def forest_plot(res: MetaAnalysisResult, *, labels: Sequence[Any] | None = None,
     cells = [_cells(r, transform, digits) for r in rows]
 
     # --- column geometry in inches (measured with the same font the text uses) -----------
-    label_w = max(st.text_width_in([r.label for r in rows if r.kind in ("study",) and not r.indent]),
-                  st.text_width_in([r.label for r in rows if r.kind == "study" and r.indent]) + _INDENT_IN,
+    label_w = max(st.text_width_in([r.label for r in rows
+                                    if r.kind in ("study",) and not r.indent]),
+                  st.text_width_in([r.label for r in rows if r.kind == "study" and r.indent])
+                  + _INDENT_IN,
                   st.text_width_in([r.label for r in rows if r.kind in ("header", "group", "pooled",
                                                                             "subpooled")],
                                    weight="bold"),
@@ -351,7 +353,8 @@ def _draw(ax: Axes, fig: Figure, res: MetaAnalysisResult, rows: list[_Row],
             ax.add_patch(Polygon([(a, y), (e, y + h), (b, y), (e, y - h)], closed=True,
                                  facecolor=st.INK if r.kind == "pooled" else st.SUBGROUP_COLOR,
                                  edgecolor="none", zorder=3,
-                                 gid="pooled-diamond" if r.kind == "pooled" else "subgroup-diamond"))
+                                 gid=("pooled-diamond" if r.kind == "pooled"
+                                      else "subgroup-diamond")))
         elif r.kind == "pi":
             a, b = tx([r.lower, r.upper])
             a, b = max(min(a, b), lo_x), min(max(a, b), hi_x)

@@ -102,7 +102,8 @@ def funnel_plot(res: MetaAnalysisResult, *,
 
     # x range: every point, the region at the bottom, and the contours' reach
     z_region = st.normal_quantile(res.level)
-    cands = [yi_all, [center_fit.estimate - z_region * se_max, center_fit.estimate + z_region * se_max]]
+    cands = [yi_all, [center_fit.estimate - z_region * se_max,
+                      center_fit.estimate + z_region * se_max]]
     lo_x, hi_x = st.padded_range(np.concatenate([np.ravel(c) for c in cands]), 0.06)
     if contours:
         levels = sorted(float(c) for c in contours)

@@ -147,7 +147,8 @@ def _arc_ticks(lo: float, hi: float, transform: st.Transform | None) -> list[flo
                  for m in (1, 2, 5)]
         ticks = [c for c in cands if e_lo <= c <= e_hi]
         if len(ticks) < 3:                 # a narrow range: evenly spaced ratios instead
-            ticks = [float(t) for t in locator.tick_values(e_lo, e_hi) if e_lo <= t <= e_hi and t > 0]
+            ticks = [float(t) for t in locator.tick_values(e_lo, e_hi)
+                     if e_lo <= t <= e_hi and t > 0]
         return [math.log(c) for c in ticks]
     return [float(t) for t in locator.tick_values(lo, hi) if lo <= t <= hi]
 

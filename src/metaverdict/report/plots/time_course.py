@@ -16,8 +16,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from metaverdict.errors import InputError
-from metaverdict.report.plots._style import (FONT_SIZE, GUIDE_COLOR, INK, PI_COLOR, SMALL_FONT_SIZE,
-                                             STUDY_COLOR, finish, new_figure, style_axes)
+from metaverdict.report.plots._style import (
+    FONT_SIZE,
+    GUIDE_COLOR,
+    INK,
+    PI_COLOR,
+    SMALL_FONT_SIZE,
+    STUDY_COLOR,
+    finish,
+    new_figure,
+    style_axes,
+)
 
 REQUIRED = ("day",)
 
@@ -25,7 +34,8 @@ REQUIRED = ("day",)
 def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel: str = "Effect",
                      title: str | None = None, not_reported_days: tuple[float, ...] = (),
                      ranges: list[dict[str, object]] | None = None,
-                     harm_label: str = "favours comparator", benefit_label: str = "favours treatment",
+                     harm_label: str = "favours comparator",
+                     benefit_label: str = "favours treatment",
                      lower_is_better: bool = True, ax: Axes | None = None,
                      save: str | os.PathLike[str] | None = None) -> Figure:
     """Plot effects by day with their CIs (a band), p-value bounds (arrows) and ±MCID lines.
