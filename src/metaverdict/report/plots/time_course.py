@@ -98,11 +98,13 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
                             alpha=0.12, lw=0, zorder=0)
         ax.text(lo_d - 0.5, -1.3 * span + k * 0.16 * span, str(rng.get("label", "")),
                 fontsize=SMALL_FONT_SIZE - 0.5, color=GUIDE_COLOR, ha="left", va="bottom")
-    strip = 1.25 * span
+    # measured-but-unreported days: a strip above every arrow and its label
+    top = 1.95 * span if not_reported_days else 1.45 * span
+    strip = 1.78 * span
     for day in not_reported_days:
         ax.plot([day], [strip], marker="o", ms=7, mfc="white", mew=1.4, color=GUIDE_COLOR)
-        ax.text(day, strip - 0.07 * span, "measured,\nnot reported", fontsize=SMALL_FONT_SIZE - 1,
-                color=GUIDE_COLOR, ha="center", va="top")
+        ax.text(day, strip - 0.09 * span, "measured,\nnot reported",
+                fontsize=SMALL_FONT_SIZE - 1, color=GUIDE_COLOR, ha="center", va="top")
     ax.axhline(0, color=INK, lw=0.8)
     if mcid:
         for m in (mcid, -mcid):
@@ -111,13 +113,12 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
                 color=GUIDE_COLOR, va="center")
         ax.text(1.0, -mcid, " \u2212MCID", transform=ax.get_yaxis_transform(),
                 fontsize=SMALL_FONT_SIZE, color=GUIDE_COLOR, va="center")
-    harm_sign = 1 if lower_is_better else -1
-    ax.text(0.99, 0.98 if harm_sign > 0 else 0.02, f"\u2191 {harm_label}" if harm_sign > 0 else
-            f"\u2193 {harm_label}", transform=ax.transAxes, fontsize=SMALL_FONT_SIZE, color=INK,
-            va="top" if harm_sign > 0 else "bottom", ha="right")
-    ax.text(0.99, 0.02 if harm_sign > 0 else 0.98, f"\u2193 {benefit_label}" if harm_sign > 0 else
-            f"\u2191 {benefit_label}", transform=ax.transAxes, fontsize=SMALL_FONT_SIZE, color=INK,
-            va="bottom" if harm_sign > 0 else "top", ha="right")
+    # which side is which: beside the zero line, right of the plotted days' labels
+    up, down = (harm_label, benefit_label) if lower_is_better else (benefit_label, harm_label)
+    for y, text, va in ((0.1 * span, f"\u2191 {up}", "bottom"),
+                        (-0.1 * span, f"\u2193 {down}", "top")):
+        ax.text(0.98, y, text, transform=ax.get_yaxis_transform(), fontsize=SMALL_FONT_SIZE,
+                color=INK, ha="right", va=va)
     days = sorted(set(pts["day"].dropna()) | set(not_reported_days))
     if ranges:
         ax.set_xlim(min(days + [float(r["day_min"]) for r in ranges]) - 0.6,   # type: ignore[arg-type]
@@ -126,7 +127,7 @@ def time_course_plot(points: pd.DataFrame, *, mcid: float | None = None, ylabel:
     ax.set_xticklabels([f"{d:g}" for d in days])
     if not ranges:
         ax.set_xlim(min(days) - 0.6, max(days) + 0.9)
-    ax.set_ylim(-1.45 * span, 1.45 * span)
+    ax.set_ylim(-1.45 * span, top)
     ax.set_xlabel("Day after treatment")
     ax.set_ylabel(ylabel)
     if title:
