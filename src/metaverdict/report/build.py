@@ -18,6 +18,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from metaverdict import __version__
+from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_FILE, SUPPLEMENT_KEY, raw_sha256
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import SURROGATE_DOMAINS, MCIDTable
 from metaverdict.report.document import (
@@ -365,7 +367,6 @@ def _data_source(evidence: EvidenceBase, rows: Sequence[Any],
                  n_references: int) -> tuple[str, ...]:
     """The header's lines on where the numbers come from: the store (never a local path),
     the bundled extraction it was seeded with (if any), and how much of it this report uses."""
-    from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_FILE, SUPPLEMENT_KEY, raw_sha256
     counts = evidence.counts()
     lines = [f"Evidence store: {evidence.url} ({counts.get('results', 0)} results, "
              f"{counts.get('sources', 0)} sources, {counts.get('opinions', 0)} expert "
@@ -462,7 +463,6 @@ def build_report(evidence: Any, treatments: Sequence[str], *,
     say("collecting references")
     refs = references(base, rows, extra_keys=[s for p in parts for f in p.findings
                                               for s in f.sources])
-    from metaverdict import __version__
     title = "Evidence report: " + ", ".join(_display_treatment(t) for t in terms)
     return ReportDocument(
         title=title, generated=(generated or date.today()).isoformat(), version=__version__,

@@ -18,7 +18,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from metaverdict.errors import InputError
+from metaverdict.evidence.vocabulary import bundled_vocabulary
 from metaverdict.report.document import CATEGORY_CLASS, TONE_LEGEND, ReportDocument
+from metaverdict.synthesis import SELECTION_RULE
+from metaverdict.verdict import CATEGORY_DEFINITIONS
 
 Format = Literal["html", "md"]
 FORMATS: tuple[str, ...] = ("html", "md")
@@ -49,9 +52,6 @@ def _md_link_text(text: object) -> str:
 
 
 def _legend() -> dict[str, object]:
-    from metaverdict.evidence.vocabulary import bundled_vocabulary
-    from metaverdict.synthesis import SELECTION_RULE
-    from metaverdict.verdict import CATEGORY_DEFINITIONS
     classes = bundled_vocabulary().data["comparators"].get("classes", {})
     return {"tone_legend": TONE_LEGEND, "category_definitions": tuple(CATEGORY_DEFINITIONS.items()),
             "comparator_classes": tuple(classes.items()), "selection_rule": SELECTION_RULE}

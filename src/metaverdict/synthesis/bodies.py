@@ -32,6 +32,7 @@ from metaverdict.evidence.queries import ResultRow
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.mcid import MCID, MCIDMatch, MCIDTable
 from metaverdict.models import meta_analysis
+from metaverdict.synthesis.terms import term_of, terms
 
 _SECONDARY = re.compile(r"secondary summary|news summary|news report|physiohub|"
                         r"critically appraised topic", re.I)
@@ -49,7 +50,6 @@ _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 def claim_key(r: ResultRow, term: str | None = None) -> tuple[str, str, str, str, str]:
     """(treatment, comparator class, condition, outcome domain, term) of a row."""
-    from metaverdict.synthesis.terms import term_of
     return (r.treatment, r.comparator_class, r.condition, r.outcome_domain,
             term if term is not None else term_of(r))
 
@@ -259,7 +259,6 @@ def usable(r: ResultRow) -> bool:
 def bodies_from_rows(rows: Iterable[ResultRow], mcid_table: MCIDTable | None = None) -> list[Body]:
     """Bodies of evidence from store rows (rules in the module docstring); rows that are not
     :func:`usable` are left out."""
-    from metaverdict.synthesis.terms import terms
     table = mcid_table or MCIDTable.bundled()
     rows = [r for r in rows if usable(r)]
     term = terms(rows)

@@ -54,6 +54,7 @@ from metaverdict.errors import InputError
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.grade.review_rating import LEVELS
+from metaverdict.synthesis.assess import assess
 from metaverdict.verdict.verdicts import Verdict
 
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
@@ -288,7 +289,6 @@ def check_claim(claim: StatedClaim, store: EvidenceReader, *, mcid_table: MCIDTa
     assessment : Assessment, optional
         Reuse verdicts already computed by :func:`assess` for this treatment.
     """
-    from metaverdict.synthesis.assess import assess
 
     a = assessment if assessment is not None else assess(store, claim.treatment, mcid_table)
     holds, fails, unknown, reasons, used = [], [], [], [], []
@@ -436,7 +436,6 @@ def check_claims(claims: list[StatedClaim], store: EvidenceReader, *,
     ``assessments`` maps treatment terms to assessments already made (the report passes its
     syntheses', so a claim check can never disagree with the tables).
     """
-    from metaverdict.synthesis.assess import assess
 
     cache: dict[str, Any] = dict(assessments or {})
     out = []

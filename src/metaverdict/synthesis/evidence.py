@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_KEY
 from metaverdict.evidence.queries import IncludedTrialRow, OpinionRow, ResultRow, row_matches
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.evidence.vocabulary import RATIO_MEASURES, Vocabulary
@@ -158,7 +159,6 @@ def _label(url: str) -> str:
 def read_evidence(store: EvidenceReader) -> EvidenceBase:
     """Read everything from a store once (results, opinions, sources, included trials,
     counts, meta) into an :class:`EvidenceBase`."""
-    from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_KEY
     src = store.sources()
     return EvidenceBase(
         rows=tuple(store.results()), opinion_rows=tuple(store.opinions()),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from metaverdict.evidence.queries import ResultRow
+from metaverdict.evidence.timepoints import parse_timepoint
 
 TERMS: tuple[str, ...] = ("immediate", "short", "medium", "long", "unspecified")
 #: Upper day bounds of the terms (1 week, 3 months = 92 days, 6 months = 183 days).
@@ -55,7 +56,6 @@ def visit_days(term: str) -> float | None:
     ``days 1-7`` after its last day, 7.5), else None for a term."""
     if term in TERMS:
         return None
-    from metaverdict.evidence.timepoints import parse_timepoint
     p = parse_timepoint(term)
     if p.days is not None:
         return p.days

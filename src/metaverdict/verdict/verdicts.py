@@ -21,6 +21,7 @@ from metaverdict.verdict.rules import (
     classify_point,
     classify_smd_bound,
 )
+from metaverdict.verdict.wording import statement
 
 OPINION_ONLY = CATEGORIES[-1]
 _DIRECTIONS = {"favours-treatment": "benefit", "favours-comparator": "harm",
@@ -268,7 +269,6 @@ def verdict_for(body: Body, mcid: MCIDMatch | None, certainty: Certainty) -> Ver
     -------
     Verdict
     """
-    from metaverdict.verdict.wording import statement
 
     j, reasons = _judge(body, mcid)
     if mcid is None and body.estimate is not None:
