@@ -10,8 +10,8 @@ Documented deviations (each names its cause):
   had (so the README's tight control did not reach them), and its REML numbers there are off
   the exact solution by up to ~1e-5 in tau² (5e-3 relative in I²). metaverdict solves exactly
   by default; the test refits with the same stopping rule
-  (``SolverControl(tol=1e-5, global_search=False)``, relative rather than metafor's absolute
-  1e-5) and compares these fields at rtol 1e-4.
+  (``SolverControl(tol=1e-5, global_search=False, scale_free=False)``: steps below
+  1e-5 (1 + tau²), close to metafor's absolute 1e-5) and compares these fields at rtol 1e-4.
 * ``ranef`` where metafor's REML tau² stopped at ~1e-14 instead of 0: the se of a random
   effect is about sqrt(tau²) ~ 1e-7 there; compared with atol 1e-6.
 """
@@ -41,7 +41,8 @@ from metaverdict.models import SolverControl
 from conftest import assert_close, case_ids, case_yi_vi, load_case
 
 METHODS = ("EE", "DL", "REML")
-METAFOR_DEFAULT = SolverControl(tol=1e-5, global_search=False)   # metafor's default threshold
+# metafor's default threshold (the unit stopping rule, not the scale-free one)
+METAFOR_DEFAULT = SolverControl(tol=1e-5, global_search=False, scale_free=False)
 TABLE = {"estimate": "estimate", "se": "se", "zval": "statistic", "pval": "pvalue",
          "ci.lb": "ci_lower", "ci.ub": "ci_upper", "Q": "q", "Qp": "q_pvalue", "tau2": "tau2",
          "I2": "i2", "H2": "h2"}

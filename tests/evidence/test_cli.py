@@ -36,5 +36,5 @@ def test_import_error_exit_code(tmp_path: Path) -> None:
     bad.write_text(header + "\n" + first.replace(",28,34,", ",abc,34,") + "\n", encoding="utf-8")
     res = CliRunner().invoke(evidence_app, ["import", str(bad), "--db",
                                             f"sqlite:///{tmp_path / 'x.sqlite'}"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2      # bad input: exit status 2, as every command
     assert "row 1, column 'n_treatment'" in res.output

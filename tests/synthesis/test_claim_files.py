@@ -53,4 +53,4 @@ def test_cli_check(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(HEAD + "m,dry needling,sham,c,pain,,,,sideways,\n")
     r = CliRunner().invoke(app, ["claims", "check", str(bad), "--db", db])
-    assert r.exit_code == 1 and "column 'direction'" in r.output
+    assert r.exit_code == 2 and "column 'direction'" in r.output

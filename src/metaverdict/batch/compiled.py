@@ -18,10 +18,21 @@ pass; Hartung-Knapp t p-values and Q tests with k - 1 > 60 are left to the calle
 
 Formulas (intercept-only, weights :math:`w_i = 1/(v_i+\\tau^2)`, :math:`s_m = \\sum w_i^m`,
 :math:`u_i = w_i (y_i - \\hat\\mu)`): :math:`y'Py = \\sum u_i (y_i-\\hat\\mu)`,
-:math:`y'P^2y = \\sum u_i^2`, :math:`y'P^3y = \\sum w_i u_i^2 - (\\sum w_i u_i)^2/s_1`,
-:math:`\\operatorname{tr}P = s_1 - s_2/s_1`,
+:math:`y'P^2y = \\sum u_i^2`, :math:`y'P^3y = \\sum w_i (u_i - \\bar u)^2`
+(:math:`\\bar u = \\sum w_i u_i / s_1`), :math:`\\operatorname{tr}P = s_1 - s_2/s_1`,
 :math:`\\operatorname{tr}P^2 = s_2 - 2 s_3/s_1 + s_2^2/s_1^2`. ML solves
 :math:`y'P^2y = s_1`, REML :math:`y'P^2y = \\operatorname{tr}P`, PM :math:`y'Py = k-1`.
+
+Extreme variance ratios: when one study's weight :math:`w_m` dominates (ratios of 1e9 and
+more), the differences above cancel to nothing in double precision (``tr P`` came out as 0, a
+division by zero). :func:`_sums` therefore evaluates them as sums of non-negative terms,
+:math:`\\operatorname{tr}P = \\sum_i w_i d_i / s_1` and
+:math:`\\operatorname{tr}P^2 = \\sum_i w_i^2 (d_i^2 + e_i)/s_1^2` with
+:math:`d_i = s_1 - w_i`, :math:`e_i = s_2 - w_i^2`, where for the largest weight :math:`d_m`
+and :math:`e_m` are the sums over the other studies, and :math:`u_m = -\\sum_{i\\ne m} u_i`
+(the residuals of :math:`P` sum to zero), so nothing is subtracted from the dominant term.
+The kernels are compiled with NumPy's error model: a division by zero gives inf/NaN (which
+:func:`metaverdict.batch.engine.fit_groups` reports per analysis), never an exception.
 """
 from __future__ import annotations
 
@@ -54,23 +65,25 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _njit(**kwargs: Any) -> Callable[[_F], _F]:
-    """``numba.njit(cache=True, **kwargs)``, typed as keeping the signature of the function it
-    compiles (numba ships no type information)."""
-    jit: Callable[[_F], _F] = numba.njit(cache=True, **kwargs)
+    """``numba.njit(cache=True, error_model="numpy", **kwargs)`` (floating-point errors give
+    inf/NaN, as in NumPy, instead of raising inside a parallel loop), typed as keeping the
+    signature of the function it compiles (numba ships no type information)."""
+    jit: Callable[[_F], _F] = numba.njit(cache=True, error_model="numpy", **kwargs)
     return jit
 
 
 @_njit()
-def _sums(y: FloatArray, c: float, v: FloatArray, t: float, with_log: bool
+def _sums(y: FloatArray, c: float, v: FloatArray, m: int, t: float, with_log: bool
           ) -> tuple[float, float, float, float, float, float, float, float]:
     """The weighted sums of one analysis at ``t`` (effects ``y - c``; ``c`` centres them):
-    ``(s1, s2, s3, y'Py, y'P²y, Σ w u², Σ w u, Σ log(v + t))`` with ``u = P y`` (the last
-    only when ``with_log``; logs of products, see :func:`_flush`)."""
+    ``(s1, s2, tr P, tr P², y'Py, y'P²y, y'P³y, Σ log(v + t))`` (the last only when
+    ``with_log``; logs of products, see :func:`_flush`). ``m``: the study with the smallest
+    variance (the largest weight), against which differences are taken without cancellation
+    (see the module docstring)."""
     k = y.shape[0]
     s1 = 0.0
     swy = 0.0
     s2 = 0.0
-    s3 = 0.0
     logv = 0.0
     prod = 1.0
     for i in range(k):
@@ -79,7 +92,6 @@ def _sums(y: FloatArray, c: float, v: FloatArray, t: float, with_log: bool
         s1 += w
         swy += w * (y[i] - c)
         s2 += w * w
-        s3 += w * w * w
         if with_log:
             prod *= vt
             if _flush(prod, i, vt, vt):
@@ -87,51 +99,98 @@ def _sums(y: FloatArray, c: float, v: FloatArray, t: float, with_log: bool
                 prod = 1.0
     if with_log:
         logv += math.log(prod)
+    wm = 1.0 / (v[m] + t)
+    mu = swy / s1
+    r1 = 0.0                 # sums over the studies other than m
+    r2 = 0.0
+    trp = 0.0
+    trp2 = 0.0
+    rss = 0.0
+    su = 0.0
+    su2 = 0.0
+    swu = 0.0
+    swu2 = 0.0
+    for j in range(k - 1):     # the studies other than m; m's terms are added below
+        i = j + (j >= m)
+        w = 1.0 / (v[i] + t)
+        d = s1 - w           # >= s1 / 2: no cancellation (w <= wm)
+        r1 += w
+        r2 += w * w
+        trp += w * d
+        trp2 += w * w * (d * d + (s2 - w * w))
+        r = y[i] - c - mu
+        u = w * r
+        rss += u * r
+        su += u
+        su2 += u * u
+        swu += w * u
+        swu2 += w * u * u
+    trp = (trp + wm * r1) / s1
+    trp2 = (trp2 + wm * wm * (r1 * r1 + r2)) / (s1 * s1)
+    um = -su
+    rss += um * um / wm
+    ypy2 = su2 + um * um
+    ubar = (wm * um + swu) / s1
+    dm = (um * r1 - swu) / s1          # u_m - ubar
+    ypy3 = max(swu2 - 2 * ubar * swu + ubar * ubar * r1, 0.0) + wm * dm * dm
+    return s1, s2, trp, trp2, rss, ypy2, ypy3, logv
+
+
+@_njit()
+def _q_sums(y: FloatArray, c: float, v: FloatArray, m: int, t: float) -> tuple[float, float]:
+    """``(y'Py, y'P²y)`` of :func:`_sums` alone (the Paule-Mandel equation needs no more)."""
+    k = y.shape[0]
+    s1 = 0.0
+    swy = 0.0
+    for i in range(k):
+        w = 1.0 / (v[i] + t)
+        s1 += w
+        swy += w * (y[i] - c)
+    wm = 1.0 / (v[m] + t)
     mu = swy / s1
     rss = 0.0
-    ypy2 = 0.0
-    wu2 = 0.0
-    wu = 0.0
-    for i in range(k):
+    su = 0.0
+    su2 = 0.0
+    for j in range(k - 1):     # the studies other than m
+        i = j + (j >= m)
         w = 1.0 / (v[i] + t)
         r = y[i] - c - mu
         u = w * r
         rss += u * r
-        ypy2 += u * u
-        wu2 += w * u * u
-        wu += w * u
-    return s1, s2, s3, rss, ypy2, wu2, wu, logv
+        su += u
+        su2 += u * u
+    return rss + su * su / wm, su2 + su * su
 
 
 @_njit()
-def _score(y: FloatArray, c: float, v: FloatArray, t: float, kind: int,
+def _score(y: FloatArray, c: float, v: FloatArray, m: int, t: float, kind: int,
            target: float) -> tuple[float, float, float]:
     """The estimating equation at ``t`` for one analysis (effects ``y - c``).
 
     Returns ``(value, fisher_step, newton_step)``; ``value`` decreases in ``t`` (positive
     below the root). kind 3 = ML, 4 = REML, 5 = PM (y'Py - target)."""
-    s1, s2, s3, rss, ypy2, wu2, wu, _ = _sums(y, c, v, t, False)
     if kind == 5:
+        rss, ypy2 = _q_sums(y, c, v, m, t)
         val = rss - target
         slope = ypy2 if ypy2 > 0 else 1.0
         return val, val / slope, val / slope
-    ypy3 = wu2 - wu * wu / s1
+    s1, s2, trp, trp2, rss, ypy2, ypy3, _ = _sums(y, c, v, m, t, False)
     if kind == 3:
         val = ypy2 - s1
         info = s2
     else:
-        val = ypy2 - (s1 - s2 / s1)
-        info = s2 - 2 * s3 / s1 + (s2 / s1) ** 2
+        val = ypy2 - trp
+        info = trp2
     slope = info - 2 * ypy3
     newton = val / (-slope if slope < 0 else info)
     return val, val / info, newton
 
 
 @_njit()
-def _loglik(y: FloatArray, c: float, v: FloatArray, t: float, kind: int) -> float:
+def _loglik(y: FloatArray, c: float, v: FloatArray, m: int, t: float, kind: int) -> float:
     """ML (kind 3) or full REML (kind 4) log-likelihood of the intercept-only model."""
     k: int = y.shape[0]
-    s1, _, _, rss, _, _, _, logv = _sums(y, c, v, t, True)
+    s1, _, _, _, rss, _, _, logv = _sums(y, c, v, m, t, True)
     if kind == 3:
         return -0.5 * k * _LOG2PI - 0.5 * logv - 0.5 * rss
     return (-0.5 * (k - 1) * _LOG2PI + 0.5 * math.log(k) - 0.5 * logv
@@ -195,23 +254,23 @@ def _grid_loglik(y: FloatArray, c: float, v: FloatArray, top: float, frac: Float
 
 
 @_njit()
-def _bracket(y: FloatArray, c: float, v: FloatArray, lower: float, kind: int, target: float,
-             tol: float, max_iter: int) -> tuple[float, bool, int]:
+def _bracket(y: FloatArray, c: float, v: FloatArray, m: int, lower: float, kind: int,
+             target: float, tol: float, max_iter: int) -> tuple[float, bool, int]:
     """The safeguarded root search (Illinois regula falsi) from ``lower``: the reference
     engine's :func:`~metaverdict.models.random_effects.solve_decreasing` for one analysis.
     Returns ``(root, converged, iterations)``."""
-    flo, _, step = _score(y, c, v, lower, kind, target)
+    flo, _, step = _score(y, c, v, m, lower, kind, target)
     if flo <= 0:
         return lower, True, 0
     lo = lower
     hi = lower + (step if (math.isfinite(step) and step > 0) else 1.0) + 1e-8
-    fhi = _score(y, c, v, hi, kind, target)[0]
+    fhi = _score(y, c, v, m, hi, kind, target)[0]
     for _ in range(200):
         if not fhi > 0:
             break
         lo, flo = hi, fhi
         hi = hi * 4
-        fhi = _score(y, c, v, hi, kind, target)[0]
+        fhi = _score(y, c, v, m, hi, kind, target)[0]
     t = lo
     last = 0
     for it in range(1, max(max_iter, 200) + 1):
@@ -219,7 +278,7 @@ def _bracket(y: FloatArray, c: float, v: FloatArray, lower: float, kind: int, ta
         t_new = (lo * fhi - hi * flo) / (denom if denom != 0 else 1.0)
         if not (lo < t_new < hi) or denom == 0:
             t_new = (lo + hi) / 2
-        ft = _score(y, c, v, t_new, kind, target)[0]
+        ft = _score(y, c, v, m, t_new, kind, target)[0]
         if ft > 0:
             if last == 1:
                 fhi /= 2
@@ -235,8 +294,8 @@ def _bracket(y: FloatArray, c: float, v: FloatArray, lower: float, kind: int, ta
 
 
 @_njit()
-def _likelihood_root(y: FloatArray, c: float, v: FloatArray, start: float, kind: int,
-                     tol: float, max_iter: int, global_mode: int, top_frac: FloatArray,
+def _likelihood_root(y: FloatArray, c: float, v: FloatArray, m: int, start: float,
+                     kind: int, tol: float, max_iter: int, global_mode: int, top_frac: FloatArray,
                      scratch: FloatArray) -> tuple[float, bool, int]:
     """ML/REML tau² for one analysis: Newton/Fisher steps from ``start``, bracketing if they do
     not settle, then the checks for a higher maximum (see the module docstring)."""
@@ -244,10 +303,10 @@ def _likelihood_root(y: FloatArray, c: float, v: FloatArray, start: float, kind:
     its = 0
     done = False
     for _ in range(max_iter):
-        _, _, step = _score(y, c, v, t, kind, 0.0)
+        _, _, step = _score(y, c, v, m, t, kind, 0.0)
         boundary = False
         if t + step < 0:
-            if _score(y, c, v, 0.0, kind, 0.0)[0] <= 0:
+            if _score(y, c, v, m, 0.0, kind, 0.0)[0] <= 0:
                 boundary = True
                 step = -t
             else:
@@ -264,15 +323,15 @@ def _likelihood_root(y: FloatArray, c: float, v: FloatArray, start: float, kind:
         t = t_new
     conv = True
     if not done:
-        t, conv, it2 = _bracket(y, c, v, 0.0, kind, 0.0, tol, max_iter)
+        t, conv, it2 = _bracket(y, c, v, m, 0.0, kind, 0.0, tol, max_iter)
         its += it2
     if global_mode == 0:
         return t, conv, its
-    if global_mode == 2 and t > 0 and _score(y, c, v, 0.0, kind, 0.0)[0] > 0:
+    if global_mode == 2 and t > 0 and _score(y, c, v, m, 0.0, kind, 0.0)[0] > 0:
         return t, conv, its
     # metafor's comparison with tau2 = 0
-    ll = _loglik(y, c, v, t, kind)
-    if t > 0 and _loglik(y, c, v, 0.0, kind) - ll > 1e-12 * (1 + abs(ll)):
+    ll = _loglik(y, c, v, m, t, kind)
+    if t > 0 and _loglik(y, c, v, m, 0.0, kind) - ll > 1e-12 * (1 + abs(ll)):
         t = 0.0
     # the grid search for a higher maximum
     k = y.shape[0]
@@ -282,7 +341,7 @@ def _likelihood_root(y: FloatArray, c: float, v: FloatArray, start: float, kind:
         ss += (y[i] - c) * (y[i] - c)
         vmax = max(vmax, v[i])
     top = 4 * (ss / (k - 1) + vmax)
-    ll_hat = _loglik(y, c, v, t, kind)
+    ll_hat = _loglik(y, c, v, m, t, kind)
     best = ll_hat
     best_j = -1
     grid_ll = _grid_loglik(y, c, v, top, top_frac, kind, scratch)
@@ -293,8 +352,9 @@ def _likelihood_root(y: FloatArray, c: float, v: FloatArray, start: float, kind:
             best_j = j
     if best_j >= 0:
         start2 = top * top_frac[best_j - 1] if best_j > 0 else 0.0
-        t2, _, it2 = _bracket(y, c, v, start2, kind, 0.0, tol, max_iter)
-        if _score(y, c, v, start2, kind, 0.0)[0] > 0 and _loglik(y, c, v, t2, kind) > ll_hat:
+        t2, _, it2 = _bracket(y, c, v, m, start2, kind, 0.0, tol, max_iter)
+        if (_score(y, c, v, m, start2, kind, 0.0)[0] > 0
+                and _loglik(y, c, v, m, t2, kind) > ll_hat):
             t = t2
             its += it2
     return t, conv, its
@@ -307,7 +367,7 @@ def _fit_block(y_raw: FloatArray, v: FloatArray, kind: int, knha: bool, crit: fl
     n = y_raw.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for ch in numba.prange(n_chunks):
-        scratch = np.empty((6, max(top_frac.shape[0], y_raw.shape[1])))   # per task, reused
+        scratch = np.empty((5, top_frac.shape[0]))          # per task, reused
         for a in range(ch * _CHUNK, min(n, (ch + 1) * _CHUNK)):
             _fit_one(y_raw[a], v[a], a, kind, knha, crit, tol, max_iter, global_mode,
                      top_frac, scratch, out)
@@ -320,29 +380,14 @@ def _fit_one(yr: FloatArray, va: FloatArray, a: int, kind: int, knha: bool, crit
     """Every output field of analysis ``a`` into column ``a`` of ``out``."""
     k = yr.shape[0]
     c = 0.0
+    m = 0                       # the study with the largest weight (see _sums)
     for i in range(k):
         c += yr[i]
+        if va[i] < va[m]:
+            m = i
     c /= k                      # centring offset, as in the reference engine
     # the common-effect projection (weights 1/v): Q, tr P, tr P^2
-    s1 = 0.0
-    swy = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    wv = scratch[5]             # the weights 1/v, kept for the second pass
-    for i in range(k):
-        w = 1.0 / va[i]
-        wv[i] = w
-        s1 += w
-        swy += w * (yr[i] - c)
-        s2 += w * w
-        s3 += w * w * w
-    mu = swy / s1
-    rss_fe = 0.0
-    for i in range(k):
-        r = yr[i] - c - mu
-        rss_fe += r * r * wv[i]
-    tr_p = s1 - s2 / s1
-    ss_p = s2 - 2 * s3 / s1 + (s2 / s1) ** 2
+    _, _, tr_p, ss_p, rss_fe, _, _, _ = _sums(yr, c, va, m, 0.0, False)
     tau2 = 0.0
     tau2_se = math.nan
     conv = True
@@ -367,41 +412,31 @@ def _fit_one(yr: FloatArray, va: FloatArray, a: int, kind: int, knha: bool, crit
                 tau2_se = math.sqrt(2 * sspv + 4 * tau2 * trpv
                                     + 2 * tau2 * tau2 * (k - 1)) / (k - 1)
             elif kind == 5:                             # PM
-                tau2, conv, its = _bracket(yr, c, va, 0.0, 5, float(k - 1), tol, max_iter)
+                tau2, conv, its = _bracket(yr, c, va, m, 0.0, 5, float(k - 1), tol, max_iter)
             else:                                       # ML, REML
-                tau2, conv, its = _likelihood_root(yr, c, va, max(he, 0.0), kind, tol,
+                tau2, conv, its = _likelihood_root(yr, c, va, m, max(he, 0.0), kind, tol,
                                                    max_iter, global_mode, top_frac,
                                                    scratch)
-            if kind >= 3:
-                sw = 0.0
-                sw2 = 0.0
-                sw3 = 0.0
-                for i in range(k):
-                    w = 1.0 / (va[i] + tau2)
-                    sw += w
-                    sw2 += w * w
-                    sw3 += w * w * w
-                if kind == 3:
-                    tau2_se = math.sqrt(2 / sw2)
-                elif kind == 4:
-                    tau2_se = math.sqrt(2 / (sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2))
-                else:
-                    tau2_se = math.sqrt(2.0 * k * k / (k - 1)) / sw
+            if kind == 4:
+                tau2_se = math.sqrt(2 / _sums(yr, c, va, m, tau2, False)[3])
     # pooling at tau2 (on the raw effects)
     sw = 0.0
+    sw2 = 0.0
     swy = 0.0
     for i in range(k):
-        w = wv[i] if tau2 == 0 else 1.0 / (va[i] + tau2)
+        w = 1.0 / (va[i] + tau2)
         sw += w
+        sw2 += w * w
         swy += w * yr[i]
+    if kind == 3 and k > 1:
+        tau2_se = math.sqrt(2 / sw2)
+    elif kind == 5 and k > 1:
+        tau2_se = math.sqrt(2.0 * k * k / (k - 1)) / sw
     beta = swy / sw
     var = 1.0 / sw
     s2w = 1.0
     if knha:
-        rss = 0.0
-        for i in range(k):
-            r = yr[i] - beta
-            rss += r * r / (va[i] + tau2)
+        rss = _sums(yr, c, va, m, tau2, False)[4]            # y'Py at tau2
         s2w = rss / (k - 1) if k > 1 else math.nan
         if rss <= _EPS:
             s2w = 0.0

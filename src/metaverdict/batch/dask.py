@@ -14,9 +14,18 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._validation import choice
-from metaverdict.batch.engine import FIELDS, KNHA_FIELDS, TESTS, _columns, fit_groups
+from metaverdict.batch.engine import (
+    FIELDS,
+    KNHA_FIELDS,
+    REASON_DTYPE,
+    TESTS,
+    _columns,
+    check_chunk_size,
+    check_column_names,
+    check_level,
+    fit_groups,
+)
 from metaverdict.batch.grouping import group_rows
-from metaverdict.errors import InputError
 from metaverdict.models.random_effects import METHODS, SolverControl
 
 
@@ -33,10 +42,9 @@ def meta_analyses_dask(frame: Any, by: str = "analysis_id", yi: str = "yi", vi: 
     from metaverdict.batch.engine import BATCH_CONTROL
     method = choice(method, METHODS, "method")
     test = choice(test, TESTS, "test")
-    for field, col in (("by", by), ("yi", yi), ("vi", vi)):
-        if col not in frame.columns:
-            raise InputError(f"field {field!r}: no column {col!r} in the data "
-                             f"(columns: {list(frame.columns)})")
+    level = check_level(level)
+    chunk_size = check_chunk_size(chunk_size)
+    check_column_names(by, yi, vi, list(frame.columns))
     parts = frame.shuffle(on=by) if shuffle and frame.npartitions > 1 else frame
     fields = FIELDS + (KNHA_FIELDS if test == "knha" else ())
     key_dtype = frame[by].dtype
@@ -70,4 +78,6 @@ def _dtype(name: str) -> Any:
         return np.int64
     if name == "converged":
         return bool
+    if name == "reason":
+        return REASON_DTYPE
     return np.float64

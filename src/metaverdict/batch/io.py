@@ -7,9 +7,17 @@ written analysis by analysis is): a chunk ends at the last complete analysis and
 the analysis it cut are carried into the next chunk. An analysis key that comes back after
 other analyses is reported (:class:`~metaverdict.errors.InputError`), since streaming would
 otherwise fit its parts separately.
+
+Output is all or nothing: results go to a temporary file next to ``out`` (``.NAME.XXXX.part``)
+that replaces ``out`` only once every analysis has been written, so a run that fails (bad
+input, a full disk) or is interrupted leaves an existing ``out`` as it was. ``out`` may not be
+the input file. Unreadable input (an empty or corrupt file, a Parquet file named ``.csv``, text
+that is not UTF-8) is an :class:`~metaverdict.errors.InputError` naming the file.
 """
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaverdict.batch.engine import _label, meta_analyses
+from metaverdict._validation import choice
+from metaverdict.batch.engine import (
+    TESTS,
+    _label,
+    check_chunk_size,
+    check_column_names,
+    check_level,
+    meta_analyses,
+)
 from metaverdict.errors import InputError
+from metaverdict.models.random_effects import METHODS
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -38,10 +55,13 @@ def read_chunks(path: str | Path, by: str, columns: list[str], rows_per_chunk: i
     ``progress(n)`` is called with the number of input rows consumed by each raw chunk. Row
     labels are the 1-based line numbers of the data rows, so error messages point into the file.
     """
+    rows_per_chunk = check_chunk_size(rows_per_chunk, "rows_per_chunk")
     carry: pd.DataFrame | None = None
     checker = _ContiguityCheck(by)
     offset = 0
     for raw in _raw_chunks(path, columns, rows_per_chunk):
+        if len(raw) == 0:
+            continue
         raw.index = pd.RangeIndex(offset + 1, offset + 1 + len(raw))
         offset += len(raw)
         if progress is not None:
@@ -115,14 +135,34 @@ def _le(a: Any, b: Any) -> bool:
 
 
 def _raw_chunks(path: str | Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"file {str(path)!r} does not exist")
-    if file_format(path) == "csv":
+    """The columns of the file in chunks of ``rows`` rows; read errors become InputErrors."""
+    path = _input_path(path)
+    fmt = file_format(path)
+    try:
+        yield from (_csv_chunks if fmt == "csv" else _parquet_chunks)(path, columns, rows)
+    except InputError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputError(f"file {str(path)!r}: byte {exc.start}: not UTF-8 text ({exc.reason}); "
+                         "save the file as UTF-8 (or is it a Parquet file named .csv?)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+        # ValueError includes pyarrow's ArrowInvalid ("Parquet magic bytes not found", ...)
+        what = "CSV" if fmt == "csv" else "Parquet"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"file {str(path)!r}: cannot be read as {what} ({detail})") from None
+
+
+def _csv_chunks(path: Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
+    try:
         header = pd.read_csv(path, nrows=0).columns
-        _check_columns(path, header, columns)
-        yield from pd.read_csv(path, usecols=columns, chunksize=rows)
-        return
+    except pd.errors.EmptyDataError:
+        raise InputError(f"file {str(path)!r} is empty (no header line); expected the columns "
+                         f"{columns}") from None
+    _check_columns(path, header, columns)
+    yield from pd.read_csv(path, usecols=columns, chunksize=rows)
+
+
+def _parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
     pf = pq.ParquetFile(path)
     _check_columns(path, pf.schema_arrow.names, columns)
@@ -130,68 +170,177 @@ def _raw_chunks(path: str | Path, columns: list[str], rows: int) -> Iterator[pd.
         yield batch.to_pandas()
 
 
+def _input_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise InputError(f"file {str(path)!r} is a folder, not a CSV or Parquet file")
+    return path
+
+
 def _check_columns(path: Path, present: Any, needed: list[str]) -> None:
-    missing = [c for c in needed if c not in list(present)]
+    present = list(present)
+    missing = [c for c in needed if c not in present]
     if missing:
         raise InputError(f"file {str(path)!r}: no column {missing[0]!r} "
-                         f"(columns: {list(present)})")
+                         f"(columns: {present})")
+    if path.suffix.lower() == ".csv":          # pandas renames a repeated header to 'yi.1'
+        first = _csv_header(path)
+        repeated = [c for c in needed if first.count(c) > 1]
+        if repeated:
+            raise InputError(f"file {str(path)!r}: column {repeated[0]!r} appears "
+                             f"{first.count(repeated[0])} times in the header; rename the "
+                             "duplicates")
+    elif len(set(present)) < len(present):
+        repeated = [c for c in needed if present.count(c) > 1]
+        if repeated:
+            raise InputError(f"file {str(path)!r}: column {repeated[0]!r} appears "
+                             f"{present.count(repeated[0])} times; rename the duplicates")
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file as written (not de-duplicated)."""
+    import csv
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return next(csv.reader(fh), [])
 
 
 def count_rows(path: str | Path) -> int | None:
-    """Number of data rows (Parquet: from the metadata; CSV: by counting lines)."""
+    """Number of data rows (Parquet: from the metadata; CSV: by counting lines), or ``None``
+    when the file cannot be read (the read itself then reports why)."""
     path = Path(path)
-    if file_format(path) == "parquet":
-        import pyarrow.parquet as pq
-        n_rows: int = pq.ParquetFile(path).metadata.num_rows
-        return n_rows
-    with path.open("rb") as fh:
-        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
-    return max(lines - 1, 0)
+    try:
+        if file_format(path) == "parquet":
+            import pyarrow.parquet as pq
+            n_rows: int = pq.ParquetFile(path).metadata.num_rows
+            return n_rows
+        with path.open("rb") as fh:
+            lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+        return max(lines - 1, 0)
+    except (InputError, ValueError, OSError):       # ValueError: pyarrow's ArrowInvalid
+        return None
 
 
 class ResultWriter:
-    """Appends result chunks to a Parquet or CSV file (format from the file name)."""
+    """Writes result chunks to a Parquet or CSV file (format from the file name), all or
+    nothing.
+
+    Chunks go to a temporary file in the folder of ``path``; :meth:`close` (or leaving the
+    ``with`` block normally) renames it to ``path``, replacing any file there, and
+    :meth:`abort` (or leaving the ``with`` block by an exception, including
+    ``KeyboardInterrupt``) deletes it, so an existing ``path`` is never touched by a run that
+    does not finish.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.format = file_format(self.path)
-        self._writer: Any = None
+        if self.path.is_dir():
+            raise InputError(f"output {str(self.path)!r} is a folder; give a file name")
+        if not self.path.parent.is_dir():
+            raise InputError(f"output {str(self.path)!r}: the folder {str(self.path.parent)!r} "
+                             "does not exist")
         self.rows = 0
+        self._writer: Any = None
+        self._tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(4)}.part"
+        try:
+            self._tmp.open("xb").close()     # created now: an unwritable folder fails early
+        except OSError as exc:
+            raise InputError(f"output {str(self.path)!r}: cannot write in "
+                             f"{str(self.path.parent)!r} ({exc.strerror or exc})") from None
+        self._open = True
 
     def write(self, frame: pd.DataFrame) -> None:
+        if not self._open:
+            raise ValueError("write() on a closed ResultWriter")
         if self.format == "csv":
-            frame.to_csv(self.path, mode="w" if self.rows == 0 else "a",
+            frame.to_csv(self._tmp, mode="w" if self.rows == 0 else "a",
                          header=self.rows == 0, index=False)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, table.schema)
+                self._writer = pq.ParquetWriter(self._tmp, table.schema)
             self._writer.write_table(table)
         self.rows += len(frame)
 
     def close(self) -> None:
+        """Finish the file and move it to ``path`` (replacing what was there)."""
+        if not self._open:
+            return
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._open = False
+
+    def abort(self) -> None:
+        """Discard what was written; ``path`` keeps its previous content (if any)."""
         if self._writer is not None:
-            self._writer.close()
+            try:
+                self._writer.close()
+            except Exception:       # noqa: BLE001 - the file is deleted anyway
+                pass
             self._writer = None
+        self._tmp.unlink(missing_ok=True)
+        self._open = False
 
     def __enter__(self) -> "ResultWriter":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def meta_analyses_file(path: str | Path, out: str | Path, by: str = "analysis_id",
                        yi: str = "yi", vi: str = "vi", *, rows_per_chunk: int = 1_000_000,
                        progress: Callable[[int], None] | None = None, **kwargs: Any) -> int:
-    """Fit every analysis of a CSV/Parquet file chunk by chunk, appending the results to ``out``
-    (CSV or Parquet). ``kwargs`` go to :func:`~metaverdict.batch.meta_analyses` (``method``,
-    ``test``, ``level``, ``backend``...). Returns the number of analyses written."""
-    with ResultWriter(out) as writer:
-        for chunk in read_chunks(path, by, [by, yi, vi], rows_per_chunk, progress):
+    """Fit every analysis of a CSV/Parquet file chunk by chunk, writing the results to ``out``
+    (CSV or Parquet; all or nothing: a failed or interrupted run leaves an existing ``out`` as
+    it was). ``kwargs`` go to :func:`~metaverdict.batch.meta_analyses` (``method``, ``test``,
+    ``level``, ``backend``...). Returns the number of analyses written.
+
+    Raises
+    ------
+    InputError
+        Bad arguments (checked before anything is read), ``out`` equal to ``path``, an
+        unreadable or empty file, or bad data (naming the analysis, the data row, 1-based,
+        and the column).
+    """
+    _check_arguments(by, yi, vi, rows_per_chunk, kwargs)
+    src = _input_path(path)
+    file_format(src)
+    dest = Path(out)
+    file_format(dest)
+    if dest.exists() and (dest.resolve() == src.resolve() or os.path.samefile(dest, src)):
+        raise InputError(f"output {str(dest)!r} is the input file; write the results to "
+                         "another file")
+    with ResultWriter(dest) as writer:
+        for chunk in read_chunks(src, by, [by, yi, vi], rows_per_chunk, progress):
             writer.write(meta_analyses(chunk, by=by, yi=yi, vi=vi, **kwargs))
         if writer.rows == 0:
             raise InputError(f"file {str(path)!r}: no studies to pool (no data rows)")
         return writer.rows
+
+
+def _check_arguments(by: str, yi: str, vi: str, rows_per_chunk: Any,
+                     kwargs: dict[str, Any]) -> None:
+    """Arguments that do not depend on the data, checked before the file is opened."""
+    check_chunk_size(rows_per_chunk, "rows_per_chunk")
+    if len({by, yi, vi}) < 3:
+        check_column_names(by, yi, vi, [by, yi, vi])       # raises, naming the two fields
+    if "method" in kwargs:
+        choice(kwargs["method"], METHODS, "method")
+    if "test" in kwargs:
+        choice(kwargs["test"], TESTS, "test")
+    if "level" in kwargs:
+        check_level(kwargs["level"])

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from metaverdict.cli.common import fail_on_input_error
+from metaverdict.cli.common import fail_on_input_error, load_mcid_option
 
 _STYLE = {"benefit": "green", "harm": "red", "none": "cyan", "unknown": "yellow"}
 
@@ -33,9 +33,8 @@ def answer(
     """The bottom line per clinical question: GRADE statement, certainty, verdict, effect and
     the source chosen, with the other sources as consistent or conflicting."""
     from metaverdict.evidence.store import open_store
-    from metaverdict.grade.mcid import MCIDTable
     from metaverdict.synthesis import read_evidence, synthesize
-    table_m = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
+    table_m = load_mcid_option(mcid) if mcid else None
     with open_store(db) as store:
         evidence = read_evidence(store)
     synth = synthesize(evidence, treatment, mcid_table=table_m)

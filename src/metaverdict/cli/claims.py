@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from metaverdict.cli.common import fail_on_input_error, load_claims_option, load_mcid_option
 from metaverdict.errors import InputError
 
 claims_app = typer.Typer(help="Check claims (CSV/JSON) against the stored evidence.",
@@ -27,6 +28,7 @@ _STYLE = {"supported": "green", "partly supported": "yellow", "not supported": "
 
 
 @claims_app.command("check")
+@fail_on_input_error
 def check_command(
     file: Annotated[Path | None, typer.Argument(
         help="Claims file (.csv or .json). Omit to check the bundled article's claims.")] = None,
@@ -36,15 +38,15 @@ def check_command(
 ) -> None:
     """Check each claim: supported, partly supported, not supported or no evidence."""
     from metaverdict.evidence.store import open_store
-    from metaverdict.grade.mcid import MCIDTable
     from metaverdict.synthesis import read_evidence
-    from metaverdict.synthesis.claim_check import article_claims, check_claims, load_claims
+    from metaverdict.synthesis.claim_check import article_claims, check_claims
     try:
-        claims = load_claims(file) if file is not None else article_claims()
-        table_m = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
+        claims = load_claims_option(file, "FILE") if file is not None else article_claims()
+        table_m = load_mcid_option(mcid) if mcid else None
     except InputError as exc:
-        Console(stderr=True).print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from None
+        # bad input exits with 2, like every other command
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     with open_store(db) as store:
         evidence = read_evidence(store)
     checks = check_claims(claims, evidence, mcid_table=table_m)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from metaverdict.errors import InputError
+from metaverdict.cli.common import fail_on_input_error, input_file, output_path
 
 evidence_app = typer.Typer(help="The evidence store: import, export and list results.",
                            no_args_is_help=True)
@@ -21,32 +21,33 @@ def _num(x: float | None) -> str:
 
 
 @evidence_app.command("import")
+@fail_on_input_error
 def import_command(file: Annotated[Path, typer.Argument(help="CSV in the studies.csv layout.")],
                    db: DbOption = None) -> None:
-    """Import a CSV of results (all rows or none)."""
+    """Import a CSV of results (all rows or none; exit status 2 on bad input)."""
     from metaverdict.evidence.io import import_csv
     from metaverdict.evidence.store import open_store
+    input_file(file, "FILE")
     with open_store(db) as store:
-        try:
-            n = import_csv(store, file)
-        except InputError as exc:
-            Console(stderr=True).print(f"[red]{exc}[/red]", markup=False)
-            raise typer.Exit(1) from None
-    Console().print(f"imported {n} result(s) from {file}")
+        n = import_csv(store, file)
+    Console().print(f"imported {n} result(s) from {file}", markup=False, highlight=False)
 
 
 @evidence_app.command("export")
+@fail_on_input_error
 def export_command(file: Annotated[Path, typer.Argument(help="CSV file to write.")],
                    db: DbOption = None) -> None:
     """Export every result to CSV (re-importable)."""
     from metaverdict.evidence.io import export_csv
     from metaverdict.evidence.store import open_store
+    output_path(file, "FILE")
     with open_store(db) as store:
         n = export_csv(store, file)
-    Console().print(f"exported {n} result(s) to {file}")
+    Console().print(f"exported {n} result(s) to {file}", markup=False, highlight=False)
 
 
 @evidence_app.command("list")
+@fail_on_input_error
 def list_command(
     treatment: Annotated[str | None, typer.Option(help="Treatment term, family or alias.")] = None,
     condition: Annotated[str | None, typer.Option(help="Condition term.")] = None,

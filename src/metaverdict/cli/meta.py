@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from metaverdict.cli.common import fail_on_input_error
+from metaverdict.cli.common import decode_error, fail_on_input_error, output_path
 from metaverdict.errors import InputError
 
 if TYPE_CHECKING:                                          # pragma: no cover
@@ -20,6 +20,9 @@ if TYPE_CHECKING:                                          # pragma: no cover
 ESCALC_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
                   "sd1i", "sd2i", "xi", "mi", "ri", "ti", "ni")
 RATIO_MEASURES = ("OR", "RR", "IRR", "ROM", "PETO")
+#: File types matplotlib writes (without importing matplotlib to find out).
+PLOT_SUFFIXES = (".png", ".svg", ".svgz", ".pdf", ".eps", ".ps", ".jpg", ".jpeg", ".tif",
+                 ".tiff", ".webp", ".gif")
 Col = Annotated[Optional[str], typer.Option(help="column name", show_default=False)]
 
 
@@ -63,11 +66,18 @@ def meta(
     from metaverdict.effects import effect_sizes
     from metaverdict.models import meta_analysis, subgroup_analysis
 
+    for option, path in (("--plot", plot), ("--funnel", funnel)):
+        if path is not None:
+            _check_plot_path(path, option)
     data = _read(file, example)
     if label is not None:
         if label not in data.columns:
             raise InputError(f"--label: no column {label!r} in the data")
         data.index = data[label].astype(str)
+    elif file is not None:
+        # Without --label, studies are named by data row (1 = the first line after the
+        # header), in messages and tables alike, not by pandas' 0-based position.
+        data.index = pd.RangeIndex(1, len(data) + 1)
     counts = {name: value for name, value in locals().items() if name in ESCALC_COLUMNS and value}
     if measure is not None:
         es = effect_sizes(measure, data=data, **counts)
@@ -111,10 +121,41 @@ def _read(file: Path | None, example: str | None) -> pd.DataFrame:
         return load_example(example)
     if not file.exists():
         raise InputError(f"file {str(file)!r} does not exist")
+    if file.is_dir():
+        raise InputError(f"{str(file)!r} is a folder, not a CSV file")
     try:
-        return pd.read_csv(file)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {str(file)!r} as CSV: {exc}") from exc
+        data = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"file {str(file)!r} is empty: it needs a header row and one row "
+                         "per study") from None
+    except UnicodeDecodeError as exc:
+        raise decode_error(exc, file, "file") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot read {str(file)!r} as CSV: {exc}") from None
+    _check_header(file)
+    return data
+
+
+def _check_header(file: Path) -> None:
+    """Every column name once (pandas would silently rename a second 'yi' to 'yi.1')."""
+    import csv
+    with file.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = next(csv.reader(fh), [])
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        key = name.strip()
+        if key in seen:
+            raise InputError(f"file {str(file)!r}: column {key!r} appears twice in the header "
+                             f"(columns {seen[key]} and {i})")
+        seen[key] = i
+
+
+def _check_plot_path(path: Path, option: str) -> None:
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        got = repr(path.suffix) if path.suffix else "no suffix"
+        raise InputError(f"option '{option}': cannot write a plot file with {got}; end the "
+                         f"name in one of {', '.join(PLOT_SUFFIXES)}")
+    output_path(path, option)
 
 
 def _extras(res, bias: bool, influence: bool) -> dict:

@@ -10,7 +10,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from metaverdict.cli.common import fail_on_input_error
+from metaverdict.cli.common import (
+    fail_on_input_error,
+    load_claims_option,
+    load_mcid_option,
+    output_path,
+)
 from metaverdict.errors import InputError
 
 
@@ -36,20 +41,19 @@ def report(
     """Write the evidence report: summary of findings, verdicts per condition, forest and
     time-course plots, claim check, gaps, opinions and references with DOIs."""
     from metaverdict.evidence.store import open_store
-    from metaverdict.grade.mcid import MCIDTable
     from metaverdict.report.build import build_report
     from metaverdict.report.document import ALL_TREATMENTS
     from metaverdict.report.render import FORMATS, write_report
     from metaverdict.synthesis import read_evidence
-    from metaverdict.synthesis.claim_check import load_claims
     err = Console(stderr=True)
     if format is not None and format.lower() not in FORMATS:
         raise InputError(f"option '--format': must be one of {', '.join(FORMATS)}, got {format!r}")
     if all_ == (treatment is not None):
         raise InputError("give one TREATMENT (e.g. \"dry needling\") or --all, not "
                          + ("both" if all_ else "neither"))
-    table = MCIDTable.from_csv(mcid, base=MCIDTable.bundled()) if mcid else None
-    stated = load_claims(claims) if claims else None
+    _check_out(out, format)
+    table = load_mcid_option(mcid) if mcid else None
+    stated = load_claims_option(claims, "--claims") if claims else None
     names = list(ALL_TREATMENTS) if all_ else [str(treatment)]
     with err.status("opening the evidence store") as status:
         with open_store(db) as store:
@@ -66,3 +70,20 @@ def report(
               + (f", {len(written) - 1} figure files in {written[1].parent}" if len(written) > 1
                  else ""), highlight=False, soft_wrap=True)
     typer.echo(str(written[0]))
+
+
+HTML_SUFFIXES = (".html", ".htm")
+MD_SUFFIXES = (".md", ".markdown")
+
+
+def _check_out(out: Path, format: str | None) -> None:  # noqa: A002 (the option's name)
+    """``--out`` ends in .html/.md (or has no suffix, or --format says what to write) and does
+    not contradict --format."""
+    suffix = out.suffix.lower()
+    fmt = format.lower() if format else None
+    if fmt is None and suffix and suffix not in HTML_SUFFIXES + MD_SUFFIXES:
+        raise InputError(f"option '--out': the report is HTML (.html) or Markdown (.md), got "
+                         f"{out.name!r} (give --format to write another name)")
+    if (fmt == "md" and suffix in HTML_SUFFIXES) or (fmt == "html" and suffix in MD_SUFFIXES):
+        raise InputError(f"option '--out': {out.name!r} does not match --format {format}")
+    output_path(out, "--out")

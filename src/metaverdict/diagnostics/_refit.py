@@ -16,7 +16,12 @@ import numpy as np
 from metaverdict.errors import InputError
 from metaverdict.models.inference import Pooled, pool
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import SolverControl, Tau2Fit, estimate_tau2
+from metaverdict.models.random_effects import (
+    SolverControl,
+    Tau2Fit,
+    estimate_tau2,
+    single_fit_control,
+)
 from metaverdict.models.results import MetaAnalysisResult
 from metaverdict.models.univariate import fit
 
@@ -67,7 +72,9 @@ def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
     """Refit ``res`` (same estimator, test, level, weights) on each row of the boolean mask
     ``keep`` (shape ``(m, k)``, the same number of studies in every row).
 
-    Rows whose design loses full rank are returned as NaN (metafor's ``coef.na``).
+    Rows whose design loses full rank are returned as NaN (metafor's ``coef.na``), and so are
+    all rows of a random-effects meta-regression left with no more studies than coefficients
+    (no residual degrees of freedom for tau²; metafor's refits fail there, NA).
     """
     keep = np.asarray(keep, dtype=bool)
     m, k = keep.shape
@@ -80,6 +87,8 @@ def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
     p = X.shape[-1]
     ok = np.linalg.matrix_rank(X) == p if p > 1 else np.ones(m, dtype=bool)
     out = _nan_fits(m, p)
+    if p > 1 and n <= p and res.method not in ("EE", "FE"):
+        return out          # no residual df for tau²: metafor's refit fails, NA
     if not ok.any():
         return out
     y, v, X, idx = y[ok], v[ok], X[ok], idx[ok]
@@ -99,6 +108,9 @@ def pool_batch(method: str, test: str, level: float, y: np.ndarray, v: np.ndarra
     """tau² and the pooled coefficients for a batch (``y``, ``v``: (m, n); ``X``: (m, n, p) or
     None), the way :func:`metaverdict.models.univariate.fit` computes them (GENQ uses ``1/v``
     as weights unless others are given)."""
+    control = single_fit_control(control)
+    if test == "knha" and y.shape[-1] == 1:
+        test = "z"          # as a single fit (and metafor's refits): z test for k = 1
     design = Design(X)
     t2 = estimate_tau2(method, y, v, design, weights if method == "GENQ" else None, control)
     if method == "GENQ" and weights is None:

@@ -72,21 +72,21 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
     hat = _clip_hat(np.diag(H))
     if a is None:
         spread = hat * (t_del + v)
-        vb_del = np.linalg.inv(np.einsum("ji,kj,jl->kil", X, 1 / (v[None, :] + t_del[:, None]), X))
+        vb_del = _inv(np.einsum("ji,kj,jl->kil", X, 1 / (v[None, :] + t_del[:, None]), X))
     else:
         spread = (H * H) @ v + (H * H).sum(axis=1) * t_del      # diag(H (V + tau2_(-i) I) H')
-        bread = np.linalg.inv((X.T * a) @ X)
+        bread = _inv((X.T * a) @ X)
         xa = bread @ (X.T * a)                                    # (p, k)
         vb_del = np.einsum("ij,kj,lj->kil", xa, v[None, :] + t_del[:, None], xa)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dffits = (X @ beta - delpred) / np.sqrt(s2w * spread)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dffits = _ratio(X @ beta - delpred, np.sqrt(s2w * spread))
         dfb = beta[None, :] - fits.beta
-        dfbs = dfb / np.sqrt(s2w[:, None] * np.diagonal(vb_del, axis1=1, axis2=2))
-        cook = np.einsum("ij,jl,il->i", dfb, np.linalg.inv(res.vcov), dfb)
-        cov_r = np.linalg.det(fits.vb) / np.linalg.det(res.vcov)
+        dfbs = _ratio(dfb, np.sqrt(s2w[:, None] * np.diagonal(vb_del, axis1=1, axis2=2)))
+        cook = _cooks_distance(dfb, res.vcov)
+        cov_r = _ratio(np.linalg.det(fits.vb), np.full(k, np.linalg.det(res.vcov)), zero=1.0)
         resid = y - delpred
         resid[np.abs(resid) < 100 * _EPS] = 0
-        rstud = resid / np.sqrt(v * s2w + vdelpred + t_del * s2w)
+        rstud = _ratio(resid, np.sqrt(v * s2w + vdelpred + t_del * s2w))
     table = pd.DataFrame({"rstudent": rstud, "dffits": dffits, "cooks_distance": cook,
                           "cov_ratio": cov_r, "tau2_deleted": t_del, "q_deleted": fits.q,
                           "hat": hat, "weight": res.weights}, index=study_index(res))
@@ -116,9 +116,8 @@ def rstandard(res: MetaAnalysisResult) -> pd.DataFrame:
     e[np.abs(e) < 100 * _EPS] = 0
     H, _ = _hat_matrix(res)
     ImH = np.eye(res.k) - H
-    se = np.sqrt(np.einsum("ij,j,ij->i", ImH, res.vi + res.tau2, ImH))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = e / se
+    se = np.sqrt(np.maximum(np.einsum("ij,j,ij->i", ImH, res.vi + res.tau2, ImH), 0.0))
+    z = _ratio(e, se)
     return pd.DataFrame({"resid": e, "se": se, "z": z}, index=study_index(res))
 
 
@@ -128,14 +127,73 @@ def hat_values(res: MetaAnalysisResult) -> np.ndarray:
 
 
 def _hat_matrix(res: MetaAnalysisResult) -> tuple[np.ndarray, np.ndarray | None]:
-    """``X (X'WX)^{-1} X'W`` with W = 1/(v + tau2), or the user weights; and those weights."""
+    """``X (X'WX)^{-1} X'W`` with W = 1/(v + tau2), or the user weights; and those weights.
+
+    Formed from the QR decomposition of :math:`W^{1/2}X` (:math:`H = W^{-1/2} Q Q' W^{1/2}`),
+    which never inverts the possibly ill-conditioned :math:`X'WX`."""
     X = design_of(res)
     a = res.user_weights
     if a is None and res.method == "GENQ":
         a = 1 / res.vi
     w = 1 / (res.vi + res.tau2) if a is None else np.asarray(a, dtype=float)
-    xw = X.T * w
-    return X @ np.linalg.solve(xw @ X, xw), a
+    sw = np.sqrt(w)
+    q = np.linalg.qr(sw[:, None] * X)[0]
+    return (q @ q.T) * (sw[None, :] / sw[:, None]), a
+
+
+def _inv(m: np.ndarray) -> np.ndarray:
+    """Inverse of (a stack of) symmetric matrices; the pseudo-inverse where one is singular
+    (never raises ``LinAlgError``)."""
+    try:
+        out: np.ndarray = np.linalg.inv(m)
+        if np.all(np.isfinite(out)):
+            return out
+    except np.linalg.LinAlgError:
+        pass
+    try:
+        out = np.linalg.pinv(m)
+    except np.linalg.LinAlgError:        # SVD did not converge (non-finite entries)
+        out = np.full_like(m, np.nan)
+    return out
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, zero: float = 0.0) -> np.ndarray:
+    """``num / den`` where ``den > 0``; where ``den == 0`` (Hartung-Knapp with a zero residual
+    Q, so a variance is exactly 0): ``zero`` for ``0/0`` and a signed infinity otherwise, as
+    metafor's infinite test statistics. NaN stays NaN (metafor's NA)."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    pos = den > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.where(pos, num / np.where(pos, den, 1.0),
+                       np.where(num == 0, zero, np.sign(num) * np.inf))
+    return np.where(np.isnan(den) | np.isnan(num), np.nan, out)
+
+
+def _cooks_distance(dfb: np.ndarray, vcov: np.ndarray) -> np.ndarray:
+    """``dfb_i' vcov^{-1} dfb_i`` for every row, solved on the correlation scale (so that
+    coefficients in very different units do not make the system ill-conditioned); with a
+    singular ``vcov`` (Hartung-Knapp with a zero residual Q) 0 for deletions that leave the
+    coefficients where they are and inf for the others."""
+    p = vcov.shape[0]
+    d = np.sqrt(np.abs(np.diagonal(vcov)))
+    if np.all(d > 0) and np.all(np.isfinite(vcov)):
+        corr, z = vcov / np.outer(d, d), dfb / d
+        try:
+            sol = np.linalg.solve(corr, z.T)
+            if np.all(np.isfinite(sol)) and np.linalg.cond(corr) < 1 / (p * _EPS):
+                out: np.ndarray = np.einsum("ij,ji->i", z, sol)
+                return out
+        except np.linalg.LinAlgError:
+            pass
+    try:
+        inv = np.linalg.pinv(vcov)
+    except np.linalg.LinAlgError:        # SVD did not converge: no usable metric
+        return np.full(dfb.shape[0], np.nan)
+    cook = np.einsum("ij,jl,il->i", dfb, inv, dfb)
+    # the part of dfb outside the range of vcov has infinite Mahalanobis length
+    proj = dfb @ (vcov @ inv)
+    off = np.any(np.abs(dfb - proj) > 1e3 * _EPS * (np.abs(dfb) + np.abs(proj)), axis=1)
+    return np.where(off & np.any(dfb != 0, axis=1), np.inf, cook)
 
 
 def _clip_hat(h: np.ndarray) -> np.ndarray:

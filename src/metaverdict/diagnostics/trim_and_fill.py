@@ -85,7 +85,8 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
         Convergence settings of the refits (default: the engine's, i.e. exact solutions).
         metafor 3.8's ``trimfill`` refits with its default settings whatever the model's, so
         its REML/ML/EB/PM values carry errors up to ~1e-5 in tau²;
-        ``SolverControl(tol=1e-5, global_search=False)`` mimics that stopping rule.
+        ``SolverControl(tol=1e-5, global_search=False, scale_free=False)`` mimics that
+        stopping rule.
 
     Raises
     ------
@@ -169,5 +170,6 @@ def _estimate_k0(estimator: str, centred: np.ndarray, k: int) -> tuple[float, fl
     k0 = (4 * sr - k * (k + 1)) / (2 * k - 1)
     var_sr = (k * (k + 1) * (2 * k + 1) + 10 * k0 ** 3 + 27 * k0 ** 2 + 17 * k0
               - 18 * k * k0 ** 2 - 18 * k * k0 + 6 * k ** 2 * k0) / 24
-    with np.errstate(invalid="ignore"):
-        return k0, float(4 * np.sqrt(var_sr) / (2 * k - 1))
+    # the variance polynomial is negative for the most negative k0 (no positive centred
+    # effect, e.g. identical effects): truncated at 0, as metafor truncates se.k0 at 0
+    return k0, float(4 * np.sqrt(max(var_sr, 0.0)) / (2 * k - 1))

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from metaverdict.evidence.io import read_rows, validate_rows
@@ -169,19 +170,24 @@ def add_included_trials(s: Session, rows: list[dict[str, str]]) -> int:
     return len(rows)
 
 
-def load_bundled(store: Store) -> int:
+def load_bundled(store: Store, *, if_needed: bool = False) -> int | None:
     """Load the bundled results (the 145 raw rows of 42 sources, then the supplement rows),
     the reviews' included trials and the Sankoff opinions into ``store``, in one transaction.
 
+    ``if_needed=True`` (used by :func:`seed`): do nothing, and return None, when the store
+    already holds this bundle or unseeded data (checked inside the write transaction).
+
     Returns
     -------
-    int
+    int or None
         Number of results loaded.
     """
     drafts = validate_rows(store, read_rows(data_path(RAW_FILE)), _overrides(store.vocabulary))
     supplement = validate_rows(store, read_rows(data_path(SUPPLEMENT_FILE)))
     keys = {d.csv.source_id for d in drafts + supplement} | {SANKOFF_KEY}
     with store.transaction() as s:
+        if if_needed and not _needs_seed(s):
+            return None
         _remove_sources(s, keys)
         n = write_drafts(s, drafts) + write_drafts(s, supplement)
         _add_opinions(s)
@@ -226,15 +232,21 @@ def seed(store: Store) -> bool:
 
     A refresh replaces the bundled sources (and every result stored under their keys) in one
     transaction; sources a user imported under other keys are kept. A store that holds data
-    but was never seeded is left alone.
+    but was never seeded is left alone. The decision is taken again under the store's write
+    lock, so that two processes opening a fresh store at once load the bundle once.
     """
-    if store.meta(SEED_KEY) is None:
-        if not store.is_empty():
+    with store.session() as s:
+        if not _needs_seed(s):
             return False
-    elif store.meta(BUNDLE_KEY) == bundle_sha256():
-        return False
-    load_bundled(store)
-    return True
+    return load_bundled(store, if_needed=True) is not None
+
+
+def _needs_seed(s: Session) -> bool:
+    seeded = s.get(StoreMeta, SEED_KEY)
+    if seeded is None:
+        return s.scalars(select(Source.id).limit(1)).first() is None
+    bundle = s.get(StoreMeta, BUNDLE_KEY)
+    return bundle is None or bundle.value != bundle_sha256()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,15 +31,51 @@ MAX_LISTED_ERRORS = 50
 
 
 def read_rows(path: str | Path) -> list[dict[str, str]]:
-    """Read a UTF-8 CSV (header row, standard quoting) into dicts of strings."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise InputError(f"{path}: missing required column(s) {', '.join(map(repr, missing))}"
-                             f" (required: {', '.join(REQUIRED_COLUMNS)})")
-        return [dict(row) for row in reader]
+    """Read a UTF-8 CSV (header row, standard quoting) into dicts of strings.
+
+    Raises
+    ------
+    InputError
+        If the file is not UTF-8, lacks a required column, names a column twice, or has a row
+        with more fields than the header (rows are numbered from 1 = the first data row).
+    OSError
+        If the file cannot be opened.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return _read_rows(csv.DictReader(f), path)
+    except UnicodeDecodeError as exc:
+        try:
+            line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
+        except OSError:
+            line = 0
+        raise InputError(f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte "
+                         f"{exc.start}); save the file as UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _read_rows(reader: csv.DictReader[str], path: str | Path) -> list[dict[str, str]]:
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{path}: missing required column(s) {', '.join(map(repr, missing))}"
+                         f" (required: {', '.join(REQUIRED_COLUMNS)})")
+    first: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name in first:
+            raise InputError(f"{path}: column {name!r} appears twice in the header (columns "
+                             f"{first[name]} and {i}); keep one")
+        first[name] = i
+    rows = []
+    for i, row in enumerate(reader, start=1):
+        extra = row.pop(None, None)                  # type: ignore[call-overload]
+        if extra:
+            raise InputError(f"row {i}: {len(header) + len(extra)} fields but the header has "
+                             f"{len(header)} columns (extra: {extra[:3]!r}); quote values "
+                             "that contain a comma")
+        rows.append(dict(row))
+    return rows
 
 
 def validate_rows(store: Store, rows: list[dict[str, Any]],

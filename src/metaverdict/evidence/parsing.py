@@ -1,6 +1,7 @@
 """Small parsers for reported text: P-values ("<=0.003") and group values ("55.1%", "27 (90%)")."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -42,9 +43,22 @@ def parse_p_value(text: str) -> PValue:
     return PValue(relation, value, several)
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def parse_number(text: str) -> float:
-    """Parse a number written with a Unicode minus or a decimal point; ValueError otherwise."""
-    return float(text.strip().translate(_MINUS))
+    """Parse a finite number written with a Unicode minus or a decimal point (``"-1.5"``,
+    ``"−0.3"``, ``"2e-3"``); ValueError otherwise, also for ``inf``, ``nan``, ``1_000``, complex
+    numbers and values that overflow a double."""
+    t = text.strip().translate(_MINUS)
+    if t.lstrip("+-").lower() in ("inf", "infinity", "nan"):
+        raise ValueError(f"number out of range (not finite): {text!r}")
+    if not _NUMBER.fullmatch(t):
+        raise ValueError(f"not a number: {text!r}")
+    x = float(t)
+    if not math.isfinite(x):
+        raise ValueError(f"number out of range: {text!r}")
+    return x
 
 
 def parse_group_value(text: str) -> tuple[float | None, bool]:

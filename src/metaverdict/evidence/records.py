@@ -12,18 +12,28 @@ Unicode minus sign. Rows are numbered from 1 = the first data row (line 2 of the
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from metaverdict.errors import InputError
 from metaverdict.evidence import derive
 from metaverdict.evidence.models import (
     COMPARATOR_CLASSES,
     DIRECTIONS_REPORTED,
     RESULT_KINDS,
     SIGN_CONVENTIONS,
+    Comparator,
+    Condition,
+    OutcomeDomain,
+    Result,
+    Source,
+    Study,
+    Timepoint,
+    Treatment,
 )
 from metaverdict.evidence.parsing import parse_group_value, parse_number, parse_p_value
 from metaverdict.evidence.vocabulary import (
@@ -48,6 +58,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "source_id", "citation", "design", "treatment", "comparator", "condition", "outcome",
     "timepoint", "effect_measure", "url_or_location")
 RESULT_DESIGNS = ("rct", "meta-analysis", "systematic-review")
+#: Largest count the store holds (a 32-bit INTEGER column, the same on SQLite and PostgreSQL).
+MAX_INTEGER = 2**31 - 1
 _NUMBER_FIELDS = ("estimate", "ci_lower", "ci_upper", "n_treatment", "n_control",
                   "mean_treatment", "sd_treatment", "mean_control", "sd_control", "p_value")
 _CONTINUOUS_DOMAINS = ("pain", "function", "pressure-pain-threshold", "range-of-motion",
@@ -118,8 +130,9 @@ class CsvRow(BaseModel):
             return None
         try:
             return parse_number(str(v))
-        except ValueError:
-            raise ValueError("must be a number") from None
+        except ValueError as exc:
+            rule = "must be a finite number" if "range" in str(exc) else "must be a number"
+            raise ValueError(rule) from None
 
     @field_validator("sd_treatment", "sd_control", mode="before")
     @classmethod
@@ -129,9 +142,9 @@ class CsvRow(BaseModel):
         try:
             x = parse_number(str(v))
         except ValueError:
-            raise ValueError("must be a non-negative number") from None
+            raise ValueError("must be a non-negative finite number") from None
         if x < 0:
-            raise ValueError("must be a non-negative number")
+            raise ValueError("must be a non-negative finite number")
         return x
 
     @field_validator("i2", mode="before")
@@ -152,13 +165,23 @@ class CsvRow(BaseModel):
     def _count(cls, v: Any) -> int | None:
         if v is None:
             return None
-        try:
-            x = float(str(v).strip())
-        except ValueError:
-            raise ValueError("must be a positive integer") from None
-        if x != int(x) or x < 1:
-            raise ValueError("must be a positive integer")
-        return int(x)
+        rule = "must be a positive integer"
+        t = str(v).strip()
+        if re.fullmatch(r"\+?\d+", t):
+            n = int(t)
+        else:
+            try:
+                x = parse_number(t)
+            except ValueError:
+                raise ValueError(rule) from None
+            if x != int(x):
+                raise ValueError(rule)
+            n = int(x)
+        if n < 1:
+            raise ValueError(rule)
+        if n > MAX_INTEGER:
+            raise ValueError(f"must be a positive integer of at most {MAX_INTEGER}")
+        return n
 
     @field_validator("mean_treatment", "mean_control", "doi", "certainty", "verbatim_quote",
                      "notes", "study", "comparator_name", "sign_reason", "direction_reason",
@@ -271,6 +294,10 @@ def _format_errors(row: int, exc: ValidationError, raw: dict[str, Any]) -> list[
 def validate_row(row: int, raw: dict[str, Any],
                  vocab: Vocabulary) -> tuple[ResultDraft | None, list[str]]:
     """Validate and normalise one row; returns the draft or the error messages."""
+    nul = [f"row {row}, column {k!r}: must not contain a NUL character (\\x00), got "
+           f"{str(v)[:60]!r}" for k, v in raw.items() if isinstance(v, str) and "\x00" in v]
+    if nul:
+        return None, nul
     try:
         r = CsvRow.model_validate({k: (None if _blank(v) else v) for k, v in raw.items()})
     except ValidationError as exc:
@@ -303,8 +330,62 @@ def validate_row(row: int, raw: dict[str, Any],
         condition_term=c_term,
         body_region=region, outcome=outcome, timepoint=vocab.timepoint(r.timepoint),
         measure=vocab.measure(r.effect_measure))
-    draft.values = derived_values(draft)
+    errors = _length_errors(draft)
+    if errors:
+        return None, errors
+    try:
+        draft.values = derived_values(draft)
+    except InputError as exc:
+        return None, [f"row {row}, columns 'estimate', 'ci_lower', 'ci_upper': the numbers give "
+                      f"no finite derived value ({exc})"]
+    for key, value in draft.values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            col = _DERIVED_FROM.get(key, "estimate")
+            return None, [f"row {row}, column {col!r}: gives a non-finite {key} ({value}); "
+                          f"check the number, got {raw.get(col)!r}"]
     return draft, []
+
+
+#: The CSV column a derived value comes from (for error messages).
+_DERIVED_FROM = {"mean_treatment_value": "mean_treatment", "mean_control_value": "mean_control",
+                 "p_number": "p_value", "se": "ci_upper", "harmonised_estimate": "estimate",
+                 "harmonised_ci_lower": "ci_lower", "harmonised_ci_upper": "ci_upper",
+                 "smd_bound": "p_value"}
+
+
+def _max_length(column: Any) -> int | None:
+    return getattr(column.type, "length", None)
+
+
+def _length_errors(d: ResultDraft) -> list[str]:
+    """Text longer than its column in the schema (SQLite would store it, PostgreSQL not)."""
+    r = d.csv
+    checks: list[tuple[str, str | None, Any]] = [
+        ("source_id", r.source_id, Source.key), ("doi", r.doi, Source.doi),
+        ("design", r.design, Source.design), ("comparator", r.comparator, Result.comparator_raw),
+        ("effect_measure", r.effect_measure, Result.effect_measure),
+        ("effect_measure", d.measure, Result.measure),
+        ("mean_treatment", r.mean_treatment, Result.mean_treatment),
+        ("mean_control", r.mean_control, Result.mean_control),
+        ("p_value", r.p_value, Result.p_value), ("timepoint", r.timepoint, Timepoint.raw),
+        ("treatment", d.treatment_term, Treatment.term),
+        ("treatment", d.treatment_family, Treatment.family),
+        ("condition", d.condition_term, Condition.term),
+        ("condition", d.body_region, Condition.body_region),
+        ("outcome", d.outcome.domain, OutcomeDomain.domain),
+        ("outcome", d.outcome.instrument, OutcomeDomain.instrument),
+        ("outcome", d.outcome.scale, OutcomeDomain.scale),
+        ("study", d.study, Study.label), ("comparator_name", d.comparator_name, Comparator.name),
+        ("kind", d.kind, Result.kind), ("comparator_class", d.comparator_class,
+                                        Result.comparator_class),
+    ]
+    errors = []
+    for col, value, column in checks:
+        limit = _max_length(column)
+        if value is not None and limit is not None and len(value) > limit:
+            errors.append(f"row {d.row}, column {col!r}: at most {limit} characters, got "
+                          f"{len(value)} ({value[:40]!r}...)")
+    return errors
 
 
 def _default_convention(r: CsvRow, measure: str) -> tuple[str, str | None]:

@@ -19,7 +19,10 @@ from metaverdict.models.results import HeterogeneityCI, Interval, MetaAnalysisRe
 
 
 def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
-    """Q-profile intervals for a fitted model (see module docstring)."""
+    """Q-profile intervals for a fitted model (see module docstring); ``level`` must be in
+    (0, 1) (InputError otherwise)."""
+    from metaverdict.models.univariate import _check_level
+    level = _check_level(level)
     if res.is_common_effect:
         raise InputError(f"a {res.method} model has no tau²; fit a random-effects model for its CI")
     if res.method == "GENQ":
@@ -33,8 +36,9 @@ def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
                     else np.broadcast_to(res.design, (2,) + res.design.shape))
     y = np.broadcast_to(res.yi - res.yi.mean(), (2, k))
     v = np.broadcast_to(res.vi, (2, k))
-    f = _Equation("PM", y, v, design, k, p, target=targets[:, None][:, 0])
-    bounds, _, _ = solve_decreasing(f, np.zeros(2), SolverControl(tol=1e-14, max_iter=1000))
+    f = _Equation("PM", y, v, design, k, p, target=targets[:, None][:, 0], scale_free=True)
+    bounds, _, _ = solve_decreasing(f, np.zeros(2),
+                                    SolverControl(tol=1e-14, max_iter=1000, scale_free=True))
     lo, hi = (float(b) for b in bounds)
     vt = res.typical_vi
 

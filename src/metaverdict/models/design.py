@@ -120,12 +120,49 @@ def design_matrix(mods: Any, data: pd.DataFrame | None, k: int,
         if name != "intrcpt" and np.ptp(X[:, j]) == 0 and "intrcpt" in names:
             raise InputError(f"moderator {name!r} is constant across studies; it cannot be "
                              "estimated alongside the intercept")
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise InputError(f"the moderators {names} are linearly dependent (design not of full "
-                         "rank); remove redundant moderators")
+    check_full_rank(X, names)
     if X.shape[1] >= k:
         raise InputError(f"{X.shape[1]} coefficients need more than {k} studies")
     return X, names
+
+
+#: Moderators whose largest magnitude lies outside [1/MAX_SCALE, MAX_SCALE] are rejected: their
+#: coefficients' variances would under- or overflow.
+MAX_SCALE = 1e100
+#: A design whose column-scaled condition number exceeds this is treated as rank-deficient
+#: (R's ``lm`` aliases a column at QR tolerance 1e-7; metafor then refuses or drops it).
+MAX_CONDITION = 1e7
+
+
+def check_full_rank(X: np.ndarray, names: list[str]) -> None:
+    """Raise :class:`InputError` naming the moderators involved when the model matrix ``X``
+    (k, p) is singular or so nearly so that the fit would be inaccurate.
+
+    The check is invariant to the units of each moderator: columns are scaled to a largest
+    magnitude of 1 before the singular values are taken, and a design is rejected when the
+    ratio of the largest to the smallest exceeds :data:`MAX_CONDITION`. The moderators named
+    are those with a large share in the (nearly) null direction.
+    """
+    scale = np.max(np.abs(X), axis=0)
+    for j, name in enumerate(names):
+        if scale[j] == 0:
+            raise InputError(f"moderator {name!r} is 0 for every study; it cannot be estimated")
+        if not 1 / MAX_SCALE <= scale[j] <= MAX_SCALE:
+            raise InputError(f"moderator {name!r} has values of magnitude {scale[j]:.3g}; "
+                             "rescale it (e.g. to units with values near 1) so that its "
+                             "coefficient and standard error are representable")
+    Xs = X / scale
+    if Xs.shape[1] > Xs.shape[0]:
+        return                      # more coefficients than studies: reported by the caller
+    _, sv, vt = np.linalg.svd(Xs, full_matrices=False)
+    if sv[-1] > sv[0] / MAX_CONDITION:
+        return
+    direction = np.abs(vt[-1])
+    involved = [name for name, d in zip(names, direction) if d >= 0.1 * direction.max()]
+    cond = np.inf if sv[-1] == 0 else sv[0] / sv[-1]
+    raise InputError(f"the moderators {involved} are (nearly) linearly dependent: the design is "
+                     f"not of full rank (column-scaled condition number {cond:.3g} > "
+                     f"{MAX_CONDITION:.0e}); remove or combine redundant moderators")
 
 
 def _formula_frame(mods: str, data: pd.DataFrame | None, labels: list[Any] | None) -> pd.DataFrame:

@@ -115,8 +115,9 @@ def mh_risk_difference(ai: Array, bi: Array, ci: Array, di: Array) -> tuple[Arra
     beta = _sum(ai * f2 - ci * f1) / w
     slope = _sum(ci * f1**2 - ai * f2**2 + f1 * f2 * (n2 - n1) / 2)
     rest = _sum(ai * (n2 - ci) / n + ci * (n1 - ai) / n) / 2
-    with np.errstate(invalid="ignore"):
-        se = np.sqrt((beta * slope + rest) / w**2)
+    # the variance is exactly 0 for all-or-none tables (p1, p2 in {0, 1}); rounding can make
+    # it a tiny negative number, so it is truncated at 0 (se 0, not NaN)
+    se = np.sqrt(np.maximum((beta * slope + rest) / w**2, 0.0))
     return beta, se
 
 

@@ -56,12 +56,36 @@ def row_sum(a: Array, xp: Any = None) -> Array:
     return xp.vecdot(a, xp.ones(a.shape[-1], dtype=a.dtype, device=device(a)))
 
 
+def _others(a: Array, xp: Any) -> Array:
+    """``Σ_{j≠i} a_j`` for every ``i`` of non-negative ``a`` (last axis), without cancellation.
+
+    ``S - a_i`` is accurate to a few ulps wherever ``a_i <= S/2``, which holds for every entry
+    but possibly the largest; for the largest the sum of the others is formed directly."""
+    total = row_sum(a, xp)
+    amax = xp.max(a, axis=-1, keepdims=True)
+    is_max = a == amax
+    n_max = row_sum(xp.astype(is_max, a.dtype), xp)
+    rest = row_sum(xp.where(is_max, xp.zeros_like(a), a), xp) + (n_max - 1) * amax[..., 0]
+    return xp.where(is_max, rest[..., None], total[..., None] - a)
+
+
 class InterceptProjection:
     """``P`` for the intercept-only model, by closed forms in sums over studies.
 
     With :math:`s_m = \\sum_i w_i^m`: :math:`\\operatorname{tr} P = s_1 - s_2/s_1`,
     :math:`\\operatorname{tr} P^2 = s_2 - 2 s_3/s_1 + s_2^2/s_1^2`,
     :math:`(Py)_i = w_i (y_i - \\hat\\mu)`.
+
+    The differences above cancel catastrophically when one weight dominates (sampling
+    variances 1e-12 next to 1e5), so every statistic is computed from sums of non-negative
+    terms instead: with :math:`u_i = w_i/s_1` and :math:`c_i = 1 - u_i =
+    \\sum_{j\\ne i} w_j / s_1` (formed as a sum of the other weights),
+    :math:`P_{ii} = w_i c_i` and :math:`P_{ij} = -w_i u_j`, so that e.g.
+    :math:`\\operatorname{tr} P = \\sum w_i c_i` and
+    :math:`\\operatorname{tr} P^2 = \\sum (w_i c_i)^2 + \\sum_i u_i^2 \\sum_{j\\ne i} w_j^2`.
+    Residuals are taken about the effect of the study with the largest weight
+    (:math:`\\hat\\mu = y_m + \\sum_j u_j (y_j - y_m)`), so the dominant study's residual keeps
+    its relative precision.
 
     Every statistic is computed on first use (``functools.cached_property``), so an estimator
     pays only for the sums it needs; sums over studies are dot products (``vecdot``).
@@ -73,11 +97,26 @@ class InterceptProjection:
         xp = array_namespace(w, y)
         self._xp, self.w, self._y = xp, w, y
         self.sum_w = row_sum(w, xp)
-        self.beta = (xp.vecdot(w, y) / self.sum_w)[..., None]
+        wmax = xp.max(w, axis=-1, keepdims=True)
+        is_max = w == wmax
+        n_max = row_sum(xp.astype(is_max, w.dtype), xp)
+        y_ref = row_sum(xp.where(is_max, y, xp.zeros_like(y)), xp) / n_max
+        dy = y - y_ref[..., None]
+        shift = xp.vecdot(w, dy) / self.sum_w
+        self.resid = dy - shift[..., None]
+        self.beta = (y_ref + shift)[..., None]
 
     @cached_property
-    def resid(self) -> Array:
-        return self._y - self.beta
+    def _u(self) -> Array:           # normalised weights w / s1
+        return self.w / self.sum_w[..., None]
+
+    @cached_property
+    def _c(self) -> Array:           # 1 - u, as the share of the other weights
+        return _others(self.w, self._xp) / self.sum_w[..., None]
+
+    @cached_property
+    def _diag(self) -> Array:        # P_ii = w_i c_i
+        return self.w * self._c
 
     @cached_property
     def _py(self) -> Array:          # P y = w (y - mu)
@@ -93,9 +132,11 @@ class InterceptProjection:
 
     @cached_property
     def ypy3(self) -> Array:
-        """y'P³y = u'Pu with u = Py, so that d(y'P²y)/dτ² = -2 y'P³y."""
+        """y'P³y = u'Pu with u = Py, as the weighted sum of squares Σ w (u - ū)² about
+        ū = Σ w u / Σ w (no cancellation), so that d(y'P²y)/dτ² = -2 y'P³y."""
         xp, u = self._xp, self._py
-        return xp.vecdot(self.w * u, u) - xp.vecdot(self.w, u) ** 2 / self.sum_w
+        z = u - (xp.vecdot(self._u, u))[..., None]
+        return xp.vecdot(self.w * z, z)
 
     @cached_property
     def w2(self) -> Array:
@@ -107,28 +148,24 @@ class InterceptProjection:
 
     @cached_property
     def tr_p(self) -> Array:
-        return self.sum_w - self.sum_w2 / self.sum_w
+        return row_sum(self._diag, self._xp)
 
     @cached_property
     def ss_p(self) -> Array:
-        s1 = self.sum_w
-        return self.sum_w2 - 2 * self._xp.vecdot(self.w2, self.w) / s1 + (self.sum_w2 / s1) ** 2
+        xp, d, u = self._xp, self._diag, self._u
+        return xp.vecdot(d, d) + xp.vecdot(u * u, _others(self.w2, xp))
 
     def tr_pv(self, v: Array) -> Array:
-        xp = self._xp
-        return xp.vecdot(self.w, v) - xp.vecdot(self.w2, v) / self.sum_w
+        return self._xp.vecdot(self._diag, v)
 
     def ss_pv(self, v: Array) -> Array:
-        xp, s1 = self._xp, self.sum_w
-        w2v = self.w2 * v
-        return (xp.vecdot(w2v, v) - 2 * xp.vecdot(w2v * v, self.w) / s1
-                + (row_sum(w2v, xp) / s1) ** 2)
+        xp, u = self._xp, self._u
+        dv = self._diag * v
+        return xp.vecdot(dv, dv) + xp.vecdot(u * u * v, _others(self.w2 * v, xp))
 
     def pvp(self, v: Array) -> Array:
-        xp, s1 = self._xp, self.sum_w
-        w2v = self.w2 * v
-        s_w2v = row_sum(w2v, xp)
-        return s_w2v - 2 * xp.vecdot(w2v, self.w) / s1 + self.sum_w2 * s_w2v / s1 ** 2
+        xp, d, u = self._xp, self._diag, self._u
+        return xp.vecdot(d * d, v) + xp.vecdot(u * u * v, _others(self.w2, xp))
 
     def logdet_xwx(self) -> Array:
         return self._xp.log(self.sum_w)
@@ -139,24 +176,41 @@ class InterceptProjection:
 
 
 class DesignProjection:
-    """``P`` for a general design ``X`` (NumPy, shape ``(batch, k, p)``), via the k x k matrix."""
+    """``P`` for a general design ``X`` (NumPy, shape ``(batch, k, p)``), via the k x k matrix.
+
+    Formed from the complete QR decomposition of the column-scaled :math:`W^{1/2}X = [Q\\;
+    Q_\\perp] R`: :math:`P = W^{1/2} Q_\\perp Q_\\perp' W^{1/2}` and
+    :math:`y'Py = \\lVert Q_\\perp' W^{1/2} y \\rVert^2`, so that neither :math:`X'WX` nor its
+    inverse is formed and ``P`` stays positive semi-definite however unequal the weights."""
 
     def __init__(self, w: np.ndarray, y: np.ndarray, X: np.ndarray) -> None:
         self.w, self.X = w, X
-        self.p = X.shape[-1]
+        self.p = p = X.shape[-1]
         self.sum_w = w.sum(axis=-1)
         self.sum_w2 = np.sum(w * w, axis=-1)
-        xtw = np.swapaxes(X, -1, -2) * w[..., None, :]
-        self._xwx_inv = np.linalg.inv(xtw @ X)
-        hat = X @ self._xwx_inv @ xtw                       # (batch, k, k)
-        self.P = w[..., :, None] * (np.eye(X.shape[-2]) - hat)
-        self.beta = (self._xwx_inv @ (xtw @ y[..., None]))[..., 0]
+        sw = np.sqrt(w)
+        xs = sw[..., :, None] * X
+        scale = np.max(np.abs(xs), axis=-2)                         # (batch, p)
+        scale = np.where(scale > 0, scale, 1.0)
+        qf, r = np.linalg.qr(xs / scale[..., None, :], mode="complete")
+        r = r[..., :p, :]
+        q, qp = qf[..., :, :p], qf[..., :, p:]
+        self._logdet = 2 * np.sum(np.log(np.abs(np.diagonal(r, axis1=-2, axis2=-1)))
+                                  + np.log(scale), axis=-1)
+        rinv = _triangular_inverse(r) / scale[..., :, None]           # D^-1 R^-1
+        self._xwx_inv = rinv @ np.swapaxes(rinv, -1, -2)
+        m = qp @ np.swapaxes(qp, -1, -2)                              # I - hat, PSD
+        self.P = sw[..., :, None] * m * sw[..., None, :]
+        z = sw * y
+        self.beta = (rinv @ (np.swapaxes(q, -1, -2) @ z[..., None]))[..., 0]
         self.resid = y - (X @ self.beta[..., None])[..., 0]
-        py = (self.P @ y[..., None])[..., 0]
-        self.rss = np.sum(py * y, axis=-1)
+        e = (np.swapaxes(qp, -1, -2) @ z[..., None])[..., 0]         # Q_perp' W^1/2 y
+        self.rss = np.sum(e * e, axis=-1)
+        py = sw * (qp @ e[..., None])[..., 0]
         self.ypy2 = np.sum(py * py, axis=-1)
-        self.ypy3 = np.sum(py * (self.P @ py[..., None])[..., 0], axis=-1)
-        self.tr_p = np.trace(self.P, axis1=-2, axis2=-1)
+        f = (np.swapaxes(qp, -1, -2) @ (sw * py)[..., None])[..., 0]
+        self.ypy3 = np.sum(f * f, axis=-1)
+        self.tr_p = np.sum(w * np.sum(qp * qp, axis=-1), axis=-1)
         self.ss_p = np.sum(self.P * self.P, axis=(-2, -1))
 
     def tr_pv(self, v: np.ndarray) -> np.ndarray:
@@ -173,11 +227,26 @@ class DesignProjection:
         return out
 
     def logdet_xwx(self) -> np.ndarray:
-        out: np.ndarray = -np.linalg.slogdet(self._xwx_inv)[1]
+        out: np.ndarray = self._logdet
         return out
 
     def vb(self) -> np.ndarray:
         return self._xwx_inv
+
+
+def _triangular_inverse(r: np.ndarray) -> np.ndarray:
+    """Inverse of a stack of upper-triangular matrices (the pseudo-inverse of a singular one,
+    which a checked design does not produce; no ``LinAlgError``)."""
+    eye = np.broadcast_to(np.eye(r.shape[-1]), r.shape)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out: np.ndarray = np.linalg.solve(r, eye)
+        if np.all(np.isfinite(out)):
+            return out
+    except np.linalg.LinAlgError:
+        pass
+    out = np.linalg.pinv(r)
+    return out
 
 
 class Design:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from array_api_compat import array_namespace, device, is_cupy_array, is_numpy_array, is_torch_array
@@ -75,7 +75,8 @@ class Tau2Fit:
 class SolverControl:
     """Convergence settings of the iterative estimators.
 
-    ``tol``: stop when a step changes tau² by less than ``tol * (1 + tau²)``;
+    ``tol``: stop when a step changes tau² by less than ``tol * (u + tau²)``, where the unit
+    ``u`` is 1, or with ``scale_free`` the smallest sampling variance of the analysis;
     ``max_iter``: Fisher-scoring steps before the bracketing search takes over (which then
     has ``max_iter`` steps of its own, each at least halving the bracket);
     ``global_search``: ML/REML likelihoods can have two maxima (one at tau² = 0); when True
@@ -84,6 +85,13 @@ class SolverControl:
     ``"screened"`` does this (and metafor's comparison with tau² = 0) only for analyses whose
     maximum found is at 0 or where 0 is itself a local maximum (score <= 0 there): several
     times cheaper, and it misses the rare likelihoods with two interior maxima;
+    ``scale_free``: the safeguards for extreme data (variances from 1e-12 to 1e12): the
+    stopping rule relative to the smallest sampling variance (so that rescaling y by √c and v
+    by c rescales tau² exactly, and tau² of order 1e-12 is solved to full precision rather
+    than to 1e-12 absolute) and a second likelihood grid for ML/REML at the scale of the
+    smallest variance (the first, up to the largest variance, misses maxima when one variance
+    is huge). ``None`` (default): on in single fits (:func:`metaverdict.meta_analysis`, the
+    diagnostics' refits), off in the batch engine (whose compiled kernel uses the unit rule);
     ``step``: ``"fisher"`` (metafor's Fisher scoring, linear convergence) or ``"newton"``
     (Newton steps on the ML/REML score wherever the likelihood is concave there, Fisher
     scoring elsewhere: the same root in about a third of the steps; the batch engine's default).
@@ -93,6 +101,14 @@ class SolverControl:
     max_iter: int = 100
     global_search: bool | str = True
     step: str = "fisher"
+    scale_free: bool | None = None
+
+
+def single_fit_control(control: SolverControl | None) -> SolverControl:
+    """``control`` (default :class:`SolverControl`) with ``scale_free=None`` resolved to True,
+    as :func:`metaverdict.meta_analysis` and the diagnostics use it."""
+    control = control or SolverControl()
+    return control if control.scale_free is not None else replace(control, scale_free=True)
 
 
 def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
@@ -211,9 +227,22 @@ class _Equation:
     """
 
     def __init__(self, method: str, y: Array, v: Array, design: Design, k: int, p: int,
-                 target: Array | float | None = None, newton: bool = False) -> None:
+                 target: Array | float | None = None, newton: bool = False,
+                 scale_free: bool = False) -> None:
         self.method, self.y, self.v, self.design, self.k, self.p = method, y, v, design, k, p
-        self.target, self.newton = target, newton
+        self.target, self.newton, self.scale_free = target, newton, scale_free
+        self._scale: Array | None = None
+
+    @property
+    def scale(self) -> Array:
+        """The unit of the convergence tolerance (``|Δτ²| <= tol (scale + τ²)``) per analysis:
+        1, or with ``scale_free`` the smallest sampling variance, so that the stopping rule is
+        relative and rescaling the data (y by √c, v by c) rescales the solution exactly."""
+        if self._scale is None:
+            xp = array_namespace(self.v)
+            vmin = xp.min(self.v, axis=-1)
+            self._scale = vmin if self.scale_free else xp.ones_like(vmin)
+        return self._scale
 
     def subset(self, idx: Array) -> _Equation:
         xp = array_namespace(self.y)
@@ -221,7 +250,8 @@ class _Equation:
         if target is not None and not isinstance(target, float) and getattr(target, "ndim", 0) > 0:
             target = xp.take(target, idx, axis=0)
         return _Equation(self.method, xp.take(self.y, idx, axis=0), xp.take(self.v, idx, axis=0),
-                         self.design.subset(idx), self.k, self.p, target, self.newton)
+                         self.design.subset(idx), self.k, self.p, target, self.newton,
+                         self.scale_free)
 
     def __call__(self, t: Array) -> tuple[Array, Array, _Projection]:
         method, k, p = self.method, self.k, self.p
@@ -240,8 +270,13 @@ class _Equation:
                 return val, val / pr.ss_p, pr
             return val, _newton_or_fisher(xp, val, pr.ss_p - 2 * pr.ypy3, pr.ss_p), pr
         if method == "EB":
-            val = pr.rss * (k / (k - p)) - k
-            return val, val / pr.sum_w, pr
+            c = k / (k - p)
+            val = pr.rss * c - k
+            if not self.newton:
+                return val, val / pr.sum_w, pr
+            # Newton on the convex, decreasing k/(k-p) y'Py (d y'Py / d tau2 = -y'P²y)
+            slope = c * pr.ypy2
+            return val, val / xp.where(slope > 0, slope, pr.sum_w), pr
         # PM, PMM and Q-profile bounds: y'Py = target, Newton step (d y'Py / d tau2 = -y'P²y)
         val = pr.rss - self.target
         slope = pr.ypy2
@@ -261,13 +296,14 @@ def _iterative(method: str, y: Array, v: Array, design: Design, k: int, p: int,
     if method in ("ML", "REML", "EB"):
         start = _he(y, v, design, k, p, None)[0]
         start = xp.maximum(start, 0.0)
-        f = _Equation(method, y, v, design, k, p, newton=control.step == "newton")
+        f = _Equation(method, y, v, design, k, p, newton=control.step == "newton",
+                      scale_free=bool(control.scale_free))
         tau2, conv, iters = fisher_scoring(f, start, control)
-        if method != "EB" and control.step != "newton" and control.tol <= POLISH_BELOW_TOL:
-            tau2 = _newton_polish(method, tau2, y, v, design, k, p)
+        if control.step != "newton" and control.tol <= POLISH_BELOW_TOL:
+            tau2 = _newton_polish(method, tau2, y, v, design, k, p, bool(control.scale_free))
     else:
         target = float(k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
-        f = _Equation(method, y, v, design, k, p, target)
+        f = _Equation(method, y, v, design, k, p, target, scale_free=bool(control.scale_free))
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
     if method in ("ML", "REML"):
         tau2, iters = _other_maxima(method, f, tau2, iters, y, v, design, k, p, control)
@@ -287,16 +323,20 @@ POLISH_BELOW_TOL = 1e-10
 
 
 def _newton_polish(method: str, tau2: Array, y: Array, v: Array, design: Design, k: int,
-                   p: int) -> Array:
-    """One Newton step on the score from an interior root found by Fisher scoring.
+                   p: int, scale_free: bool = False) -> Array:
+    """One Newton step on the score (ML, REML) or estimating equation (EB) from an interior
+    root found by Fisher scoring.
 
     Fisher scoring converges linearly, so when it stops (a step below ``tol``) the remaining
     error can be many times ``tol``; one Newton step makes it quadratically small, so that
     roots found with ``step="fisher"`` and ``step="newton"`` agree to rounding."""
     xp = array_namespace(tau2)
-    val, step, _ = _Equation(method, y, v, design, k, p, newton=True)(tau2)
+    f = _Equation(method, y, v, design, k, p, newton=True, scale_free=scale_free)
+    val, step, _ = f(tau2)
     t_new = tau2 + step
-    ok = (tau2 > 0) & (t_new > 0) & (xp.abs(step) <= 1e-6 * (1 + tau2)) & xp.isfinite(t_new)
+    scale = f.scale
+    ok = ((tau2 > 0) & (t_new > 0) & (xp.abs(step) <= 1e-6 * (scale + tau2))
+          & xp.isfinite(t_new))
     return xp.where(ok, t_new, tau2)
 
 
@@ -388,7 +428,7 @@ def fisher_scoring(f: _Equation, start: Array,
                 step = xp.where(neg, step / 2, step)
         t_new = xp.maximum(t + step, 0.0)
         iters = iters + xp.astype(live, xp.int64)
-        done = live & (boundary | (xp.abs(t_new - t) <= control.tol * (1 + t_new)))
+        done = live & (boundary | (xp.abs(t_new - t) <= control.tol * (fa.scale + t_new)))
         t = t_new
         live, n_live = act.settle(done, live, t, iters)
         if n_live == 0:
@@ -423,7 +463,8 @@ def solve_decreasing(f: _Equation, lower: Array,
     if bool(xp.all(at_lower)):
         return lower, at_lower, zeros_i
     lo, flo, step = act.shrink(~at_lower, [lower, flo, step])
-    hi = lo + xp.where(xp.isfinite(step) & (step > 0), step, 1.0) + 1e-8
+    scale = act.f.scale
+    hi = lo + xp.where(xp.isfinite(step) & (step > 0), step, scale) + 1e-8 * scale
     fhi = act.f(hi)[0]
     for _ in range(200):                          # grow the upper bound until f(hi) < 0
         grow = fhi > 0
@@ -451,8 +492,9 @@ def solve_decreasing(f: _Equation, lower: Array,
         hi, fhi = xp.where(pos, hi, t_new), xp.where(pos, fhi, ft)
         last = 2 * xp.astype(pos, xp.int64) - 1
         iters = iters + xp.astype(live, xp.int64)
-        done = live & ((xp.abs(t_new - t) <= control.tol * (1 + t_new)) | (ft == 0)
-                       | (hi - lo <= control.tol * (1 + lo)))
+        scale = act.f.scale
+        done = live & ((xp.abs(t_new - t) <= control.tol * (scale + t_new)) | (ft == 0)
+                       | (hi - lo <= control.tol * (scale + lo)))
         t = t_new
         live, n_live = act.settle(done, live, t, iters)
         if n_live == 0:
@@ -514,23 +556,35 @@ def _global_maximum(method: str, f: _Equation, tau2: Array, iters: Array, y: Arr
                     ) -> tuple[Array, Array]:
     """Replace a local maximum of the (restricted) likelihood by a higher one if a grid of
     tau² values up to ``4 (Σ(y-ȳ)²/(k-p) + max v)`` shows one (the likelihood's maxima all lie
-    below the scale of the unweighted residual variance plus the largest sampling variance)."""
+    below the scale of the unweighted residual variance plus the largest sampling variance).
+
+    When one sampling variance is huge (1e12 next to 1) that grid starts far above the scale
+    of the other studies, so with ``control.scale_free`` a second grid of the same shape up
+    to ``4 (Σ(y-ȳ)²/(k-p) + min v)`` is searched too wherever it reaches below the first."""
     xp = array_namespace(y, v)
-    top = 4 * (xp.vecdot(y, y) / (k - p) + xp.max(v, axis=-1))
-    frac = xp.asarray(grid_fractions(), dtype=y.dtype, device=device(y))
+    resid_var = xp.vecdot(y, y) / (k - p)
+    top = 4 * (resid_var + xp.max(v, axis=-1))
+    top_low = 4 * (resid_var + xp.min(v, axis=-1))
+    fracs = grid_fractions()
+    tops = [top]
+    if control.scale_free and bool(xp.any(top_low < top * fracs[0])):
+        tops.append(xp.where(top_low < top * fracs[0], top_low, top))
     ll_hat = log_likelihood(method, tau2, y, v, design)
-    best_ll, best_j = ll_hat, xp.full(tau2.shape, -1, dtype=xp.int64, device=device(y))
-    for j in range(GRID_POINTS):
-        llj = log_likelihood(method, top * frac[j], y, v, design)
-        better = llj > best_ll + 1e-10 * (1 + xp.abs(best_ll))
-        best_ll = xp.where(better, llj, best_ll)
-        best_j = xp.where(better, j, best_j)
-    redo = best_j >= 0
+    best_ll, below = ll_hat, xp.zeros_like(tau2)
+    redo = xp.zeros(tau2.shape, dtype=xp.bool)
+    for grid_top in tops:
+        prev = xp.zeros_like(tau2)
+        for frac in fracs:
+            t = grid_top * frac
+            llj = log_likelihood(method, t, y, v, design)
+            better = llj > best_ll + 1e-10 * (1 + xp.abs(best_ll))
+            best_ll = xp.where(better, llj, best_ll)
+            # restart from the grid point below the best one (or 0): the score is positive there
+            below = xp.where(better, prev, below)
+            redo = redo | better
+            prev = t
     if not bool(xp.any(redo)):
         return tau2, iters
-    # restart from the grid point below the best one (or 0): the score is positive there
-    grid0 = xp.concat([xp.zeros(1, dtype=y.dtype, device=device(y)), frac])
-    below = top * xp.take(grid0, xp.maximum(best_j, 0))
     start = xp.where(redo, below, tau2)
     t2, _, it2 = solve_decreasing(f, start, control)
     ll2 = log_likelihood(method, t2, y, v, design)

@@ -3,6 +3,7 @@ the counterpart of metafor's ``rma.uni``. A single fit is a batch of one through
 :mod:`.random_effects` and :mod:`.inference`."""
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, Literal
 
@@ -15,7 +16,12 @@ from metaverdict.errors import InputError
 from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.inference import fit_statistics, pool
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import METHODS, SolverControl, estimate_tau2
+from metaverdict.models.random_effects import (
+    METHODS,
+    SolverControl,
+    estimate_tau2,
+    single_fit_control,
+)
 from metaverdict.models.results import MetaAnalysisResult
 
 TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
@@ -104,6 +110,10 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     if len(y) == 0:
         raise InputError("no studies to pool (yi is empty)")
     X, names = (None, ["intrcpt"]) if mods is None else design_matrix(mods, data, len(y), labels)
+    if test == "knha" and len(y) == 1:
+        warnings.warn("Setting argument test='z' since k = 1 (as metafor does): the "
+                      "Hartung-Knapp adjustment needs at least 2 studies", UserWarning,
+                      stacklevel=2)
     return fit(y, v, method=method, test=test, level=level, X=X, names=names, weights=a,
                labels=labels, control=control or SolverControl())
 
@@ -114,8 +124,12 @@ def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         labels: list[Any] | None = None, control: SolverControl = SolverControl(),
         skip_r2: bool = False) -> MetaAnalysisResult:
     """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it).
-    ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests)."""
+    ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests).
+    A single study with ``test="knha"`` is fitted with a z test (se = sqrt(vi)), as metafor."""
     names = names or ["intrcpt"]
+    control = single_fit_control(control)
+    if test == "knha" and len(y) == 1:
+        test = "z"          # metafor: "Setting argument test='z' since k=1"
     if X is not None and X.shape[1] == 1 and np.all(X == 1):
         X = None
     design = Design(None if X is None else X[None])
@@ -154,12 +168,28 @@ def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: i
     """Wald test that all coefficients but the intercept are zero (metafor QM)."""
     idx = [j for j, n in enumerate(names) if n != "intrcpt"]
     b = beta[idx]
-    qm = float(b @ np.linalg.solve(vb[np.ix_(idx, idx)], b))
+    qm = _wald(b, vb[np.ix_(idx, idx)])
     m = len(idx)
     if test == "knha":
         qm /= m
         return qm, (m, float(k - p)), float(stats.f.sf(qm, m, k - p))
     return qm, (m, float("nan")), float(stats.chi2.sf(qm, m))
+
+
+def _wald(b: np.ndarray, vb: np.ndarray) -> float:
+    """``b' vb^{-1} b``, solved on the correlation scale (coefficients in very different units
+    stay well-conditioned). A zero ``vb`` (Hartung-Knapp with a zero residual Q: every estimate
+    on the fitted surface) gives inf, or 0 where ``b`` is 0, as the coefficient tests do."""
+    d = np.sqrt(np.abs(np.diagonal(vb)))
+    if np.all(d > 0) and np.all(np.isfinite(vb)):
+        try:
+            z = b / d
+            sol = np.linalg.solve(vb / np.outer(d, d), z)
+            if np.all(np.isfinite(sol)):
+                return float(z @ sol)
+        except np.linalg.LinAlgError:
+            pass
+    return 0.0 if np.all(b == 0) else float("inf")
 
 
 def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.ndarray,
@@ -181,6 +211,8 @@ def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.nda
         w = 1 / v if weights is None else weights
         q_model = float(Design(X[None]).project(w[None], y[None]).rss[0])
         q_null = float(Design().project(w[None], y[None]).rss[0])
+        if q_null <= 0:         # (rounded) identical effects: nothing to account for
+            return 0.0
         r2: float = max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
         return r2
     wb = None if (weights is None or method != "GENQ") else weights[None]
@@ -242,7 +274,7 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
         X = np.column_stack([np.ones(len(new)), new])
     beta = res.coefficients["estimate"].to_numpy()
     pred = X @ beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", X, res.vcov, X))
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, res.vcov, X), 0.0))   # >= 0 but rounding
     crit = (stats.t.isf((1 - level) / 2, res.k - p) if res.test == "knha"
             else stats.norm.isf((1 - level) / 2))
     half = crit * np.sqrt(se ** 2 + res.tau2)
@@ -253,9 +285,14 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
                          "pi_upper": np.nan if no_pi else pred + half})
 
 
-def _check_level(level: float) -> float:
-    if not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise InputError(f"field 'level': confidence level must be in (0, 1), got {level!r}")
+def _check_level(level: Any) -> float:
+    """``level`` as a float in (0, 1) (a real number, NumPy scalars included), else InputError."""
+    if (isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real)
+            or not 0 < float(level) < 1):
+        hint = " (a proportion such as 0.95, not a percentage)" if (
+            isinstance(level, numbers.Real) and 1 <= float(level) <= 100) else ""
+        raise InputError(f"field 'level': confidence level must be a number in (0, 1), "
+                         f"got {level!r}{hint}")
     return float(level)
 
 
