@@ -13,21 +13,13 @@ from metaverdict.evidence.bundled import RAW_FILE, data_path
 from metaverdict.evidence.io import export_csv, export_frame, import_csv
 from metaverdict.evidence.records import CSV_COLUMNS, EXTRA_COLUMNS
 
-from evidence_fixtures import N_RESULTS, SUPPLEMENT
+from evidence_fixtures import N_RESULTS, SUPPLEMENT, csv_row
 
 RAW = data_path(RAW_FILE)
 
 
 def _row(i: int, **over: str) -> dict[str, str]:
-    row = {c: "" for c in CSV_COLUMNS}
-    row.update(source_id=f"mytrial{i % 3}", citation=f"Trial {i % 3}", design="rct",
-               treatment="dry needling", comparator="sham", condition="neck pain",
-               outcome="pain (VAS, 0-10)", timepoint=f"{i % 12 + 1} weeks", effect_measure="MD",
-               estimate=f"{-i / 10}", ci_lower=f"{-i / 10 - 1}", ci_upper=f"{-i / 10 + 1}",
-               n_treatment="20", n_control="21", url_or_location="https://example.org/t",
-               verbatim_quote=f"MD -{i / 10}", p_value="0.04")
-    row.update(over)
-    return row
+    return csv_row(i, **over)
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:

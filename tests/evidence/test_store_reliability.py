@@ -25,17 +25,11 @@ from metaverdict.evidence.models import Result
 from metaverdict.evidence.records import CSV_COLUMNS
 from metaverdict.evidence.store import Store, open_store
 
+from evidence_fixtures import csv_row
+
 
 def _row(i: int, **over: str) -> dict[str, str]:
-    row = {c: "" for c in CSV_COLUMNS}
-    row.update(source_id=f"rel{i % 3}", citation=f"Reliability trial {i % 3}", design="rct",
-               treatment="dry needling", comparator="sham", condition="neck pain",
-               outcome="pain (VAS, 0-10)", timepoint=f"{i % 12 + 1} weeks", effect_measure="MD",
-               estimate=f"{-i / 10}", ci_lower=f"{-i / 10 - 1}", ci_upper=f"{-i / 10 + 1}",
-               n_treatment="20", n_control="21", url_or_location="https://example.org/t",
-               verbatim_quote=f"MD -{i / 10}", p_value="0.04")
-    row.update(over)
-    return row
+    return csv_row(i, source_prefix="rel", citation_prefix="Reliability trial", **over)
 
 
 def _write(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
