@@ -15,6 +15,8 @@ Hedges, L. V., Gurevitch, J., & Curtis, P. S. (1999). The meta-analysis of respo
 experimental ecology. Ecology, 80(4), 1150-1156.
 Freeman, M. F., & Tukey, J. W. (1950). Transformations related to the angular and the square
 root. Annals of Mathematical Statistics, 21(4), 607-611.
+Nakagawa, S., Poulin, R., Mengersen, K., et al. (2015). Meta-analysis of variation: ecological
+and evolutionary applications and beyond. Methods in Ecology and Evolution, 6(2), 143-152.
 Yusuf, S., Peto, R., et al. (1985). Beta blockade during and after myocardial infarction.
 Progress in Cardiovascular Diseases, 27(5), 335-371.
 """
@@ -152,6 +154,11 @@ def _rom(x: Arrays) -> tuple[FloatArray, FloatArray]:
     return np.log(m1 / m2), vi
 
 
+def _vr(x: Arrays) -> tuple[FloatArray, FloatArray]:
+    a, b = 1 / (2 * (x["n1i"] - 1)), 1 / (2 * (x["n2i"] - 1))
+    return np.log(x["sd1i"] / x["sd2i"]) + a - b, a + b
+
+
 # --- correlations ---------------------------------------------------------------------------------
 def _cor(x: Arrays) -> tuple[FloatArray, FloatArray]:
     r = x["ri"]
@@ -198,6 +205,9 @@ _TABLE: tuple[tuple[str, str, str, Kernel, float | None], ...] = (
      "Hedges' g: c(m)(m1 - m2)/sd_pooled, vi = 1/n1 + 1/n2 + g^2/(2(n1+n2))", _smd, None),
     ("ROM", "means",
      "log ratio of means: ln(m1/m2), vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)", _rom, None),
+    ("VR", "means",
+     "log variability ratio: ln(sd1/sd2) + 1/(2(n1-1)) - 1/(2(n2-1)), "
+     "vi = 1/(2(n1-1)) + 1/(2(n2-1)) (Nakagawa et al. 2015)", _vr, None),
     ("COR", "cor", "raw correlation: r, vi = (1 - r^2)^2/(n - 1)", _cor, None),
     ("ZCOR", "cor", "Fisher's z: atanh(r), vi = 1/(n - 3)", _zcor, None),
     ("ZPCOR", "pcor",

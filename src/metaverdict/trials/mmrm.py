@@ -746,24 +746,37 @@ class MMRMResult(ResultMixin):
         out = _table(res, pd.RangeIndex(len(res)), level)
         return pd.concat([index, out.reset_index(drop=True)], axis=1)
 
-    def arm_differences(self, df: str | None = None, vcov: str | None = None,
-                        level: float = 0.95) -> pd.DataFrame:
-        """Each arm minus the reference arm (first level), per visit."""
+    def _difference_rows(self) -> tuple[list[tuple[str, Any]], Array]:
+        """Contrast rows (each arm minus the reference arm, per visit) and their labels."""
         index, rows = self._grid_rows()
         md = self.data
         arms = list(md.frame[md.arm].cat.categories)
-        out_rows, labels = [], []
+        out, labels = [], []
         for v in md.frame[md.visit].cat.categories:
             at = index[md.visit] == v
             ref = rows[(at & (index[md.arm] == arms[0])).to_numpy()]
             for a in arms[1:]:
                 this = rows[(at & (index[md.arm] == a)).to_numpy()]
                 if len(ref) and len(this):
-                    out_rows.append(self.contrast(this[0] - ref[0], df, vcov))
+                    out.append(this[0] - ref[0])
                     labels.append((f"{a} - {arms[0]}", v))
-        out = _table(out_rows, pd.RangeIndex(len(out_rows)), level)
-        lab = pd.DataFrame(labels, columns=["contrast", md.visit])
+        return labels, np.array(out).reshape(len(out), self.n_beta)
+
+    def arm_differences(self, df: str | None = None, vcov: str | None = None,
+                        level: float = 0.95) -> pd.DataFrame:
+        """Each arm minus the reference arm (first level), per visit."""
+        labels, rows = self._difference_rows()
+        out = _table([self.contrast(r, df, vcov) for r in rows], pd.RangeIndex(len(rows)), level)
+        lab = pd.DataFrame(labels, columns=["contrast", self.data.visit])
         return pd.concat([lab, out.reset_index(drop=True)], axis=1)
+
+    def difference_covariance(self, vcov: str | None = None) -> pd.DataFrame:
+        """Covariance of the arm differences across visits, L V L' (rows as
+        :meth:`arm_differences`); its diagonal is their squared SEs."""
+        labels, rows = self._difference_rows()
+        _, kind = self._method(None, vcov)
+        names = [f"{c} @ {v}" for c, v in labels]
+        return pd.DataFrame(rows @ self._vcov(kind) @ rows.T, index=names, columns=names)
 
     def interaction_test(self, df: str | None = None, vcov: str | None = None) -> FTest:
         """F test that every arm x visit interaction coefficient is 0."""
