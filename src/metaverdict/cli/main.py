@@ -21,6 +21,7 @@ from metaverdict.cli.common import EXIT_BAD_INPUT, expected_error_message, fail_
 from metaverdict.cli.evidence import evidence_app
 from metaverdict.cli.meta import meta
 from metaverdict.cli.report import report
+from metaverdict.cli.trial import app as trial_app
 
 DEBUG_ENV = "METAVERDICT_DEBUG"
 EXIT_INTERNAL_ERROR = 1
@@ -61,6 +62,8 @@ app = App(help="metaverdict: meta-analysis, certainty and verdicts from trial ev
 app.command(help="Effect sizes and a meta-analysis from a CSV file (metafor-style summary).")(meta)
 app.add_typer(evidence_app, name="evidence", help="The evidence base: import, export, list.")
 app.add_typer(claims_app, name="claims", help="Check stated claims against the stored evidence.")
+app.add_typer(trial_app, name="trial",
+              help="One randomized trial: power, randomization lists, analysis (MMRM).")
 app.command(help="The evidence report for a treatment (HTML or Markdown).")(report)
 app.command(help="The bottom line for a treatment: one answer per clinical question.")(answer)
 app.command(help="Many meta-analyses from one CSV/Parquet file (one row per analysis out).")(batch)

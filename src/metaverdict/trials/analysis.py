@@ -395,6 +395,26 @@ class TrialAnalysis(ResultMixin):
         raise InputError(f"outcome: {outcome!r} was not analysed; choose one of "
                          f"{[o.outcome for o in self.outcomes]}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every table as JSON-ready records (NaN as null), with the SIMULATED flag."""
+        from metaverdict._results import to_builtin
+
+        d = self.data
+        return to_builtin({
+            "simulated": d.simulated, "source": d.source, "treatment": d.treatment,
+            "control": d.control, "visits": list(d.visits),
+            "missing_visits": d.missing_visits().to_dict("records"),
+            "outcomes": [{
+                "outcome": o.outcome, "mcid": o.mcid,
+                "model": {"covariance": o.fit.model.structure.value,
+                          "df_method": o.fit.df_method.value, "loglik": o.fit.loglik,
+                          "coefficients": o.fit.coefficients.reset_index().to_dict("records")},
+                "visits": o.visits.to_dict("records"),
+                "ancova": o.ancova.to_dict("records"), "lnvr": o.lnvr.to_dict("records"),
+                "moderation": None if o.moderation is None else dict(
+                    o.moderation.to_dict(), conclusion=o.moderation.conclusion),
+            } for o in self.outcomes]})
+
     def summary(self) -> str:
         parts = [self.data.summary(), ""]
         for o in self.outcomes:

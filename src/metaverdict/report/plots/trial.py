@@ -103,8 +103,32 @@ def difference_plot(analysis: Any, *, xlabel: str = "Day", ax: Axes | None = Non
                            harm_label=f"favours {analysis.control}",
                            benefit_label=f"favours {analysis.treatment}",
                            lower_is_better=True, ax=ax)
-    axis = fig.axes[0]
+    axis = ax if ax is not None else fig.axes[0]
     axis.set_xticks(pos, labels)
     axis.set_xlabel(xlabel, fontsize=FONT_SIZE)
     axis.axhline(0.0, color=GUIDE_COLOR, lw=0.8)
+    return finish(fig, save)
+
+
+def trial_figure(analysis: Any, *, save: str | os.PathLike[str] | None = None) -> Figure:
+    """One figure for a whole trial: per outcome (rows), arm means and the difference.
+
+    Parameters
+    ----------
+    analysis : TrialAnalysis
+        From :func:`metaverdict.trials.analyze_trial`.
+    save : path, optional
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    rows = len(analysis.outcomes)
+    fig, axes = plt.subplots(rows, 2, figsize=(12.8, 3.8 * rows), squeeze=False)
+    for (left, right), outcome in zip(axes, analysis.outcomes):
+        arm_means_plot(outcome, ax=left)
+        difference_plot(outcome, ax=right)
+    fig.tight_layout()
     return finish(fig, save)
