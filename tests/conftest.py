@@ -316,7 +316,7 @@ def case(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A SQLite file store seeded with the bundled evidence (shared by a module; read only)."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
 
     path = tmp_path_factory.mktemp("bundled") / "evidence.sqlite"
     with open_store(f"sqlite:///{path}") as store:
@@ -326,7 +326,7 @@ def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 @pytest.fixture
 def empty_store(tmp_path: Path) -> Iterator[Store]:
     """A migrated, unseeded SQLite file store."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
 
     with open_store(f"sqlite:///{tmp_path / 'empty.sqlite'}", seed=False) as store:
         yield store

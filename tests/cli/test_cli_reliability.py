@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from metaverdict.cli import app
 from metaverdict.cli.common import BUSY_MESSAGE
 from metaverdict.cli.main import App, guard_commands
+from metaverdict.evidence import open_store
 from metaverdict.evidence.records import CSV_COLUMNS
-from metaverdict.evidence.store import open_store
 
 runner = CliRunner()
 YV = ["--yi", "yi", "--vi", "vi"]

@@ -168,7 +168,7 @@ def test_round_trip_of_user_rows(empty_store, tmp_path: Path) -> None:
                    estimate="1.5", ci_lower="1.1", ci_upper="2.0", p_value="<0.01")
     import_csv(empty_store, _write(tmp_path / "in.csv", rows))
     export_csv(empty_store, tmp_path / "out.csv")
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
     with open_store(f"sqlite:///{tmp_path / 'again.sqlite'}", seed=False) as again:
         import_csv(again, tmp_path / "out.csv")
         pd.testing.assert_frame_equal(_content(again), _content(empty_store))

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import MetaData, text
 
 from metaverdict.errors import InputError
+from metaverdict.evidence import open_store
 from metaverdict.evidence.io import export_csv, import_csv
-from metaverdict.evidence.store import open_store
 
 from evidence_fixtures import N_RESULTS
 

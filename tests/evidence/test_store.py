@@ -1,6 +1,7 @@
 """Store opening: URL resolution, migrations, seeding once, transactions."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from metaverdict.evidence import open_store
 from metaverdict.evidence import store as store_module
 from metaverdict.evidence.models import Base, Source
-from metaverdict.evidence.store import ENV_URL, default_url, open_store
+from metaverdict.evidence.store import ENV_URL, default_url
 
 from evidence_fixtures import N_RESULTS
 
@@ -97,3 +99,17 @@ def test_store_seeded_by_an_earlier_bundle_is_refreshed(tmp_path: Path) -> None:
         assert [r.source_id for r in st.results(source="mytrial2026")] == ["mytrial2026"]
     with open_store(url) as st:                      # and only once
         assert st.counts()["results"] == N_RESULTS + 1
+
+
+def test_store_does_not_import_what_builds_on_it():
+    # open_store (connect + seed) lives in evidence/opening.py, above store.py and bundled.py,
+    # so store.py imports neither the seeding nor the CSV layer, not even inside a function
+    tree = ast.parse(Path(store_module.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"metaverdict.evidence", "metaverdict.evidence.bundled",
+                           "metaverdict.evidence.io", "metaverdict.evidence.opening"}
+
+
+def test_connect_does_not_seed(tmp_path: Path) -> None:
+    with store_module.connect(f"sqlite:///{tmp_path / 'c.sqlite'}") as st:
+        assert st.is_empty()

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from metaverdict.errors import InputError
+from metaverdict.evidence import Store, open_store
 from metaverdict.evidence.io import import_csv, import_rows
 from metaverdict.evidence.models import Result
 from metaverdict.evidence.records import CSV_COLUMNS
-from metaverdict.evidence.store import Store, open_store
 
 from evidence_fixtures import csv_row
 

@@ -7,6 +7,7 @@ import pytest
 
 from metaverdict.errors import InputError
 from metaverdict.grade import MCIDTable
+from metaverdict.grade.mcid import MCID_COLUMNS
 
 
 def test_bundled_entries_have_sources():
@@ -85,3 +86,53 @@ def test_user_csv_errors_name_row_and_column(tmp_path, body, col):
     p.write_text(body)
     with pytest.raises(InputError, match=rf"row \d+, column '{col}'"):
         MCIDTable.from_csv(p)
+
+
+_HEAD = "outcome_domain,scale,measure,value\n"
+
+
+@pytest.mark.parametrize("body, where, what", [
+    # a missing column: the header row and the column
+    ("outcome_domain,scale,value\npain,0-10,1\n", "header row, column 'measure'", "missing"),
+    ("outcome_domain,scale,measure,value,vlaue\npain,0-10,MD,1,2\n",
+     "header row, column 'vlaue'", "unknown column"),
+    # a missing field in a row
+    (_HEAD + "pain,0-10,MD,1\npain,,MD,2\n", "row 2, column 'scale'", "is required"),
+    # non-numeric, non-finite, zero, negative and (for ratios) <= 1 values
+    (_HEAD + "pain,0-10,MD,one\n", "row 1, column 'value'", "must be a number, got 'one'"),
+    (_HEAD + "pain,0-10,MD,nan\n", "row 1, column 'value'", "must be a positive number"),
+    (_HEAD + "pain,0-10,MD,inf\n", "row 1, column 'value'", "must be a positive number"),
+    (_HEAD + "pain,0-10,MD,0\n", "row 1, column 'value'", "must be a positive number, got 0.0"),
+    (_HEAD + "pain,0-10,MD,1\n*,*,SMD,-0.5\n", "row 2, column 'value'",
+     "must be a positive number, got -0.5"),
+    (_HEAD + "*,*,RR,1\n", "row 1, column 'value'", "must be a ratio > 1"),
+    # an unknown measure
+    (_HEAD + "pain,0-10,MD,1\npain,0-10,MDD,1\n", "row 2, column 'measure'",
+     "must be one of MD, SMD, RR, OR, HR, got 'MDD'"),
+    # a duplicate key (case and spacing ignored), naming the first row
+    (_HEAD + "pain,0-10,MD,1\n*,*,SMD,0.4\n Pain ,0-10,md,2\n",
+     "row 3, columns 'outcome_domain', 'scale', 'measure'", "already given in row 1"),
+    # a year that is not one, and more fields than the header
+    ("outcome_domain,scale,measure,value,year\npain,0-10,MD,1,2004a\n", "row 1, column 'year'",
+     "must be a year"),
+    (_HEAD + "pain,0-10,MD,1,extra\n", "row 1", "more fields than the header"),
+])
+def test_user_csv_checks_name_row_and_field(tmp_path, body, where, what):
+    p = tmp_path / "m.csv"
+    p.write_text(body)
+    with pytest.raises(InputError) as info:
+        MCIDTable.from_csv(p, base=MCIDTable.bundled())
+    msg = str(info.value)
+    assert msg.startswith(f"MCID file {str(p)!r}, {where}")
+    assert what in msg and "\n" not in msg
+
+
+def test_user_csv_full_columns_and_bom(tmp_path):
+    # every bundled column is accepted, and a byte-order mark (Excel's UTF-8) is not a column
+    p = tmp_path / "m.csv"
+    p.write_text("\ufeff" + ",".join(MCID_COLUMNS) + "\n"
+                 "pain,0-10,MD,2.0,points,Farrar JT et al. Pain 2001,2001,,user,stricter\n",
+                 encoding="utf-8")
+    t = MCIDTable.from_csv(p)
+    e = t.get("pain", "0-10", "MD")
+    assert (e.value, e.year, e.short_source) == (2.0, 2001, "Farrar 2001")

@@ -264,3 +264,18 @@ def test_forest_plot_for_trials_pooled_here(store: Any) -> None:
         assert block.index("<svg") < block.index("</figure>")
     for v in pooled:                               # each caption names the trials pooled
         assert any(v.body.label in f.caption for f in forests)
+
+
+def test_findings_from_a_secondary_summary_are_flagged(store: Any) -> None:
+    """A verdict whose numbers were read from a secondary summary is flagged in its finding
+    (the marker lives in the body's verification flags, not in indirectness)."""
+    from metaverdict.report.document import finding
+    from metaverdict.synthesis import read_evidence, synthesize
+
+    syn = synthesize(read_evidence(store), DN)
+    flagged = [v for v in syn.assessment.verdicts
+               if v.body and any("secondary summary" in x for x in v.body.verification)]
+    assert flagged                                     # gattie2017's pooled SMDs
+    assert all(finding(v).secondary for v in flagged)
+    others = [v for v in syn.assessment.verdicts if v not in flagged]
+    assert not any(finding(v).secondary for v in others)

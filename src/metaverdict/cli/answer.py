@@ -32,7 +32,7 @@ def answer(
 ) -> None:
     """The bottom line per clinical question: GRADE statement, certainty, verdict, effect and
     the source chosen, with the other sources as consistent or conflicting."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
     from metaverdict.synthesis import read_evidence, synthesize
     table_m = load_mcid_option(mcid) if mcid else None
     with open_store(db) as store:

@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from metaverdict.cli.common import fail_on_input_error, load_claims_option, load_mcid_option
-from metaverdict.errors import InputError
 
 claims_app = typer.Typer(help="Check claims (CSV/JSON) against the stored evidence.",
                          no_args_is_help=True)
@@ -37,16 +36,11 @@ def check_command(
     db: DbOption = None,
 ) -> None:
     """Check each claim: supported, partly supported, not supported or no evidence."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
     from metaverdict.synthesis import read_evidence
     from metaverdict.synthesis.claim_check import article_claims, check_claims
-    try:
-        claims = load_claims_option(file, "FILE") if file is not None else article_claims()
-        table_m = load_mcid_option(mcid) if mcid else None
-    except InputError as exc:
-        # bad input exits with 2, like every other command
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    claims = load_claims_option(file, "FILE") if file is not None else article_claims()
+    table_m = load_mcid_option(mcid) if mcid else None
     with open_store(db) as store:
         evidence = read_evidence(store)
     checks = check_claims(claims, evidence, mcid_table=table_m)

@@ -12,11 +12,17 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from metaverdict.errors import InputError
+
+# For the signatures only: the functions import these when called, so that
+# `metaverdict --help` stays fast (tests/test_startup.py).
+if TYPE_CHECKING:
+    from metaverdict.grade.mcid import MCIDTable
+    from metaverdict.synthesis.claim_check import StatedClaim
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
@@ -106,7 +112,7 @@ def decode_error(exc: UnicodeDecodeError, path: Path, what: str) -> InputError:
                       f"({exc.reason}); save the file as UTF-8")
 
 
-def load_claims_option(path: Path, option: str) -> list[Any]:
+def load_claims_option(path: Path, option: str) -> list[StatedClaim]:
     """Read a claims file given on the command line: .csv or .json, at least one claim, no
     claim id twice."""
     from metaverdict.synthesis.claim_check import load_claims
@@ -129,7 +135,7 @@ def load_claims_option(path: Path, option: str) -> list[Any]:
     return claims
 
 
-def load_mcid_option(path: Path, option: str = "--mcid") -> Any:
+def load_mcid_option(path: Path, option: str = "--mcid") -> MCIDTable:
     """Read an MCID override file given on the command line (over the bundled table)."""
     from metaverdict.grade.mcid import MCIDTable
     input_file(path, option)

@@ -25,8 +25,8 @@ def _num(x: float | None) -> str:
 def import_command(file: Annotated[Path, typer.Argument(help="CSV in the studies.csv layout.")],
                    db: DbOption = None) -> None:
     """Import a CSV of results (all rows or none; exit status 2 on bad input)."""
+    from metaverdict.evidence import open_store
     from metaverdict.evidence.io import import_csv
-    from metaverdict.evidence.store import open_store
     input_file(file, "FILE")
     with open_store(db) as store:
         n = import_csv(store, file)
@@ -38,8 +38,8 @@ def import_command(file: Annotated[Path, typer.Argument(help="CSV in the studies
 def export_command(file: Annotated[Path, typer.Argument(help="CSV file to write.")],
                    db: DbOption = None) -> None:
     """Export every result to CSV (re-importable)."""
+    from metaverdict.evidence import open_store
     from metaverdict.evidence.io import export_csv
-    from metaverdict.evidence.store import open_store
     output_path(file, "FILE")
     with open_store(db) as store:
         n = export_csv(store, file)
@@ -56,7 +56,7 @@ def list_command(
     db: DbOption = None,
 ) -> None:
     """List results as a table."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
     with open_store(db) as store:
         rows = store.results(treatment, condition, outcome, kind)
     table = Table(title=f"{len(rows)} result(s)")

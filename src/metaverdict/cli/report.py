@@ -40,7 +40,7 @@ def report(
 ) -> None:
     """Write the evidence report: summary of findings, verdicts per condition, forest and
     time-course plots, claim check, gaps, opinions and references with DOIs."""
-    from metaverdict.evidence.store import open_store
+    from metaverdict.evidence import open_store
     from metaverdict.report.build import build_report
     from metaverdict.report.document import ALL_TREATMENTS
     from metaverdict.report.render import FORMATS, write_report

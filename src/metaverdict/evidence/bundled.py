@@ -15,6 +15,7 @@ import csv
 import hashlib
 import shutil
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,8 @@ def build(studies_csv: str | Path, out_dir: str | Path | None = None) -> Path:
     return target
 
 
-def _overrides(vocab: Vocabulary) -> Any:
+def _overrides(vocab: Vocabulary) -> Callable[[int, dict[str, Any]], dict[str, Any]]:
+    """The vocabulary's per-row corrections of the raw CSV, as ``validate_rows`` takes them."""
     def fn(row: int, raw: dict[str, Any]) -> dict[str, Any]:
         conv = vocab.row_overrides(raw["source_id"], row)
         out = {k: conv[k] for k in _OVERRIDE_KEYS if k in conv}

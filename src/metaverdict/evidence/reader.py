@@ -6,7 +6,7 @@ so the synthesis is typed against this protocol and never against a database ses
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import pandas as pd
 
@@ -17,16 +17,19 @@ from metaverdict.evidence.vocabulary import Vocabulary
 class EvidenceReader(Protocol):
     """Read-only access to stored results, opinions, sources and included trials."""
 
-    vocabulary: Vocabulary
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary the evidence was normalised with (and queries are matched by)."""
 
     @property
     def url(self) -> str:
         """Where the evidence comes from (no password)."""
 
     def results(self, treatment: str | None = None, condition: str | None = None,
-                outcome: str | None = None, kind: str | None = None,
-                **filters: Any) -> list[ResultRow]:
-        """Results matching the filters."""
+                outcome: str | None = None, kind: str | None = None, *,
+                comparator: str | None = None, source: str | None = None,
+                window: str | None = None) -> list[ResultRow]:
+        """Results matching the filters (see :mod:`metaverdict.evidence.queries`)."""
 
     def opinions(self, treatment: str | None = None,
                  condition: str | None = None) -> list[OpinionRow]:

@@ -20,7 +20,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from metaverdict.errors import InputError
-from metaverdict.evidence import derive
+from metaverdict.evidence.derive import (
+    arm_difference,
+    ci_asymmetry_note,
+    favours_treatment_when,
+    harmonise,
+    se_from_ci,
+    smd_bound_from_p,
+)
 from metaverdict.evidence.models import (
     COMPARATOR_CLASSES,
     DIRECTIONS_REPORTED,
@@ -418,7 +425,7 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
         if text is not None and (pct or val is None):
             parts.append(f"{name} {text!r} read as "
                          + (f"{val:g} (percent)" if val is not None else "no number"))
-    h = derive.harmonise(d.measure, r.effect_measure, r.estimate, r.ci_lower, r.ci_upper,
+    h = harmonise(d.measure, r.effect_measure, r.estimate, r.ci_lower, r.ci_upper,
                          convention)
     if h.estimate is None and r.estimate is None and d.measure == "group-level":
         if d.timepoint.window == "baseline":
@@ -426,19 +433,19 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
         elif "count" in r.effect_measure.lower():
             parts.append("no difference derived: counts without per-arm sizes")
         elif mt_pct == mc_pct:
-            h = derive.arm_difference(r.effect_measure, mt, mc, mt_pct)
+            h = arm_difference(r.effect_measure, mt, mc, mt_pct)
     if h.how:
         parts.append(h.how)
-    se, how = derive.se_from_ci(d.measure, r.ci_lower, r.ci_upper)
+    se, how = se_from_ci(d.measure, r.ci_lower, r.ci_upper)
     if how:
         parts.append(how)
-    warn = derive.ci_asymmetry_note(r.estimate, r.ci_lower, r.ci_upper)
+    warn = ci_asymmetry_note(r.estimate, r.ci_lower, r.ci_upper)
     if warn and d.measure not in RATIO_MEASURES:
         parts.append(warn)
     bound = None
     if (p is not None and r.estimate is None and d.measure == "none"
             and r.n_treatment and r.n_control and d.outcome.domain in _CONTINUOUS_DOMAINS):
-        bound = derive.smd_bound_from_p(p.relation, p.value, r.n_treatment, r.n_control)
+        bound = smd_bound_from_p(p.relation, p.value, r.n_treatment, r.n_control)
         if bound:
             parts.append(bound[2])
     return {
@@ -447,7 +454,7 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
         "se": se, "sign_convention": convention, "sign_reason": reason,
         "harmonised_measure": h.measure, "harmonised_estimate": h.estimate,
         "harmonised_ci_lower": h.ci_lower, "harmonised_ci_upper": h.ci_upper,
-        "favours_treatment_when": derive.favours_treatment_when(h.measure,
+        "favours_treatment_when": favours_treatment_when(h.measure,
                                                                 d.outcome.lower_is_better),
         "smd_bound_relation": bound[0] if bound else None,
         "smd_bound": bound[1] if bound else None,

@@ -1,13 +1,16 @@
 """The evidence store: a database (SQLite file by default, PostgreSQL by URL) behind an object.
 
->>> store = open_store("sqlite:///evidence.db")      # doctest: +SKIP
->>> store.results(treatment="dry needling", outcome="pain")   # doctest: +SKIP
+>>> with connect("sqlite://") as store:              # an empty store in memory
+...     store.counts()
+{'sources': 0, 'results': 0, 'opinions': 0}
 
 The URL comes from the argument, else ``METAVERDICT_DATABASE_URL``, else a SQLite file
 ``evidence.sqlite`` in ``platformdirs.user_data_dir("metaverdict")`` (created on first use).
-Opening applies the Alembic migrations in ``migrations/`` (no alembic.ini needed) and, by
-default, loads the bundled evidence into a store that has never held it. There is no global
-state: pass the :class:`Store` around and :meth:`Store.close` it (or use ``with``).
+:func:`connect` applies the Alembic migrations in ``migrations/`` (no alembic.ini needed);
+:func:`metaverdict.evidence.open_store` (module ``opening``, above this one and
+``bundled``) does the same and then loads the bundled evidence into a store that has never
+held it. There is no global state: pass the :class:`Store` around and :meth:`Store.close` it
+(or use ``with``).
 
 Concurrency: every write (:meth:`Store.transaction`, migrations, seeding) holds the store's
 write lock for its whole transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-level
@@ -30,6 +33,8 @@ import pandas as pd
 import platformdirs
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,8 +113,6 @@ def write_engine(engine: Engine) -> Engine:
 
 
 def _at_head(conn: Connection, cfg: Config) -> bool:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
     heads = set(ScriptDirectory.from_config(cfg).get_heads())
     return set(MigrationContext.configure(conn).get_current_heads()) == heads
 
@@ -242,23 +245,29 @@ class Store:
         self.close()
 
 
-def open_store(url: str | None = None, *, seed: bool = True,
-               vocabulary: Vocabulary | None = None) -> Store:
-    """Open (and migrate) the evidence store.
+def connect(url: str | None = None, *, vocabulary: Vocabulary | None = None) -> Store:
+    """Open (and migrate) the evidence store, without seeding it.
+
+    :func:`metaverdict.evidence.open_store` calls this and then loads the bundled evidence.
 
     Parameters
     ----------
     url : str, optional
         SQLAlchemy URL, e.g. ``"sqlite:///path/evidence.sqlite"``, ``"sqlite://"`` (memory)
         or ``"postgresql+psycopg://user:pw@host/db"``. Default: :func:`default_url`.
-    seed : bool
-        Load the bundled evidence if this store has never held it (default True).
     vocabulary : Vocabulary, optional
         Default: the bundled vocabulary.
 
     Returns
     -------
     Store
+
+    Raises
+    ------
+    InputError
+        If the URL cannot be parsed, names a database this installation cannot use, or
+        the database cannot be opened (a busy SQLite file raises SQLAlchemy's
+        ``OperationalError``, so that the caller may try again).
     """
     url = url or default_url()
     try:
@@ -281,8 +290,4 @@ def open_store(url: str | None = None, *, seed: bool = True,
             raise                                  # busy: the caller may try again
         raise InputError(f"evidence store {shown}: cannot be opened"
                          + (f" ({reason[0]})" if reason else "")) from None
-    store = Store(engine, vocabulary)
-    if seed:
-        from metaverdict.evidence.bundled import seed as seed_bundled
-        seed_bundled(store)
-    return store
+    return Store(engine, vocabulary)

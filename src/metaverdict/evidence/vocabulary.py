@@ -20,7 +20,6 @@ from metaverdict.evidence.timepoints import parse_timepoint
 
 VOCABULARY_FILE = "vocabulary.json"
 RATIO_MEASURES = ("RR", "OR", "HR")
-DIFFERENCE_MEASURES = ("SMD", "MD", "RD")
 _DOMAIN_WORDS: tuple[tuple[str, str, bool | None], ...] = (
     # (pattern, domain, lower_is_better default for the domain or None if it depends)
     (r"adverse", "adverse-events", True),

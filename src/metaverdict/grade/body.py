@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from metaverdict._results import ResultMixin
+from metaverdict.errors import InputError
+from metaverdict.evidence.vocabulary import RATIO_MEASURES
+from metaverdict.grade.levels import Basis
+from metaverdict.models import MetaAnalysisResult
 
-RATIO_MEASURES = ("RR", "OR", "HR")
-BASES = ("pooled primary trials", "single trial", "review pooled result")
+#: The bases a body can have (the members of :class:`~metaverdict.grade.levels.Basis`).
+BASES: tuple[Basis, ...] = tuple(Basis)
 
 
 def is_ratio(measure: str | None) -> bool:
     """True for RR, OR and HR (and labels starting with them)."""
-    return bool(measure) and measure.split(" ")[0].upper() in RATIO_MEASURES
+    return measure is not None and measure.split(" ")[0].upper() in RATIO_MEASURES
 
 
 @dataclass(frozen=True, repr=False)
@@ -36,8 +39,8 @@ class Body(ResultMixin):
     ----------
     treatment, comparator, condition, outcome, window : str
         The claim it answers (comparator: the comparator kind; outcome: the domain).
-    basis : str
-        One of :data:`BASES`.
+    basis : Basis
+        One of :data:`BASES` (a plain string is converted; another raises InputError).
     label : str
         What distinguishes it from other bodies of the same claim (instrument, site,
         timepoint, source).
@@ -70,6 +73,8 @@ class Body(ResultMixin):
     reported : str or None
         The numbers exactly as the source reported them (its own sign convention), for
         display beside the harmonised effect.
+    meta : MetaAnalysisResult or None
+        The fit, for a body pooled here from primary trials.
     """
 
     treatment: str
@@ -77,7 +82,7 @@ class Body(ResultMixin):
     condition: str
     outcome: str
     window: str
-    basis: str
+    basis: Basis
     label: str = ""
     comparator_name: str = ""
     outcome_instrument: str = "unspecified"
@@ -115,9 +120,18 @@ class Body(ResultMixin):
     citations: tuple[str, ...] = ()
     dois: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    meta: Any = field(default=None, repr=False, compare=False)
+    meta: MetaAnalysisResult | None = field(default=None, repr=False, compare=False)
     _repr_fields = ("treatment", "comparator", "condition", "outcome", "window", "basis",
                     "estimate")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.basis, Basis):
+            try:
+                basis = Basis(self.basis)
+            except ValueError:
+                raise InputError(f"body of evidence, field 'basis': must be one of "
+                                 f"{', '.join(BASES)}, got {self.basis!r}") from None
+            object.__setattr__(self, "basis", basis)
 
     # -- derived -----------------------------------------------------------------------
     @property

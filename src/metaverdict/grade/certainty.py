@@ -42,6 +42,29 @@ A domain that could not be judged from the stored data says so (``assessed = Fal
 "not assessed ..."): inconsistency without an I², publication bias without study-level data,
 risk of bias without any stored statement or score (then the ``unknown_risk_of_bias``
 assumption decides the step, and says it is an assumption).
+
+Levels, bases and rating bases are the enums of :mod:`metaverdict.grade.levels`.
+
+References
+----------
+The thresholds follow the GRADE guidance where it gives one: the optimal information size of
+400 participants for a continuous outcome and the CI judged against the MCID (imprecision)
+from GRADE guidelines 6; I² and the overlap of intervals (inconsistency) from GRADE
+guidelines 7; Egger's test only from 10 studies, read at p < 0.10, from Sterne et al. 2011.
+PEDro < 6 as serious risk of bias is a convention of physiotherapy reviews (6 or more read
+as high quality), not a GRADE rule.
+
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines 6. Rating the quality of
+evidence: imprecision. J Clin Epidemiol 2011;64(12):1283-1293.
+doi:10.1016/j.jclinepi.2011.01.012
+
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines: 7. Rating the quality of
+evidence: inconsistency. J Clin Epidemiol 2011;64(12):1294-1302.
+doi:10.1016/j.jclinepi.2011.03.017
+
+Sterne JAC, Sutton AJ, Ioannidis JPA, et al. Recommendations for examining and
+interpreting funnel plot asymmetry in meta-analyses of randomised controlled trials. BMJ
+2011;343:d4002. doi:10.1136/bmj.d4002
 """
 from __future__ import annotations
 
@@ -52,9 +75,9 @@ from typing import Literal
 from metaverdict._results import ResultMixin, format_table
 from metaverdict.diagnostics.publication_bias import egger_test
 from metaverdict.grade.body import Body, is_ratio
+from metaverdict.grade.levels import Basis, Level, RatingBasis
 from metaverdict.grade.mcid import MCIDMatch
 from metaverdict.grade.review_rating import (
-    LEVELS,
     PEDRO_SERIOUS_BELOW,
     heterogeneity_statement,
     pedro_scores,
@@ -87,9 +110,9 @@ class Certainty(ResultMixin):
 
     Attributes
     ----------
-    level : str
+    level : Level
         ``high``, ``moderate``, ``low`` or ``very low``.
-    start : str
+    start : Level
         ``high`` (randomized trials).
     downgrades : tuple of Downgrade
         The domains that lowered the level (steps > 0), each with its reason.
@@ -97,28 +120,28 @@ class Certainty(ResultMixin):
         Every domain's judgement, including those with 0 steps and "not assessed".
     assumptions : tuple of str
         Assumptions made where data were missing.
-    basis : str
+    basis : RatingBasis
         ``metaverdict rating`` or ``lower of the review's rating and metaverdict's checks``.
     review_text : str or None
         The stored certainty text of a review.
     notes : tuple of str
         Further remarks (e.g. how a review's rating text was read).
-    review_level : str or None
+    review_level : Level or None
         The review's own GRADE level, where it states one.
-    tool_level : str
+    tool_level : Level or None
         metaverdict's own level from the domain checks.
     """
 
-    level: str
-    start: str
+    level: Level
+    start: Level
     downgrades: tuple[Downgrade, ...]
     judgements: tuple[Downgrade, ...]
     assumptions: tuple[str, ...]
-    basis: str
+    basis: RatingBasis
     review_text: str | None = None
     notes: tuple[str, ...] = ()
-    review_level: str | None = None
-    tool_level: str = ""
+    review_level: Level | None = None
+    tool_level: Level | None = None
     _repr_fields = ("level", "basis")
 
     @property
@@ -147,7 +170,7 @@ class Certainty(ResultMixin):
         """The level, then one line per domain judgement."""
         head = f"Certainty: {self.level} ({self.basis}"
         head += (f": {self.review_text!r})"
-                 if self.review_text and self.basis != "metaverdict rating" else ")")
+                 if self.review_text and self.basis is not RatingBasis.TOOL else ")")
         rows = [[d.domain, f"-{d.steps}" if d.steps else "0", d.reason] for d in self.judgements]
         lines = [head]
         if rows:
@@ -183,7 +206,7 @@ def _inconsistency(body: Body) -> Downgrade:
                                                         if body.review_certainty else ()))
     if said:
         return Downgrade("inconsistency", 1, f"the review downgraded for heterogeneity ({said!r})")
-    if body.basis == "single trial":
+    if body.basis is Basis.SINGLE_TRIAL:
         return Downgrade("inconsistency", 0, "not applicable (single trial)")
     reasons = []
     if body.i2 is not None and body.i2 > I2_SERIOUS_ABOVE:
@@ -256,7 +279,7 @@ def _imprecision(body: Body, mcid: MCIDMatch | None, ois: int) -> Downgrade:
 def _publication_bias(body: Body) -> Downgrade:
     if body.meta is None:
         why = ("a review's pooled result (study-level data not stored)"
-               if body.basis == "review pooled result" else "a single trial")
+               if body.basis is Basis.REVIEW else "a single trial")
         return Downgrade("publication bias", 0, f"not assessed ({why})", False)
     if body.meta.k < EGGER_MIN_K:
         return Downgrade("publication bias", 0,
@@ -292,22 +315,21 @@ def rate_certainty(body: Body, mcid: MCIDMatch | None = None, *,
     rob, assumption = _risk_of_bias(body, unknown_risk_of_bias)
     judgements = (rob, _inconsistency(body), _indirectness(body),
                   _imprecision(body, mcid, optimal_information_size), _publication_bias(body))
-    total = sum(d.steps for d in judgements)
-    tool = LEVELS[min(total, len(LEVELS) - 1)]
-    judged = LEVELS[min(sum(d.steps for d in judgements if d.assessed), len(LEVELS) - 1)]
+    tool = Level.HIGH.lowered(sum(d.steps for d in judgements))
+    judged = Level.HIGH.lowered(sum(d.steps for d in judgements if d.assessed))
     notes: tuple[str, ...] = ()
-    review, basis, level = None, "metaverdict rating", tool
+    review, basis, level = None, RatingBasis.TOOL, tool
     if body.review_certainty:
         review, note = review_level(body.review_certainty, body.outcome)
         if review is None:
             note = note or f"stored quality text {body.review_certainty!r} is not a GRADE level"
         notes = tuple(n for n in (note,) if n)
-    if review is not None and body.basis == "review pooled result":
-        basis = "lower of the review's rating and metaverdict's checks"
+    if review is not None and body.basis is Basis.REVIEW:
+        basis = RatingBasis.LOWER_OF_REVIEW
         tool = judged
-        level = LEVELS[max(LEVELS.index(review), LEVELS.index(tool))]
+        level = Level.lower_of(review, tool)
     else:
         review = None
-    return Certainty(level, "high", tuple(d for d in judgements if d.steps), judgements,
+    return Certainty(level, Level.HIGH, tuple(d for d in judgements if d.steps), judgements,
                      (assumption,) if assumption else (), basis, body.review_certainty, notes,
                      review, tool)

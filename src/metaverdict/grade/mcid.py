@@ -30,6 +30,14 @@ trial's own stated minimal important difference wins over this table (see
 
 Tables are values: :meth:`MCIDTable.with_overrides` and :meth:`MCIDTable.from_csv` return new
 tables; nothing is global.
+
+A user's MCID file (``metaverdict answer/report --mcid FILE``) is checked before anything is
+read from it: the header must have ``outcome_domain``, ``scale``, ``measure`` and ``value`` and
+no column outside :data:`MCID_COLUMNS`; each row must have those four filled in, a measure of
+:data:`MEASURES`, a finite positive value (a ratio above 1 for RR/OR/HR), a four-digit year
+if any, no more fields than the header, and a key (domain, scale, measure; case ignored) that
+no earlier row has. Each problem raises :class:`~metaverdict.errors.InputError` naming the
+row (1 = the first data row) and the column.
 """
 from __future__ import annotations
 
@@ -40,15 +48,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+
+import pandas as pd
 
 from metaverdict._results import ResultMixin, format_table
 from metaverdict.errors import InputError
+from metaverdict.evidence.vocabulary import RATIO_MEASURES
 
 MCID_COLUMNS: tuple[str, ...] = ("outcome_domain", "scale", "measure", "value", "units",
                                  "citation", "year", "doi", "status", "note")
 _REQUIRED = ("outcome_domain", "scale", "measure", "value")
-RATIO = ("RR", "OR", "HR")
+#: Measures an MCID entry can be for (the ones :meth:`MCIDTable.lookup` reads).
+MEASURES: tuple[str, ...] = ("MD", "SMD", *RATIO_MEASURES)
 #: Surrogate outcomes with no patient-important threshold: judged by direction only.
 SURROGATE_DOMAINS = frozenset({"pressure-pain-threshold", "range-of-motion", "grip-strength"})
 #: Results within this fraction of the MCID are flagged as borderline.
@@ -158,7 +169,7 @@ class MCIDTable(ResultMixin):
         """
         p = Path(path)
         try:
-            with p.open(newline="", encoding="utf-8") as fh:
+            with p.open(newline="", encoding="utf-8-sig") as fh:
                 entries = _parse_rows(csv.DictReader(fh), str(p))
         except OSError as exc:
             raise InputError(f"MCID file {str(p)!r}: cannot be read ({exc})") from None
@@ -224,7 +235,7 @@ class MCIDTable(ResultMixin):
             return None
         code = measure.split(" ")[0].upper()
         domain = domain.lower()
-        if code in RATIO:
+        if code in RATIO_MEASURES:
             e = self.get(domain, "*", code) or self.get("*", "*", code)
             return MCIDMatch(e, code, math.log(e.value), None) if e else None
         if code == "SMD":
@@ -253,9 +264,8 @@ class MCIDTable(ResultMixin):
         return None
 
     # -- output ------------------------------------------------------------------------
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """The entries as a pandas DataFrame (columns as the CSV)."""
-        import pandas as pd
         return pd.DataFrame([{c: getattr(e, c) for c in MCID_COLUMNS} for e in self.entries],
                             columns=list(MCID_COLUMNS))
 
@@ -267,30 +277,58 @@ class MCIDTable(ResultMixin):
 
 
 def _check_value(v: float, measure: str, where: str) -> None:
-    if not math.isfinite(v) or v <= 0 or (measure.upper() in RATIO and v <= 1):
-        need = "a ratio > 1" if measure.upper() in RATIO else "a positive number"
+    ratio = measure.upper() in RATIO_MEASURES
+    if not math.isfinite(v) or v <= 0 or (ratio and v <= 1):
+        need = "a ratio > 1" if ratio else "a positive number"
         raise InputError(f"{where}, column 'value': must be {need}, got {v!r}")
 
 
-def _parse_rows(reader: Iterable[dict[str, Any]], name: str) -> list[MCID]:
-    out = []
+def _check_header(header: Iterable[str], name: str) -> None:
+    cols = [c.strip() for c in header]
+    for col in _REQUIRED:
+        if col not in cols:
+            raise InputError(f"MCID file {name!r}, header row, column {col!r}: missing (the "
+                             f"file has {', '.join(repr(c) for c in cols) or 'no columns'})")
+    for col in cols:
+        if col not in MCID_COLUMNS:
+            raise InputError(f"MCID file {name!r}, header row, column {col!r}: unknown column "
+                             f"(expected {', '.join(MCID_COLUMNS)})")
+
+
+def _parse_rows(reader: csv.DictReader[str], name: str) -> list[MCID]:
+    """Check the header and every row (see the module docstring) and build the entries."""
+    _check_header(reader.fieldnames or (), name)
+    out: list[MCID] = []
+    seen: dict[tuple[str, str, str], int] = {}
     for i, raw in enumerate(reader, start=1):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
         where = f"MCID file {name!r}, row {i}"
+        if raw.get(None):                   # fields beyond the header
+            raise InputError(f"{where}: has more fields than the header "
+                             f"({len(reader.fieldnames or ())} columns)")
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
         for col in _REQUIRED:
             if not row.get(col):
                 raise InputError(f"{where}, column {col!r}: is required")
+        measure = row["measure"].upper()
+        if measure not in MEASURES:
+            raise InputError(f"{where}, column 'measure': must be one of {', '.join(MEASURES)}, "
+                             f"got {row['measure']!r}")
         try:
             value = float(row["value"])
         except ValueError:
             raise InputError(f"{where}, column 'value': must be a number, got "
                              f"{row['value']!r}") from None
-        _check_value(value, row["measure"], where)
+        _check_value(value, measure, where)
         year = row.get("year") or None
-        if year is not None and not year.isdigit():
+        if year is not None and not (year.isdigit() and len(year) == 4):
             raise InputError(f"{where}, column 'year': must be a year, got {year!r}")
-        out.append(MCID(row["outcome_domain"], row["scale"], row["measure"].upper(), value,
-                        row.get("units", ""), row.get("citation", ""),
-                        int(year) if year else None, row.get("doi") or None,
-                        row.get("status", ""), row.get("note", "")))
+        entry = MCID(row["outcome_domain"], row["scale"], measure, value,
+                     row.get("units", ""), row.get("citation", ""),
+                     int(year) if year else None, row.get("doi") or None,
+                     row.get("status", ""), row.get("note", ""))
+        if entry.key in seen:
+            raise InputError(f"{where}, columns 'outcome_domain', 'scale', 'measure': "
+                             f"{', '.join(entry.key)} is already given in row {seen[entry.key]}")
+        seen[entry.key] = i
+        out.append(entry)
     return out

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-LEVELS: tuple[str, ...] = ("high", "moderate", "low", "very low")
+from metaverdict.grade.levels import Level
+
 PEDRO_SERIOUS_BELOW = 6
 _NOT_GRADE = re.compile(r"pedro|risk of bias|quality\s+\d|macdermid|scored", re.I)
 _LEVEL = re.compile(r"\bvery low\b|\bhigh\b|\bmoderate\b|\blow\b", re.I)
@@ -25,14 +26,16 @@ _PEDRO = re.compile(r"PEDro\s+(\d+(?:\.\d+)?)\s*/\s*10", re.I)
 _OUTCOME_WORDS = ("pain", "function", "disability", "cramp", "quality of life")
 
 
-def review_level(text: str | None, outcome: str | None = None) -> tuple[str | None, str | None]:
+def review_level(text: str | None,
+                 outcome: str | None = None) -> tuple[Level | None, str | None]:
     """The certainty level a review states, and a note on how it was read.
 
     Returns
     -------
     (level, note)
-        ``level`` in :data:`LEVELS` or None when the text is not a certainty rating (or does
-        not apply to ``outcome``); ``note`` explains ranges and exclusions.
+        ``level`` (a :class:`~metaverdict.grade.levels.Level`) or None when the text is not
+        a certainty rating (or does not apply to ``outcome``); ``note`` explains ranges and
+        exclusions.
     """
     if not text or _NOT_GRADE.search(text):
         return None, None
@@ -47,7 +50,7 @@ def review_level(text: str | None, outcome: str | None = None) -> tuple[str | No
     found = [m.group(0).lower() for m in _LEVEL.finditer(text)]
     if not found:
         return None, None
-    level = max(found, key=LEVELS.index)
+    level = max((Level(f) for f in found), key=lambda x: x.rank)
     note = None
     if len(set(found)) > 1:
         note = f"review rating {text!r} is a range; its lower end ({level}) is used"

@@ -4,10 +4,17 @@ per treatment the answers (bottom line, evidence map, all questions) of one
 time courses, gaps, opinions), the claim checks made on the same verdicts, and the references.
 Nothing here judges or queries a database: it renders values.
 
->>> from metaverdict.evidence import open_store                     # doctest: +SKIP
->>> from metaverdict.synthesis import read_evidence                 # doctest: +SKIP
->>> with open_store() as store:                                     # doctest: +SKIP
-...     doc = build_report(read_evidence(store), ["dry needling"])
+>>> from datetime import date
+>>> from metaverdict.evidence import open_store
+>>> from metaverdict.synthesis import read_evidence
+>>> with open_store() as store:          # METAVERDICT_DATABASE_URL, else the user data file
+...     evidence = read_evidence(store)
+>>> doc = build_report(evidence, ["PRP"], generated=date(2026, 1, 1))
+>>> doc.title, doc.generated
+('Evidence report: platelet-rich plasma (PRP) injection', '2026-01-01')
+>>> first = doc.parts[0].answers[0]          # the bottom line's first question
+>>> first.outcome, first.comparator_class, first.condition, first.certainty
+('pain', 'sham', 'lateral epicondylitis', 'moderate')
 """
 from __future__ import annotations
 
@@ -16,10 +23,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any
 
 from metaverdict import __version__
 from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_FILE, SUPPLEMENT_KEY, raw_sha256
+from metaverdict.evidence.queries import ResultRow
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import SURROGATE_DOMAINS, MCIDTable
 from metaverdict.report.document import (
@@ -47,6 +54,7 @@ from metaverdict.synthesis import (
     Assessment,
     ClaimCheck,
     EvidenceBase,
+    Overlap,
     StatedClaim,
     Synthesis,
     article_claims,
@@ -69,7 +77,7 @@ def _display_treatment(term: str) -> str:
         else term
 
 
-def _is_secondary(row: Any) -> bool:
+def _is_secondary(row: ResultRow) -> bool:
     return any("secondary summary" in r for r in verification(row))
 
 
@@ -93,8 +101,8 @@ def opinion_flags(assessment: Assessment, store: EvidenceReader) -> tuple[Opinio
 
 def claim_rows(checks: Iterable[ClaimCheck]) -> tuple[ClaimRow, ...]:
     """Display rows for claim checks."""
-    return tuple(ClaimRow(c.claim.id, c.claim.text or c.claim.direction, c.claim.source,
-                          c.status, tuple(c.holds), tuple(c.fails), tuple(c.not_assessable),
+    return tuple(ClaimRow(c.claim.id, c.claim.text or str(c.claim.direction), c.claim.source,
+                          str(c.status), tuple(c.holds), tuple(c.fails), tuple(c.not_assessable),
                           tuple(c.reasons), overreach(c)) for c in checks)
 
 
@@ -106,7 +114,7 @@ def _p_text(raw: str) -> str:
     return f"P {rel} {raw[m.end():]}"                          # type: ignore[union-attr]
 
 
-def _reported(r: Any) -> str:
+def _reported(r: ResultRow) -> str:
     parts = []
     if r.estimate is not None:
         s = f"{r.effect_measure} {r.estimate:g}"
@@ -130,10 +138,10 @@ def _reported(r: Any) -> str:
     return "; ".join(parts)
 
 
-def references(store: EvidenceReader, rows: Sequence[Any],
+def references(store: EvidenceReader, rows: Sequence[ResultRow],
                extra_keys: Iterable[str] = ()) -> tuple[Reference, ...]:
     """References for the sources of ``rows`` (plus ``extra_keys``), each with its numbers."""
-    by_source: dict[str, list[Any]] = defaultdict(list)
+    by_source: dict[str, list[ResultRow]] = defaultdict(list)
     for r in rows:
         by_source[r.source_id].append(r)
     keys = list(dict.fromkeys(list(by_source) + list(extra_keys)))
@@ -179,7 +187,7 @@ def term_words(term: str) -> str:
 def answer_row(a: Answer, anchor: str) -> AnswerRow:
     """Flatten an answer for display."""
     v = a.chosen
-    cert = a.certainty or ""
+    cert = str(a.certainty or "")
     mcid = ""
     if v is not None and v.mcid is not None:
         mcid = v.mcid.describe()
@@ -193,7 +201,7 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
         condition=(a.question.condition or "all conditions")
         + (f" \u00b7 vs {a.question.comparator}" if a.question.comparator else ""),
         headline=a.headline,
-        certainty=cert, verdict=a.verdict, tone=tone(a.verdict, a.certainty),
+        certainty=cert, verdict=str(a.verdict), tone=tone(a.verdict, a.certainty),
         effect=v.effect if v is not None else "",
         absolute=a.absolute_effect.text if a.absolute_effect else "", mcid=mcid,
         source=a.source_id or "",
@@ -310,7 +318,7 @@ def _condition_section(synth: Synthesis, condition: str, verdicts: Sequence[Verd
     return section, [c for c in courses if c is not None]
 
 
-def citation_matrix(ov: Any) -> tuple[tuple[str, ...], ...]:
+def citation_matrix(ov: Overlap) -> tuple[tuple[str, ...], ...]:
     """The citation matrix as display rows: a header (``"trial"``, then the reviews that list
     any trial), then one row per trial with ``"x"`` where a review includes it."""
     if not ov.trials:
@@ -363,7 +371,7 @@ def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
                          tuple(a.not_shown), opinion_flags(a, evidence))
 
 
-def _data_source(evidence: EvidenceBase, rows: Sequence[Any],
+def _data_source(evidence: EvidenceBase, rows: Sequence[ResultRow],
                  n_references: int) -> tuple[str, ...]:
     """The header's lines on where the numbers come from: the store (never a local path),
     the bundled extraction it was seeded with (if any), and how much of it this report uses."""
@@ -391,7 +399,7 @@ def _data_source(evidence: EvidenceBase, rows: Sequence[Any],
     return tuple(lines)
 
 
-def _secondary_rows(rows: Sequence[Any]) -> tuple[str, ...]:
+def _secondary_rows(rows: Sequence[ResultRow]) -> tuple[str, ...]:
     """``"source (timepoints)"`` for each source with numbers read from a secondary summary."""
     timepoints: dict[str, list[str]] = defaultdict(list)
     for r in rows:
@@ -400,7 +408,7 @@ def _secondary_rows(rows: Sequence[Any]) -> tuple[str, ...]:
     return tuple(f"{k} ({', '.join(dict.fromkeys(v))})" for k, v in sorted(timepoints.items()))
 
 
-def build_report(evidence: Any, treatments: Sequence[str], *,
+def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
                  mcid_table: MCIDTable | None = None,
                  claims: Sequence[StatedClaim] | None = None, generated: date | None = None,
                  progress: Callable[[str], None] | None = None,
@@ -409,8 +417,9 @@ def build_report(evidence: Any, treatments: Sequence[str], *,
 
     Parameters
     ----------
-    evidence : EvidenceBase or metaverdict.evidence.Store
-        The evidence, read once (a store is read into an :class:`EvidenceBase` first).
+    evidence : EvidenceReader
+        The evidence, read once: an :class:`EvidenceBase`, or a store
+        (:class:`metaverdict.evidence.Store`), which is read into one first.
     treatments : sequence of str
         Treatment names or aliases (``"dry needling"``, ``"PRP"``, ``"corticosteroid
         injection"``), resolved through the vocabulary.

@@ -14,13 +14,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from metaverdict.verdict import Verdict
+from metaverdict.synthesis.answers import NO_RESULT
+from metaverdict.synthesis.claim_check import ClaimStatus
+from metaverdict.verdict import Category, Direction, Verdict
 
 #: The treatments ``--all`` covers, as vocabulary terms.
 ALL_TREATMENTS: tuple[str, ...] = ("dry needling", "platelet-rich plasma injection",
                                    "corticosteroid injection")
-#: The marker the evidence layer puts into the indirectness reasons of a number read from a
-#: news report, summary page or critically appraised topic rather than the paper itself.
+#: The marker the synthesis puts into the *verification* flags of a number read from a news
+#: report, summary page or critically appraised topic rather than the paper itself.
 SECONDARY_SUMMARY = "secondary summary"
 
 #: CSS class (and Markdown marker) per verdict category.
@@ -36,13 +38,10 @@ CERTAINTY_SYMBOL: dict[str, str] = {"high": "\u2295\u2295\u2295\u2295",
                                     "moderate": "\u2295\u2295\u2295\u25ef",
                                     "low": "\u2295\u2295\u25ef\u25ef",
                                     "very low": "\u2295\u25ef\u25ef\u25ef"}
-#: Direction of a verdict category (for the colour's hue).
-CATEGORY_DIRECTION: dict[str, str] = {
-    "important benefit": "benefit", "benefit below the MCID": "benefit",
-    "benefit, size uncertain": "benefit", "no important difference": "none",
-    "no significant difference": "none", "harm, size uncertain": "harm",
-    "harm below the MCID": "harm", "important harm": "harm", "inconclusive": "unknown",
-    "no trial evidence (opinion only)": "unknown", "no result stored": "unknown"}
+#: Direction of a verdict category (for the colour's hue); an answer with no result stored
+#: has none.
+CATEGORY_DIRECTION: dict[str, Direction] = {**{c: c.direction for c in Category},
+                                            NO_RESULT: Direction.UNKNOWN}
 #: Legend of the colours: hue = direction, depth = certainty (very low: outline only).
 TONE_LEGEND: tuple[tuple[str, str], ...] = (
     ("benefit", "favours the treatment"), ("harm", "favours the comparator (or harms)"),
@@ -57,8 +56,9 @@ def tone(category: str, certainty: str | None) -> str:
     return f"tone-{CATEGORY_DIRECTION.get(category, 'unknown')}-{level}"
 
 
-STATUS_CLASS: dict[str, str] = {"supported": "benefit", "partly supported": "unclear",
-                                "not supported": "harm", "no evidence": "opinion"}
+STATUS_CLASS: dict[str, str] = {
+    ClaimStatus.SUPPORTED: "benefit", ClaimStatus.PARTLY_SUPPORTED: "unclear",
+    ClaimStatus.NOT_SUPPORTED: "harm", ClaimStatus.NO_EVIDENCE: "opinion"}
 
 
 # -- the model ---------------------------------------------------------------------------
@@ -249,7 +249,7 @@ class ClaimRow:
     def beyond_data(self) -> bool:
         """True where the claim says more than the stored numbers show: it is not (fully)
         supported, or part of it cannot be assessed from them."""
-        return self.status != "supported" or bool(self.not_assessable)
+        return self.status != ClaimStatus.SUPPORTED or bool(self.not_assessable)
 
 
 @dataclass(frozen=True)
@@ -353,7 +353,7 @@ def _mcid_text(v: Verdict) -> tuple[str, str]:
 def finding(v: Verdict) -> Finding:
     """Flatten a :class:`~metaverdict.verdict.Verdict` into a summary-of-findings row."""
     body = v.body
-    secondary = bool(body and any(SECONDARY_SUMMARY in r for r in body.indirectness))
+    secondary = bool(body and any(SECONDARY_SUMMARY in r for r in body.verification))
     label = re.sub(r"\s*\[[^\]]*\]\s*$", "", v.label)          # sources are shown separately
     if v.timepoint and label.endswith(v.timepoint):                # so is the timepoint
         label = label[: -len(v.timepoint)].rstrip(" ,")
@@ -366,7 +366,7 @@ def finding(v: Verdict) -> Finding:
     return Finding(anchor=anchor, treatment=v.claim.treatment, condition=v.claim.condition,
                    comparator=v.claim.comparator, outcome=v.claim.outcome, label=label,
                    timepoint=v.timepoint, window=v.claim.window, effect=v.effect, mcid=mcid,
-                   mcid_source=mcid_src, certainty=v.level or "", certainty_reasons=reasons,
-                   category=v.category, statement=v.statement, rule=v.rule,
-                   reasons=tuple(v.reasons), basis=body.basis if body else "expert opinion",
+                   mcid_source=mcid_src, certainty=str(v.level or ""), certainty_reasons=reasons,
+                   category=str(v.category), statement=v.statement, rule=v.rule,
+                   reasons=tuple(v.reasons), basis=str(body.basis) if body else "expert opinion",
                    sources=tuple(v.sources), secondary=secondary)

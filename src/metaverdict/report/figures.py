@@ -22,13 +22,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
+import metaverdict.report.plots._style as st
 from metaverdict._results import fmt_p_relation
 from metaverdict.grade.body import is_ratio
+from metaverdict.grade.levels import Basis, Level
 from metaverdict.report.document import CATEGORY_DIRECTION, Figure, TimeCourseSection, finding
-from metaverdict.report.plots import _style as st
 from metaverdict.report.plots import forest_plot, time_course_plot
 from metaverdict.synthesis.assess import time_course_from
-from metaverdict.verdict import Verdict
+from metaverdict.synthesis.synthesize import Synthesis
+from metaverdict.verdict import Direction, Verdict
 
 #: Colour per direction and certainty (the HTML tones): hue = direction, depth = certainty.
 TONE_COLOR: dict[str, dict[str, str]] = {
@@ -125,8 +127,8 @@ def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float 
         if lo is not None and hi is not None:
             ax.plot([conv(lo), conv(hi)], [y, y], color=color, lw=1.6, solid_capstyle="butt")
             xs += [conv(lo), conv(hi)]
-        very_low = v.level in (None, "very low")
-        ax.plot([conv(est)], [y], marker="s" if b.basis == "pooled primary trials" else "o",
+        very_low = v.level in (None, Level.VERY_LOW)
+        ax.plot([conv(est)], [y], marker="s" if b.basis is Basis.POOLED_TRIALS else "o",
                 ms=6, color="white" if very_low else color, mec=color,
                 mew=1.4 if very_low else 0.6, zorder=3)
         xs.append(conv(est))
@@ -232,9 +234,9 @@ def _signed_bound(v: Verdict) -> float | None:
     if b.smd_bound_relation and b.smd_bound_relation.startswith("<"):
         return float(b.smd_bound)
     harm_sign = 1.0 if b.lower_is_better else -1.0
-    if v.direction == "harm":
+    if v.direction is Direction.HARM:
         return harm_sign * b.smd_bound
-    if v.direction == "benefit":
+    if v.direction is Direction.BENEFIT:
         return -harm_sign * b.smd_bound
     return None
 
@@ -243,7 +245,7 @@ def _trial_days(tc: Sequence[Verdict]) -> list[Verdict]:
     """The single-day verdicts of the trial measured on the most days (at least two)."""
     by_trial: dict[tuple[str, ...], list[Verdict]] = defaultdict(list)
     for v in tc:
-        if v.body is not None and v.body.basis == "single trial" \
+        if v.body is not None and v.body.basis is Basis.SINGLE_TRIAL \
                 and v.body.timepoint_days is not None:
             by_trial[v.sources].append(v)
     trials = [vs for vs in by_trial.values()
@@ -296,7 +298,7 @@ def _ranges(tc: Sequence[Verdict], sources: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def time_course_section(synth: Any, condition: str, outcome: str, *,
+def time_course_section(synth: Synthesis, condition: str, outcome: str, *,
                         fig_id: str) -> TimeCourseSection | None:
     """A time course for the synthesis' treatment in ``condition``/``outcome`` when one trial
     reports results for at least two single days; ``None`` otherwise.
@@ -308,7 +310,7 @@ def time_course_section(synth: Any, condition: str, outcome: str, *,
     band over those days. Days the trial did not measure are not drawn at all.
     """
     tc = time_course_from(synth.assessment.verdicts, synth.rows, outcome, condition)
-    day_verdicts = _trial_days(tc)
+    day_verdicts = _trial_days(tc.verdicts)
     points, unreported, notes, smd = _day_points(day_verdicts)
     if not points:
         return None
@@ -316,7 +318,7 @@ def time_course_section(synth: Any, condition: str, outcome: str, *,
     mcids = [v.mcid.value for v in day_verdicts if v.mcid is not None]
     mcid = mcids[-1] if mcids else None
     sources = {s for v in day_verdicts for s in v.sources}
-    ranges = _ranges(tc, sources)
+    ranges = _ranges(tc.verdicts, sources)
     notes += [f"{v.label}: {v.effect}, covers {v.timepoint!r}, so it cannot be placed on a "
               "single day" for v in tc if v.body is not None and v.body.timepoint_days is None
               and not sources & set(v.sources)]

@@ -4,12 +4,16 @@ The store is read once (:func:`read_evidence`); :func:`synthesize` judges a trea
 (bodies of evidence, certainty, verdicts, answers, overlap); the report, ``metaverdict answer``
 and the web app render those values.
 
->>> import metaverdict as mv                                        # doctest: +SKIP
->>> for a in mv.synthesis.answers("dry needling"):                  # doctest: +SKIP
-...     print(a.question.describe(), "->", a.headline, a.certainty)
+>>> import metaverdict as mv
+>>> for a in mv.synthesis.answers("dry needling")[1:3]:   # the default store, seeded
+...     print(a.question.describe(), "->", a.headline, f"({a.certainty})")
+dry needling vs sham, pain, short term (myofascial pain) -> the evidence is very
+uncertain (very low)
+dry needling vs sham, pain, short term (plantar heel pain) -> may reduce pain slightly (low)
 """
 from __future__ import annotations
 
+from metaverdict.evidence.opening import open_store
 from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, typical_sd
@@ -73,7 +77,6 @@ def answers(treatment: str, *, evidence: EvidenceBase | None = None,
     """
     if evidence is None:
         if store is None:
-            from metaverdict.evidence.store import open_store
             with open_store() as s:
                 evidence = read_evidence(s)
         else:

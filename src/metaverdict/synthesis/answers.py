@@ -37,11 +37,14 @@ from typing import Any
 
 from metaverdict._results import ResultMixin, format_table
 from metaverdict.evidence.queries import IncludedTrialRow, ResultRow
-from metaverdict.grade.review_rating import LEVELS
+from metaverdict.evidence.vocabulary import Vocabulary
+from metaverdict.grade.body import is_ratio
+from metaverdict.grade.levels import LEVELS, Basis, Level
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, absolute_effect
 from metaverdict.synthesis.overlap import Overlap, overlap
 from metaverdict.synthesis.terms import TERMS, visit_days
-from metaverdict.verdict.verdicts import OPINION_ONLY, Verdict
+from metaverdict.verdict.record import Verdict
+from metaverdict.verdict.rules import Category, Direction
 from metaverdict.verdict.wording import headline
 
 #: Conditions that stand for "all conditions" (reviews pooling several conditions).
@@ -57,7 +60,7 @@ COMPARATOR_ORDER: tuple[str, ...] = ("sham", "sham-or-no-treatment", "no-treatme
                                      "add-on", "usual-care", "mixed", "technique", "any")
 OUTCOME_ORDER: tuple[str, ...] = ("pain", "function", ADVERSE_EVENTS, "recurrence",
                                   "treatment-success", "cramping")
-DIRECTIONS = ("benefit", "harm", "none", "unknown")
+DIRECTIONS: tuple[Direction, ...] = tuple(Direction)
 _SUBGROUP = re.compile(r"subgroup", re.I)
 
 
@@ -121,11 +124,12 @@ class Answer(ResultMixin):
         evidence is very uncertain").
     statement : str
         The full GRADE-style sentence with the effect and the MCID.
-    certainty : str or None
+    certainty : Level or None
         ``high``, ``moderate``, ``low``, ``very low``; None without trial evidence.
     verdict : str
-        The category (:data:`metaverdict.verdict.rules.CATEGORIES`, or ``no result stored``).
-    direction : str
+        The category (a :class:`~metaverdict.verdict.rules.Category`), or
+        :data:`NO_RESULT` (``no result stored``).
+    direction : Direction
         ``benefit``, ``harm``, ``none`` or ``unknown``.
     chosen : Verdict or None
         The verdict chosen to answer (None when nothing is stored).
@@ -145,9 +149,9 @@ class Answer(ResultMixin):
     question: Question
     headline: str
     statement: str
-    certainty: str | None
+    certainty: Level | None
     verdict: str
-    direction: str
+    direction: Direction
     chosen: Verdict | None
     absolute_effect: AbsoluteEffect | None = None
     other_sources: tuple[OtherSource, ...] = ()
@@ -170,8 +174,7 @@ class Answer(ResultMixin):
         b = self.chosen.body if self.chosen else None
         if b is None or b.estimate is None:
             return None
-        ratio = (b.measure or "").split(" ")[0].upper() in ("RR", "OR", "HR")
-        null = "1" if ratio else "0"
+        null = "1" if is_ratio(b.measure) else "0"
         when = (None if b.lower_is_better is None or b.measure == "NNT" else
                 f"estimate {'<' if b.lower_is_better else '>'} {null}")
         return {"measure": b.measure, "estimate": b.estimate, "ci_lower": b.ci_lower,
@@ -221,7 +224,7 @@ class Answer(ResultMixin):
         return "\n".join(lines)
 
 
-def question_of(v: Verdict, vocabulary: Any = None) -> Question:
+def question_of(v: Verdict, vocabulary: Vocabulary | None = None) -> Question:
     """The question a verdict answers. Against an active treatment the question also names
     which one (a known treatment term found in the comparator's name, e.g. "corticosteroid
     injection", else the name itself): PRP vs corticosteroid and PRP vs autologous blood are
@@ -234,7 +237,8 @@ def question_of(v: Verdict, vocabulary: Any = None) -> Question:
     return Question(c.treatment, cond, c.outcome, c.comparator, c.window, comp)
 
 
-def active_comparator(name: str, vocabulary: Any = None, treatment: str = "") -> str:
+def active_comparator(name: str, vocabulary: Vocabulary | None = None,
+                      treatment: str = "") -> str:
     """The active comparator a question is about: a vocabulary treatment term named in
     ``name`` (or a name that is exactly one of its aliases), other than the treatment itself
     ("no PRP" does not make PRP the comparator; "other therapies incl. physiotherapy" is not
@@ -251,7 +255,7 @@ def active_comparator(name: str, vocabulary: Any = None, treatment: str = "") ->
 
 
 def _level_rank(v: Verdict) -> int:
-    return LEVELS.index(v.level) if v.level in LEVELS else len(LEVELS)
+    return v.level.rank if v.level is not None else len(LEVELS)
 
 
 def _representative(vs: list[Verdict]) -> tuple[Verdict, list[Verdict]]:
@@ -268,14 +272,14 @@ def _representative(vs: list[Verdict]) -> tuple[Verdict, list[Verdict]]:
 def _choice_key(v: Verdict) -> tuple[Any, ...]:
     b = v.body
     assert b is not None
-    return (0 if b.basis == "pooled primary trials" else 1, _level_rank(v),
+    return (0 if b.basis is Basis.POOLED_TRIALS else 1, _level_rank(v),
             0 if b.has_ci else 1, 0 if b.estimate is not None else 1, -(b.year or 0),
             -(b.k or 0))
 
 
-def relation(a: str, b: str) -> str:
+def relation(a: Direction, b: Direction) -> str:
     """``consistent``, ``conflicting`` or ``unclear`` for two directions."""
-    if "unknown" in (a, b):
+    if Direction.UNKNOWN in (a, b):
         return "unclear"
     return "consistent" if a == b else "conflicting"
 
@@ -300,7 +304,7 @@ def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[Inc
     ordered = sorted(reps.values(), key=lambda rd: _choice_key(rd[0]))
     chosen, details = ordered[0]
     others = [rep for rep, _ in ordered[1:]]
-    reviews = [s for v in [chosen, *others] if v.body and v.body.basis == "review pooled result"
+    reviews = [s for v in [chosen, *others] if v.body and v.body.basis is Basis.REVIEW
                for s in v.sources]
     ov = overlap(reviews, included) if len(set(reviews)) >= 2 else None
     return Answer(
@@ -314,20 +318,22 @@ def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[Inc
 
 def _opinion_answer(v: Verdict) -> Answer:
     q = Question(v.claim.treatment, v.claim.condition, "any", "any", "any")
-    return Answer(q, headline(q.treatment, "any", OPINION_ONLY, None, "any"), v.statement,
-                  None, OPINION_ONLY, "unknown", v)
+    return Answer(q, headline(q.treatment, "any", Category.OPINION_ONLY, None, "any"),
+                  v.statement, None, Category.OPINION_ONLY, Direction.UNKNOWN, v)
 
 
 def _no_adverse_events(treatment: str) -> Answer:
     q = Question(treatment, None, ADVERSE_EVENTS, "any", "any")
     text = (f"No adverse-event result for {treatment} is stored: the evidence base says "
             "nothing about its harms, which is not evidence that there are none.")
-    return Answer(q, "no adverse-event result stored", text, None, NO_RESULT, "unknown", None)
+    return Answer(q, "no adverse-event result stored", text, None, NO_RESULT, Direction.UNKNOWN,
+                  None)
 
 
 def build_answers(treatment: str, verdicts: Sequence[Verdict],
                   included: Iterable[IncludedTrialRow], rows: Iterable[ResultRow],
-                  sd: TypicalSD | None, vocabulary: Any = None) -> tuple[Answer, ...]:
+                  sd: TypicalSD | None,
+                  vocabulary: Vocabulary | None = None) -> tuple[Answer, ...]:
     """One answer per question of a treatment's verdicts, in bottom-line order."""
     included = tuple(included)
     by_id = {r.id: r for r in rows}

@@ -20,14 +20,21 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+import pandas as pd
 
 from metaverdict._results import ResultMixin, format_table
+from metaverdict.evidence.queries import ResultRow
 from metaverdict.evidence.reader import EvidenceReader
+from metaverdict.grade.body import Body
 from metaverdict.grade.certainty import rate_certainty
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.bodies import bodies_from_rows, mcid_for
-from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
+from metaverdict.synthesis.evidence import treatment_rows
+from metaverdict.verdict.record import Verdict
+from metaverdict.verdict.rules import Direction
+from metaverdict.verdict.verdicts import opinion_verdict, verdict_for
 
 INERT = ("sham",)
 
@@ -74,9 +81,8 @@ class Assessment(_VerdictSequence, ResultMixin):
     not_shown: tuple[str, ...]
     _repr_fields = ()
 
-    def frame(self) -> Any:
+    def frame(self) -> pd.DataFrame:
         """Summary-of-findings table as a pandas DataFrame (one row per verdict)."""
-        import pandas as pd
         return pd.DataFrame([v.row() for v in self.verdicts])
 
     def summary(self) -> str:
@@ -111,7 +117,7 @@ class TimeCourse(_VerdictSequence, ResultMixin):
         return "\n".join(lines + [f"gap: {g}" for g in self.gaps])
 
 
-def judge_bodies(bodies: list[Any], table: MCIDTable, *,
+def judge_bodies(bodies: list[Body], table: MCIDTable, *,
                  unknown_risk_of_bias: Literal["serious", "not serious"] = "serious"
                  ) -> list[Verdict]:
     """MCID, certainty and verdict for each body."""
@@ -135,10 +141,12 @@ def assess(store: EvidenceReader, treatment: str | None = None,
 
     Parameters
     ----------
-    store : metaverdict.evidence.Store
-        The evidence store.
+    store : EvidenceReader
+        The evidence: a :class:`~metaverdict.evidence.Store` or a snapshot of one
+        (:class:`~metaverdict.synthesis.EvidenceBase`).
     treatment, condition : str, optional
-        Filters, as for ``store.results``.
+        Filters, as for ``store.results``; a treatment's rows include head-to-head rows where
+        it is the comparator, mirrored (:func:`~metaverdict.synthesis.evidence.treatment_rows`).
     mcid_table : MCIDTable, optional
         Default: :meth:`MCIDTable.bundled`.
     unknown_risk_of_bias : {"serious", "not serious"}
@@ -151,8 +159,7 @@ def assess(store: EvidenceReader, treatment: str | None = None,
         ``not_shown``.
     """
     table = mcid_table or MCIDTable.bundled()
-    rows = (store.treatment_rows(treatment) if treatment and hasattr(store, "treatment_rows")
-            else store.results(treatment=treatment))
+    rows = treatment_rows(store, treatment) if treatment else store.results()
     if condition is not None:
         rows = [r for r in rows if r.condition.lower() == condition.lower()]
     verdicts = judge_bodies(bodies_from_rows(rows, table), table,
@@ -187,7 +194,7 @@ def not_shown(verdicts: list[Verdict]) -> list[str]:
     for (t, c), vs in sorted(by_tc.items()):
         inert = [v for v in vs if v.claim.comparator in INERT]
         pain_benefit = [v for v in inert if v.claim.outcome == "pain"
-                        and v.direction == "benefit" and v.statistically_significant]
+                        and v.direction is Direction.BENEFIT and v.statistically_significant]
         func_any_other = sorted({v.claim.comparator for v in vs if v.claim.outcome == "function"
                                  and v.claim.comparator not in INERT})
         if not pain_benefit:
@@ -205,12 +212,13 @@ def not_shown(verdicts: list[Verdict]) -> list[str]:
                     else "no function result is stored")
             out.append(f"{t} in {c}: pain benefit vs sham/placebo ({srcs}), but no stored "
                        f"trial result compares function with sham or placebo ({tail}).")
-        elif not any(v.direction == "benefit" and v.statistically_significant for v in func_inert):
+        elif not any(v.direction is Direction.BENEFIT and v.statistically_significant
+                     for v in func_inert):
             out.append(f"{t} in {c}: pain benefit vs sham/placebo ({srcs}), but no "
                        "significant function benefit vs sham or placebo.")
         if not any(v.claim.window == "long" for v in vs):
             out.append(f"{t} in {c}: no result beyond 26 weeks (long term) is stored.")
-        elif not any(v.claim.window == "long" and v.direction == "benefit"
+        elif not any(v.claim.window == "long" and v.direction is Direction.BENEFIT
                      and v.statistically_significant for v in inert):
             out.append(f"{t} in {c}: no significant long-term (> 26 weeks) benefit vs sham or "
                        "placebo.")
@@ -229,7 +237,7 @@ def time_course(store: EvidenceReader, treatment: str, condition: str, outcome: 
     return time_course_from(verdicts, rows, outcome)
 
 
-def time_course_from(verdicts: Iterable[Verdict], rows: Iterable[Any], outcome: str,
+def time_course_from(verdicts: Iterable[Verdict], rows: Iterable[ResultRow], outcome: str,
                      condition: str | None = None) -> TimeCourse:
     """A time course from verdicts already judged and the rows behind them.
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from metaverdict.evidence.queries import ResultRow
 from metaverdict.grade.body import Body, is_ratio
+from metaverdict.grade.levels import Basis
 from metaverdict.grade.mcid import MCID, MCIDMatch, MCIDTable
 from metaverdict.models import meta_analysis
 from metaverdict.synthesis.terms import term_of, terms
@@ -117,7 +118,7 @@ def reported_text(r: ResultRow) -> str | None:
 
 def body_from_row(r: ResultRow, term: str | None = None) -> Body:
     """A single-trial or review body from one row."""
-    basis = "single trial" if r.kind == "primary" else "review pooled result"
+    basis = Basis.SINGLE_TRIAL if r.kind == "primary" else Basis.REVIEW
     cert = r.certainty
     nnt = r.measure == "NNT"
     return Body(
@@ -131,13 +132,13 @@ def body_from_row(r: ResultRow, term: str | None = None) -> Body:
         estimate=r.estimate if nnt else r.harmonised_estimate,
         ci_lower=r.ci_lower if nnt else r.harmonised_ci_lower,
         ci_upper=r.ci_upper if nnt else r.harmonised_ci_upper,
-        k=r.k_studies if basis == "review pooled result" else 1,
+        k=r.k_studies if basis is Basis.REVIEW else 1,
         n_treatment=r.n_treatment, n_control=r.n_control, i2=r.i2,
         p_relation=r.p_relation, p_number=r.p_number,
         smd_bound_relation=r.smd_bound_relation, smd_bound=r.smd_bound,
         direction_reported=r.direction_reported,
         risk_of_bias=(cert,) if cert else (),
-        review_certainty=cert if basis == "review pooled result" else None,
+        review_certainty=cert if basis is Basis.REVIEW else None,
         indirectness=indirectness(r), verification=verification(r),
         stated_mid=r.stated_mid, stated_mid_text=r.stated_mid_text, year=source_year(r),
         reported=reported_text(r), result_ids=(r.id,), source_ids=(r.source_id,),
@@ -168,7 +169,7 @@ def pool_rows(rows: list[ResultRow], term: str | None = None) -> Body:
     return Body(
         treatment=first.treatment, comparator=first.comparator_class, condition=first.condition,
         outcome=first.outcome_domain, window=claim_key(first, term)[4],
-        basis="pooled primary trials",
+        basis=Basis.POOLED_TRIALS,
         label=f"{len(rows)} trials pooled ({', '.join(labels)}), {first.timepoint_raw}",
         comparator_name=first.comparator_name, outcome_instrument=first.outcome_instrument,
         outcome_scale=first.outcome_scale, lower_is_better=first.lower_is_better,

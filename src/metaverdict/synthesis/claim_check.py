@@ -2,7 +2,7 @@
 
 A :class:`StatedClaim` names a treatment, comparator, condition(s), outcome, timepoint (text
 and an optional day range), a direction and the significance claimed. It is checked against
-the verdicts of :func:`metaverdict.verdict.assess.assess`, split into *parts* (one per
+the verdicts of :func:`metaverdict.synthesis.assess.assess`, split into *parts* (one per
 condition; one per day for a day range of up to 14 days; one per matching verdict
 otherwise), each of which holds, fails or cannot be assessed:
 
@@ -37,6 +37,9 @@ rated above it.
 
 Claim files (CSV or JSON list of objects) have the columns of :data:`CLAIM_COLUMNS`;
 ``treatment`` and ``direction`` are required; several conditions are separated by ``;``.
+
+Directions, significance, scope, part states and statuses are :class:`enum.StrEnum` members
+(each is its own text, so output and comparisons with the plain strings are unchanged).
 """
 from __future__ import annotations
 
@@ -44,49 +47,117 @@ import csv
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from metaverdict._results import ResultMixin, format_table
+from metaverdict._results import ResultMixin
 from metaverdict.errors import InputError
 from metaverdict.evidence.reader import EvidenceReader
+from metaverdict.grade.levels import LEVELS, Level
 from metaverdict.grade.mcid import MCIDTable
-from metaverdict.grade.review_rating import LEVELS
-from metaverdict.synthesis.assess import assess
-from metaverdict.verdict.verdicts import Verdict
+from metaverdict.synthesis.assess import Assessment, assess
+from metaverdict.verdict.record import Verdict
+from metaverdict.verdict.rules import Category, Direction
+
+
+class ClaimDirection(StrEnum):
+    """What a claim says (rules per direction in the module docstring)."""
+
+    BENEFIT = "benefit"
+    HARM = "harm"
+    NO_DIFFERENCE = "no difference"
+    NO_BENEFIT_SHOWN = "no benefit shown"
+    NO_TRIAL_EVIDENCE = "no trial evidence"
+    RESPONDERS = "responders"
+
+
+class Significance(StrEnum):
+    """The significance a benefit or harm claim states (``""``: not stated)."""
+
+    UNSTATED = ""
+    STATISTICALLY = "statistically"
+    CLINICALLY = "clinically"
+    BOTH = "both"
+
+
+class Scope(StrEnum):
+    """``all``: every part must hold; ``some``: an existential claim, one part is enough."""
+
+    ALL = "all"
+    SOME = "some"
+
+
+class PartState(StrEnum):
+    """One part of a claim check: it holds, fails or cannot be assessed."""
+
+    HOLDS = "holds"
+    FAILS = "fails"
+    UNKNOWN = "unknown"
+
+
+class ClaimStatus(StrEnum):
+    """The outcome of a claim check (rules in the module docstring)."""
+
+    SUPPORTED = "supported"
+    PARTLY_SUPPORTED = "partly supported"
+    NOT_SUPPORTED = "not supported"
+    NO_EVIDENCE = "no evidence"
+
 
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "treatment", "comparator", "condition", "outcome",
                                   "timepoint", "days_min", "days_max", "direction",
                                   "significance", "certainty", "scope", "source", "text")
-DIRECTIONS = ("benefit", "harm", "no difference", "no benefit shown", "no trial evidence",
-              "responders")
+DIRECTIONS: tuple[ClaimDirection, ...] = tuple(ClaimDirection)
 _HTE = re.compile(r"variance ratio|lnVR|SD ratio|moderat|belie|expectation", re.I)
-SIGNIFICANCE = ("", "statistically", "clinically", "both")
-STATUSES = ("supported", "partly supported", "not supported", "no evidence")
+SIGNIFICANCE: tuple[Significance, ...] = tuple(Significance)
+STATUSES: tuple[ClaimStatus, ...] = tuple(ClaimStatus)
 _PER_DAY_MAX = 14
 
 
 @dataclass(frozen=True, repr=False)
 class StatedClaim(ResultMixin):
-    """A claim in words, structured (see the module docstring)."""
+    """A claim in words, structured (see the module docstring).
+
+    ``direction``, ``significance``, ``scope`` and ``certainty`` may be given as their
+    strings; they are stored as :class:`ClaimDirection`, :class:`Significance`,
+    :class:`Scope` and :class:`~metaverdict.grade.levels.Level` (``certainty`` None or ""
+    when no certainty is claimed).
+    """
 
     id: str
     treatment: str
-    direction: str
+    direction: ClaimDirection
     comparator: str = "any"
     conditions: tuple[str, ...] = ("any",)
     outcome: str = "any"
     timepoint: str = ""
     days_min: float | None = None
     days_max: float | None = None
-    significance: str = ""
-    certainty: str = ""
-    scope: str = "all"
+    significance: Significance = Significance.UNSTATED
+    certainty: Level | None = None
+    scope: Scope = Scope.ALL
     source: str = ""
     text: str = ""
     _repr_fields = ("id", "treatment", "direction")
+
+    def __post_init__(self) -> None:
+        kinds: tuple[tuple[str, type[StrEnum]], ...] = (
+            ("direction", ClaimDirection), ("significance", Significance), ("scope", Scope),
+            ("certainty", Level))
+        for name, kind in kinds:
+            value = getattr(self, name)
+            if name == "certainty" and not value:
+                object.__setattr__(self, name, None)
+                continue
+            try:
+                object.__setattr__(self, name, kind(value))
+            except ValueError:
+                raise InputError(f"claim {self.id!r}, field {name!r}: must be one of "
+                                 f"{', '.join(repr(str(k)) for k in kind)}, got "
+                                 f"{value!r}") from None
 
 
 @dataclass(frozen=True, repr=False)
@@ -98,7 +169,7 @@ class ClaimCheck(ResultMixin):
     """
 
     claim: StatedClaim
-    status: str
+    status: ClaimStatus
     holds: tuple[str, ...]
     fails: tuple[str, ...]
     not_assessable: tuple[str, ...]
@@ -163,10 +234,11 @@ def parse_claims(records: list[dict[str, Any]], name: str = "claims") -> list[St
         if lo is not None and hi is not None and lo > hi:
             raise InputError(f"{where}, column 'days_max': must not be below days_min, got {hi:g}")
         conds = tuple(c.strip() for c in (rec.get("condition") or "any").split(";") if c.strip())
-        out.append(StatedClaim(rec.get("id") or str(i), rec["treatment"], d,
+        out.append(StatedClaim(rec.get("id") or str(i), rec["treatment"], ClaimDirection(d),
                                rec.get("comparator") or "any", conds or ("any",),
                                rec.get("outcome") or "any", rec.get("timepoint", ""), lo, hi,
-                               sig, cert, scope, rec.get("source", ""), rec.get("text", "")))
+                               Significance(sig), Level(cert) if cert else None, Scope(scope),
+                               rec.get("source", ""), rec.get("text", "")))
     return out
 
 
@@ -239,31 +311,31 @@ def _where(v: Verdict) -> str:
     return f"{v.claim.condition}, {v.claim.outcome}, {v.label} vs {v.claim.comparator}"
 
 
-def _judge_effect(claim: StatedClaim, v: Verdict) -> list[tuple[str, str]]:
-    """Parts ('holds' | 'fails' | 'unknown', reason) of a benefit/harm claim on one verdict:
-    the statistical part, then the clinical part when claimed."""
-    want = claim.direction
+def _judge_effect(claim: StatedClaim, v: Verdict) -> list[tuple[PartState, str]]:
+    """Parts of a benefit/harm claim on one verdict: the statistical part, then the clinical
+    part when claimed."""
+    want = Direction(claim.direction)
     sig = v.statistically_significant
     if sig is None:
-        return [("unknown", f"{_where(v)}: significance not reported ({v.effect})")]
+        return [(PartState.UNKNOWN, f"{_where(v)}: significance not reported ({v.effect})")]
     if not sig or v.direction != want:
         what = ("no significant difference" if not sig else f"significant {v.direction}")
-        return [("fails", f"{_where(v)}: {what} ({v.effect})")]
+        return [(PartState.FAILS, f"{_where(v)}: {what} ({v.effect})")]
     stat = f"{_where(v)}: statistically significant {want} ({v.effect})"
-    out = [("holds", stat)]
-    if claim.significance in ("", "statistically"):
+    out = [(PartState.HOLDS, stat)]
+    if claim.significance in (Significance.UNSTATED, Significance.STATISTICALLY):
         return out
     clin = f"{_where(v)}: clinically important {want}"
     b = v.body
     if b is not None and b.estimate is None and b.smd_bound is not None:
-        out.append(("unknown", f"{clin} not established: {v.rule}; without means and SDs "
-                    "the size on the raw scale cannot be judged"))
+        out.append((PartState.UNKNOWN, f"{clin} not established: {v.rule}; without means and "
+                    "SDs the size on the raw scale cannot be judged"))
     elif v.clinically_important is None:
-        out.append(("unknown", f"{clin} not assessable ({v.rule})"))
+        out.append((PartState.UNKNOWN, f"{clin} not assessable ({v.rule})"))
     elif v.clinically_important:
-        out.append(("holds", f"{clin}: reaches the MCID ({v.category})"))
+        out.append((PartState.HOLDS, f"{clin}: reaches the MCID ({v.category})"))
     else:
-        out.append(("fails", f"{clin}: below the MCID ({v.category})"))
+        out.append((PartState.FAILS, f"{clin}: below the MCID ({v.category})"))
     return out
 
 
@@ -277,104 +349,154 @@ def _day_specific(claim: StatedClaim, v: Verdict) -> bool:
     return lo is not None and hi is not None and cl <= lo and hi <= ch
 
 
+# -- judging, one function per direction -------------------------------------------------
+@dataclass
+class _Parts:
+    """What a check finds, part by part, in the order found."""
+
+    found: dict[PartState, list[str]] = field(
+        default_factory=lambda: {state: [] for state in PartState})
+    reasons: list[str] = field(default_factory=list)
+    used: list[Verdict] = field(default_factory=list)
+
+    def add(self, state: PartState, why: str) -> None:
+        """Record one part."""
+        self.found[state].append(why)
+
+
+def _no_trial_evidence(claim: StatedClaim, cond: str, store: EvidenceReader,
+                       parts: _Parts) -> None:
+    """Holds where the store has no result for the treatment in ``cond``."""
+    rows = store.results(treatment=claim.treatment, condition=cond)
+    if rows:
+        srcs = sorted({r.source_id for r in rows})
+        comps = sorted({r.comparator_class for r in rows})
+        parts.add(PartState.FAILS, f"{cond}: {len(srcs)} source(s) report trial-based results "
+                                   f"({', '.join(srcs)}; comparators: {', '.join(comps)})")
+    else:
+        parts.add(PartState.HOLDS, f"{cond}: no trial result stored for {claim.treatment}")
+
+
+def _no_benefit_shown(claim: StatedClaim, cond: str, vs: list[Verdict], a: Assessment,
+                      parts: _Parts) -> None:
+    """Holds where no matching verdict shows a significant benefit; with none matching, the
+    results against other comparators are noted (absence is not evidence of no benefit)."""
+    good = [v for v in vs if v.direction is Direction.BENEFIT and v.statistically_significant]
+    if good:
+        for v in good:
+            parts.add(PartState.FAILS, f"{cond}: significant benefit in {_where(v)} ({v.effect})")
+        return
+    if vs:
+        parts.add(PartState.HOLDS, f"{cond}: none of {len(vs)} matching result(s) shows a "
+                                   "significant benefit")
+        return
+    others = [v for v in a.verdicts if v.body is not None and v.claim.condition == cond
+              and (claim.outcome == "any" or v.claim.outcome == claim.outcome)]
+    parts.add(PartState.HOLDS, f"{cond}: no {claim.outcome} result vs {claim.comparator} is "
+              "stored" + (f" (results exist only vs "
+                          f"{', '.join(sorted({v.claim.comparator for v in others}))})"
+                          if others else ""))
+    parts.reasons += [f"{cond}: absence of a {claim.comparator}-controlled result is not "
+                      f"evidence of no benefit; against {v.claim.comparator} "
+                      f"({v.body.comparator_name}) {v.sources[0]} reports "
+                      f"{v.category} ({v.effect})" for v in others if v.body]
+
+
+def _no_difference(claim: StatedClaim, vs: list[Verdict], parts: _Parts) -> None:
+    """Holds per verdict without a significant difference (a caveat unless the CI excludes
+    the MCID); a verdict covering other days than claimed cannot be assessed."""
+    for v in vs:
+        if not _day_specific(claim, v):
+            parts.add(PartState.UNKNOWN, f"{_where(v)}: covers {v.timepoint!r}, not "
+                      f"specifically {claim.timepoint or 'the claimed days'} ({v.effect})")
+        elif v.statistically_significant is None:
+            parts.add(PartState.UNKNOWN, f"{_where(v)}: significance not reported")
+        elif v.statistically_significant:
+            parts.add(PartState.FAILS, f"{_where(v)}: significant {v.direction} ({v.effect})")
+        else:
+            parts.add(PartState.HOLDS, f"{_where(v)}: no significant difference ({v.effect})")
+            if v.category is not Category.NO_IMPORTANT_DIFFERENCE:
+                parts.reasons.append(f"{_where(v)}: a non-significant result is not evidence "
+                                     "of no difference; the data cannot exclude an important "
+                                     "difference")
+
+
+def _effect(claim: StatedClaim, cond: str, vs: list[Verdict], parts: _Parts) -> None:
+    """A benefit or harm claim: every day of a short day range needs a result; each matching
+    verdict gives a statistical part (and a clinical one when claimed); a claimed certainty
+    fails for a supporting verdict rated above it."""
+    if (claim.days_min is not None and claim.days_max is not None
+            and claim.days_max - claim.days_min <= _PER_DAY_MAX):
+        day = claim.days_min
+        while day <= claim.days_max:
+            if not any(v.body and v.body.timepoint_days == day for v in vs):
+                parts.add(PartState.UNKNOWN, f"{cond}, day {day:g}: no result stored for this day")
+            day += 1
+    for v in vs:
+        judged = _judge_effect(claim, v)
+        for state, why in judged:
+            if not _day_specific(claim, v):
+                why += f" [covers {v.timepoint!r}, not day-specific]"
+            parts.add(state, why)
+        if (judged[0][0] is PartState.HOLDS and claim.certainty is not None
+                and v.level is not None and v.level.rank < claim.certainty.rank):
+            parts.add(PartState.FAILS, f"{_where(v)}: certainty {v.level}, better than the "
+                                       f"claimed {claim.certainty}")
+
+
+def _add_on_notes(claim: StatedClaim, store: EvidenceReader) -> list[str]:
+    """For a benefit claim against ``add-on``: the stored results about what was added."""
+    return [f"{r.source_id}: {r.evidence_about} ({r.effect_measure} {r.estimate:g}"
+            + (f", 95% CI {r.ci_lower:g} to {r.ci_upper:g}" if r.ci_lower is not None
+               else "") + f"; quote: {r.verbatim_quote!r})"
+            for r in store.results(treatment=claim.treatment)
+            if r.evidence_about and r.estimate is not None]
+
+
 def check_claim(claim: StatedClaim, store: EvidenceReader, *, mcid_table: MCIDTable | None = None,
-                assessment: Any = None) -> ClaimCheck:
+                assessment: Assessment | None = None) -> ClaimCheck:
     """Check one stated claim against the store (rules in the module docstring).
 
     Parameters
     ----------
     claim : StatedClaim
-    store : metaverdict.evidence.Store
+    store : EvidenceReader
+        A :class:`~metaverdict.evidence.Store` or a snapshot of one.
     mcid_table : MCIDTable, optional
     assessment : Assessment, optional
         Reuse verdicts already computed by :func:`assess` for this treatment.
-    """
 
+    Returns
+    -------
+    ClaimCheck
+    """
+    if claim.direction is ClaimDirection.RESPONDERS:
+        return _check_responders(claim, store)
     a = assessment if assessment is not None else assess(store, claim.treatment, mcid_table)
-    holds, fails, unknown, reasons, used = [], [], [], [], []
+    parts = _Parts()
     conditions = list(claim.conditions)
-    if conditions == ["any"] and claim.direction != "no trial evidence":
+    if conditions == ["any"] and claim.direction is not ClaimDirection.NO_TRIAL_EVIDENCE:
         conditions = sorted({v.claim.condition for v in a.verdicts
                              if _matches(claim, v, "any")}) or ["any"]
-    if claim.direction == "responders":
-        return _check_responders(claim, store)
-    if claim.comparator == "add-on" and claim.direction == "benefit":
-        reasons += [f"{r.source_id}: {r.evidence_about} ({r.effect_measure} {r.estimate:g}"
-                    + (f", 95% CI {r.ci_lower:g} to {r.ci_upper:g}" if r.ci_lower is not None
-                       else "") + f"; quote: {r.verbatim_quote!r})"
-                    for r in store.results(treatment=claim.treatment)
-                    if r.evidence_about and r.estimate is not None]
+    if claim.comparator == "add-on" and claim.direction is ClaimDirection.BENEFIT:
+        parts.reasons += _add_on_notes(claim, store)
     for cond in conditions:
         vs = [v for v in a.verdicts if _matches(claim, v, cond)]
-        used += vs
-        if claim.direction == "no trial evidence":
-            rows = store.results(treatment=claim.treatment, condition=cond)
-            if rows:
-                srcs = sorted({r.source_id for r in rows})
-                comps = sorted({r.comparator_class for r in rows})
-                fails.append(f"{cond}: {len(srcs)} source(s) report trial-based results "
-                             f"({', '.join(srcs)}; comparators: {', '.join(comps)})")
-            else:
-                holds.append(f"{cond}: no trial result stored for {claim.treatment}")
-            continue
-        if claim.direction == "no benefit shown":
-            good = [v for v in vs if v.direction == "benefit" and v.statistically_significant]
-            if good:
-                fails += [f"{cond}: significant benefit in {_where(v)} ({v.effect})" for v in good]
-            elif vs:
-                holds.append(f"{cond}: none of {len(vs)} matching result(s) shows a significant "
-                             "benefit")
-            else:
-                others = [v for v in a.verdicts if v.body is not None
-                          and v.claim.condition == cond
-                          and (claim.outcome == "any" or v.claim.outcome == claim.outcome)]
-                holds.append(f"{cond}: no {claim.outcome} result vs {claim.comparator} is stored"
-                             + (f" (results exist only vs "
-                                f"{', '.join(sorted({v.claim.comparator for v in others}))})"
-                                if others else ""))
-                reasons += [f"{cond}: absence of a {claim.comparator}-controlled result is not "
-                            f"evidence of no benefit; against {v.claim.comparator} "
-                            f"({v.body.comparator_name}) {v.sources[0]} reports "
-                            f"{v.category} ({v.effect})" for v in others if v.body]
-            continue
-        if claim.direction == "no difference":
-            for v in vs:
-                if not _day_specific(claim, v):
-                    unknown.append(f"{_where(v)}: covers {v.timepoint!r}, not specifically "
-                                   f"{claim.timepoint or 'the claimed days'} ({v.effect})")
-                elif v.statistically_significant is None:
-                    unknown.append(f"{_where(v)}: significance not reported")
-                elif v.statistically_significant:
-                    fails.append(f"{_where(v)}: significant {v.direction} ({v.effect})")
-                else:
-                    holds.append(f"{_where(v)}: no significant difference ({v.effect})")
-                    if v.category != "no important difference":
-                        reasons.append(f"{_where(v)}: a non-significant result is not evidence of "
-                                       "no difference; the data cannot exclude an important "
-                                       "difference")
-            continue
-        per_day = (claim.days_min is not None and claim.days_max is not None
-                   and claim.days_max - claim.days_min <= _PER_DAY_MAX)
-        if per_day:
-            day = claim.days_min
-            while day <= claim.days_max:                       # type: ignore[operator]
-                if not any(v.body and v.body.timepoint_days == day for v in vs):
-                    unknown.append(f"{cond}, day {day:g}: no result stored for this day")
-                day += 1
-        vs_parts = vs
-        for v in vs_parts:
-            parts = _judge_effect(claim, v)
-            for state, why in parts:
-                if not _day_specific(claim, v):
-                    why += f" [covers {v.timepoint!r}, not day-specific]"
-                {"holds": holds, "fails": fails, "unknown": unknown}[state].append(why)
-            if parts[0][0] == "holds" and claim.certainty and v.level and (
-                    LEVELS.index(v.level) < LEVELS.index(claim.certainty)):
-                fails.append(f"{_where(v)}: certainty {v.level}, better than the claimed "
-                             f"{claim.certainty}")
-    status = _status(claim, holds, fails, unknown, used)
-    return ClaimCheck(claim, status, tuple(holds), tuple(fails), tuple(unknown),
-                      tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(used)))
+        parts.used += vs
+        match claim.direction:
+            case ClaimDirection.NO_TRIAL_EVIDENCE:
+                _no_trial_evidence(claim, cond, store, parts)
+            case ClaimDirection.NO_BENEFIT_SHOWN:
+                _no_benefit_shown(claim, cond, vs, a, parts)
+            case ClaimDirection.NO_DIFFERENCE:
+                _no_difference(claim, vs, parts)
+            case _:
+                _effect(claim, cond, vs, parts)
+    found = parts.found
+    holds, fails, unknown = found[PartState.HOLDS], found[PartState.FAILS], found[PartState.UNKNOWN]
+    return ClaimCheck(claim, _status(claim, holds, fails, unknown, parts.used), tuple(holds),
+                      tuple(fails), tuple(unknown), tuple(dict.fromkeys(parts.reasons)),
+                      tuple(dict.fromkeys(parts.used)))
 
 
 def overreach(check: ClaimCheck) -> str:
@@ -387,11 +509,11 @@ def overreach(check: ClaimCheck) -> str:
         parts.append(f"{', '.join(dict.fromkeys(days))}: no result reported")
     if any("clinically important" in u for u in check.not_assessable):
         parts.append("clinical importance is not established by the stored numbers")
-    if check.claim.direction == "responders" and check.not_assessable:
+    if check.claim.direction is ClaimDirection.RESPONDERS and check.not_assessable:
         parts.append("who benefits cannot be shown from aggregate results")
-    if check.fails and check.status != "supported":
+    if check.fails and check.status is not ClaimStatus.SUPPORTED:
         parts.append(f"{len(check.fails)} part(s) contradicted by stored results")
-    if not parts or check.status == "supported" and not check.not_assessable:
+    if not parts or check.status is ClaimStatus.SUPPORTED and not check.not_assessable:
         return ""
     return "The claim goes beyond its evidence: " + "; ".join(parts) + "."
 
@@ -408,36 +530,36 @@ def _check_responders(claim: StatedClaim, store: EvidenceReader) -> ClaimCheck:
     reasons = [f"{r.source_id}: {r.outcome_raw} ({r.p_value or 'no P-value'}) is a single "
                "subjective item, not a test of belief as a moderator" for r in rows
                if "expected" in r.outcome_raw.lower()]
-    status = "no evidence" if not hte else "partly supported"
+    status = ClaimStatus.PARTLY_SUPPORTED if hte else ClaimStatus.NO_EVIDENCE
     return ClaimCheck(claim, status, tuple(holds), (), tuple(unknown), tuple(reasons), ())
 
 
 def _status(claim: StatedClaim, holds: list[str], fails: list[str], unknown: list[str],
-            used: list[Verdict]) -> str:
-    if claim.direction in ("no trial evidence", "no benefit shown"):
-        return ("supported" if holds and not fails else "partly supported" if holds
-                else "not supported")
+            used: list[Verdict]) -> ClaimStatus:
+    if claim.direction in (ClaimDirection.NO_TRIAL_EVIDENCE, ClaimDirection.NO_BENEFIT_SHOWN):
+        return (ClaimStatus.SUPPORTED if holds and not fails
+                else ClaimStatus.PARTLY_SUPPORTED if holds else ClaimStatus.NOT_SUPPORTED)
     if not used:
-        return "no evidence"
-    if claim.scope == "some":
-        return "supported" if holds else "not supported" if fails else "no evidence"
+        return ClaimStatus.NO_EVIDENCE
+    if claim.scope is Scope.SOME:
+        return (ClaimStatus.SUPPORTED if holds else ClaimStatus.NOT_SUPPORTED if fails
+                else ClaimStatus.NO_EVIDENCE)
     if holds and not fails and not unknown:
-        return "supported"
+        return ClaimStatus.SUPPORTED
     if holds:
-        return "partly supported"
-    return "not supported" if fails else "no evidence"
+        return ClaimStatus.PARTLY_SUPPORTED
+    return ClaimStatus.NOT_SUPPORTED if fails else ClaimStatus.NO_EVIDENCE
 
 
 def check_claims(claims: list[StatedClaim], store: EvidenceReader, *,
                  mcid_table: MCIDTable | None = None,
-                 assessments: dict[str, Any] | None = None) -> list[ClaimCheck]:
+                 assessments: dict[str, Assessment] | None = None) -> list[ClaimCheck]:
     """Check several claims, computing each treatment's verdicts once.
 
     ``assessments`` maps treatment terms to assessments already made (the report passes its
     syntheses', so a claim check can never disagree with the tables).
     """
-
-    cache: dict[str, Any] = dict(assessments or {})
+    cache: dict[str, Assessment] = dict(assessments or {})
     out = []
     for c in claims:
         term = store.vocabulary.treatment(c.treatment)[0]
@@ -445,10 +567,3 @@ def check_claims(claims: list[StatedClaim], store: EvidenceReader, *,
             cache[term] = assess(store, term, mcid_table)
         out.append(check_claim(c, store, mcid_table=mcid_table, assessment=cache[term]))
     return out
-
-
-def checks_table(checks: list[ClaimCheck]) -> str:
-    """Plain-text table: claim id, text, status, first reason."""
-    rows = [[c.claim.id, (c.claim.text or c.claim.direction)[:60], c.status,
-             (c.fails or c.not_assessable or c.holds or ("",))[0][:80]] for c in checks]
-    return format_table(["id", "claim", "status", "first reason"], rows)

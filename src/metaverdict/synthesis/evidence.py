@@ -5,11 +5,12 @@ need, read from the store once (:func:`read_evidence`), then filtered in memory.
 (``results``, ``opinions``, ``sources``, ``counts``, ``meta``, ``included_trials``) so code
 written against a store runs on it unchanged, but it never touches the database again.
 
-Head-to-head trials belong to both treatments: :meth:`EvidenceBase.treatment_rows` adds, for a
-treatment T, the rows whose *comparator* is T (PRP vs corticosteroid appears in the
-corticosteroid answers as corticosteroid vs PRP), mirrored: the harmonised estimate is negated
-(a ratio inverted), its CI swapped, arms and stated directions exchanged, and the row says so
-in ``sign_reason``.
+Head-to-head trials belong to both treatments: :func:`treatment_rows` (on any
+:class:`~metaverdict.evidence.EvidenceReader`: a store or a snapshot) adds, for a treatment T,
+the rows whose *comparator* is T (PRP vs corticosteroid appears in the corticosteroid answers
+as corticosteroid vs PRP), mirrored: the harmonised estimate is negated (a ratio inverted),
+its CI swapped, arms and stated directions exchanged, and the row says so in
+``sign_reason``.
 """
 from __future__ import annotations
 
@@ -64,12 +65,13 @@ class EvidenceBase:
 
     # -- the Store read interface ---------------------------------------------------------
     def results(self, treatment: str | None = None, condition: str | None = None,
-                outcome: str | None = None, kind: str | None = None,
-                **filters: str | None) -> list[ResultRow]:
+                outcome: str | None = None, kind: str | None = None, *,
+                comparator: str | None = None, source: str | None = None,
+                window: str | None = None) -> list[ResultRow]:
         """Results matching the filters (as :meth:`metaverdict.evidence.Store.results`)."""
         return [r for r in self.rows if row_matches(
             r, self.vocabulary, treatment=treatment, condition=condition, outcome=outcome,
-            kind=kind, **filters)]
+            kind=kind, comparator=comparator, source=source, window=window)]
 
     def opinions(self, treatment: str | None = None,
                  condition: str | None = None) -> list[OpinionRow]:
@@ -108,14 +110,19 @@ class EvidenceBase:
 
     # -- synthesis helpers ----------------------------------------------------------------
     def treatment_rows(self, term: str) -> list[ResultRow]:
-        """The rows about a treatment: its own, plus head-to-head rows where it is the
-        comparator, mirrored (see the module docstring)."""
-        own = self.results(treatment=term)
-        names = self.vocabulary.treatment_names(*self.vocabulary.treatment(term))
-        ids = {r.id for r in own}
-        mirrored = [mirror(r, term) for r in self.rows if r.id not in ids
-                    and r.comparator_class == "active" and _names_match(r.comparator_name, names)]
-        return own + mirrored
+        """:func:`treatment_rows` of this snapshot."""
+        return treatment_rows(self, term)
+
+
+def treatment_rows(evidence: EvidenceReader, term: str) -> list[ResultRow]:
+    """The rows about a treatment: its own, plus head-to-head rows where it is the
+    comparator, mirrored (see the module docstring)."""
+    own = evidence.results(treatment=term)
+    names = evidence.vocabulary.treatment_names(*evidence.vocabulary.treatment(term))
+    ids = {r.id for r in own}
+    mirrored = [mirror(r, term) for r in evidence.results() if r.id not in ids
+                and r.comparator_class == "active" and _names_match(r.comparator_name, names)]
+    return own + mirrored
 
 
 def _names_match(name: str, names: set[str]) -> bool:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from metaverdict._results import ResultMixin
 from metaverdict.errors import InputError
-from metaverdict.evidence.queries import ResultRow
+from metaverdict.evidence.queries import IncludedTrialRow, ResultRow
+from metaverdict.evidence.reader import EvidenceReader
 from metaverdict.grade.mcid import MCIDTable
 from metaverdict.synthesis.absolute import TypicalSD, typical_sd
 from metaverdict.synthesis.answers import Answer, answers_table, build_answers
@@ -68,7 +68,7 @@ class Synthesis(ResultMixin):
                           answers_table(self.answers), "", f"Overlap: {self.overlap.status}"])
 
 
-def resolve_treatment(evidence: Any, name: str) -> str:
+def resolve_treatment(evidence: EvidenceReader, name: str) -> str:
     """The vocabulary term for a treatment name or alias that has stored evidence.
 
     Raises
@@ -84,7 +84,7 @@ def resolve_treatment(evidence: Any, name: str) -> str:
                      f"{', '.join(available_treatments(evidence))}")
 
 
-def available_treatments(evidence: Any) -> list[str]:
+def available_treatments(evidence: EvidenceReader) -> list[str]:
     """Treatment terms with stored results, each with its aliases."""
     terms = evidence.vocabulary.data["treatments"]["terms"]
     present = sorted({r.treatment for r in evidence.results()})
@@ -117,8 +117,7 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
     rows = tuple(evidence.treatment_rows(term))
     a = assess(evidence, term, table)
     sd = typical_sd(evidence.rows)
-    verdicts = [v for v in a.verdicts]
-    answers = build_answers(term, verdicts, evidence.included, rows, sd, evidence.vocabulary)
+    answers = build_answers(term, a.verdicts, evidence.included, rows, sd, evidence.vocabulary)
     reviews = sorted({r.source_id for r in rows if r.kind == "review"})
     return Synthesis(term, answers, a, overlap(reviews, evidence.included), sd, rows,
                      tuple(r for r in rows if r.data_problem),
@@ -126,13 +125,14 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
                      possible_overlap(rows, evidence.included))
 
 
-def possible_overlap(rows: Iterable[ResultRow], included: Iterable[Any]) -> tuple[str, ...]:
+def possible_overlap(rows: Iterable[ResultRow],
+                     included: Iterable[IncludedTrialRow]) -> tuple[str, ...]:
     """Stored trials that a review of the same condition, published the same year or later,
     includes (where its list is recorded) or may include (where it is not)."""
     rows = list(rows)
     lists: dict[str, set[str]] = {}
-    for t in included:
-        lists.setdefault(t.review, set()).add(t.trial.split(" ")[0].lower())
+    for inc in included:
+        lists.setdefault(inc.review, set()).add(inc.trial.split(" ")[0].lower())
     trials = {(r.source_id, r.condition, source_year(r)) for r in rows if r.kind == "primary"}
     reviews = {(r.source_id, r.condition, source_year(r)) for r in rows if r.kind == "review"}
     out = []

@@ -5,9 +5,10 @@ and GRADE-style wording. Questions, answers and claim checks are in
 from __future__ import annotations
 
 from metaverdict.verdict.claims import Claim
-from metaverdict.verdict.rules import CATEGORIES, CATEGORY_DEFINITIONS
-from metaverdict.verdict.verdicts import Verdict, opinion_verdict, verdict_for
+from metaverdict.verdict.record import Verdict
+from metaverdict.verdict.rules import CATEGORIES, CATEGORY_DEFINITIONS, Category, Direction
+from metaverdict.verdict.verdicts import opinion_verdict, verdict_for
 from metaverdict.verdict.wording import headline, statement
 
-__all__ = ["CATEGORIES", "CATEGORY_DEFINITIONS", "Claim", "Verdict", "headline",
-           "opinion_verdict", "statement", "verdict_for"]
+__all__ = ["CATEGORIES", "CATEGORY_DEFINITIONS", "Category", "Claim", "Direction", "Verdict",
+           "headline", "opinion_verdict", "statement", "verdict_for"]

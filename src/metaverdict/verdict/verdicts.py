@@ -6,16 +6,19 @@ bound, or P-value/direction only) and records in ``reasons`` what missing number
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace
 
-from metaverdict._results import ResultMixin, fmt, fmt_p_relation
+from metaverdict._results import fmt, fmt_p_relation
+from metaverdict.evidence.queries import OpinionRow
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.certainty import Certainty
+from metaverdict.grade.levels import Basis
 from metaverdict.grade.mcid import BORDERLINE_FRACTION, MCIDMatch
 from metaverdict.verdict.claims import Claim
+from metaverdict.verdict.record import Verdict
 from metaverdict.verdict.rules import (
-    CATEGORIES,
+    Category,
+    Direction,
     Judgement,
     classify_interval,
     classify_point,
@@ -23,94 +26,13 @@ from metaverdict.verdict.rules import (
 )
 from metaverdict.verdict.wording import statement
 
-OPINION_ONLY = CATEGORIES[-1]
-_DIRECTIONS = {"favours-treatment": "benefit", "favours-comparator": "harm",
-               "no-significant-difference": "none"}
+__all__ = ["OPINION_ONLY", "Verdict", "effect_text", "opinion_verdict", "verdict_for"]
 
-
-@dataclass(frozen=True, repr=False)
-class Verdict(ResultMixin):
-    """The verdict on one body of evidence (or on an opinion without trial evidence).
-
-    Attributes
-    ----------
-    claim : Claim
-        Treatment, comparator, condition, outcome, window.
-    category : str
-        One of :data:`metaverdict.verdict.rules.CATEGORIES`.
-    direction : str
-        ``benefit``, ``harm``, ``none`` (no significant difference) or ``unknown``.
-    statistically_significant, clinically_important : bool or None
-        None where the data cannot tell.
-    rule : str
-        The rule that decided the category, with the numbers.
-    reasons : tuple of str
-        What the verdict rests on and what missing numbers cost.
-    statement : str
-        GRADE-style sentence (see :mod:`metaverdict.verdict.wording`).
-    label, timepoint, day : str, str, float
-        What distinguishes this body (instrument/site), the timepoint as reported, and a day
-        count to order a time course by (inf when unknown).
-    effect : str
-        The effect as text (measure, estimate, CI, or P-value/bound).
-    mcid : MCIDMatch or None
-    certainty : Certainty or None
-    body : Body or None
-        The evidence (None for an opinion-only verdict).
-    sources : tuple of str
-        Source keys; ``dois`` their DOIs where known.
-    """
-
-    claim: Claim
-    category: str
-    direction: str
-    statistically_significant: bool | None
-    clinically_important: bool | None
-    rule: str
-    reasons: tuple[str, ...]
-    statement: str
-    label: str
-    timepoint: str
-    day: float
-    effect: str
-    mcid: MCIDMatch | None
-    certainty: Certainty | None
-    sources: tuple[str, ...]
-    dois: tuple[str, ...]
-    body: Body | None = field(default=None, compare=False)
-    borderline: bool = False
-    _repr_fields = ("claim", "category", "timepoint")
-
-    @property
-    def level(self) -> str | None:
-        """The certainty level, or None for an opinion."""
-        return self.certainty.level if self.certainty else None
-
-    def summary(self) -> str:
-        """Claim, category, effect, MCID, certainty with reasons, statement."""
-        lines = [f"{self.claim.describe()} — {self.label} [{self.timepoint}]",
-                 f"verdict: {self.category} ({self.rule})",
-                 f"effect: {self.effect}"]
-        if self.mcid is not None:
-            lines.append(self.mcid.describe())
-        if self.certainty is not None:
-            lines.append(f"certainty: {self.certainty.level}; "
-                         + "; ".join(self.certainty.reasons or ["no downgrades"]))
-        lines += [f"- {r}" for r in self.reasons]
-        lines.append(self.statement)
-        return "\n".join(lines)
-
-    def row(self) -> dict[str, Any]:
-        """One flat summary-of-findings row (for tables and reports)."""
-        return {"treatment": self.claim.treatment, "comparator": self.claim.comparator,
-                "condition": self.claim.condition, "outcome": self.claim.outcome,
-                "window": self.claim.window, "timepoint": self.timepoint, "label": self.label,
-                "effect": self.effect,
-                "mcid": self.mcid.describe() if self.mcid else "none for this scale",
-                "certainty": self.level or "", "certainty_reasons":
-                    "; ".join(self.certainty.reasons) if self.certainty else "",
-                "category": self.category, "direction": self.direction,
-                "statement": self.statement, "sources": ", ".join(self.sources)}
+OPINION_ONLY = Category.OPINION_ONLY
+#: A source's stated direction (``direction_reported``) as a verdict direction.
+_DIRECTIONS: dict[str, Direction] = {"favours-treatment": Direction.BENEFIT,
+                                     "favours-comparator": Direction.HARM,
+                                     "no-significant-difference": Direction.NONE}
 
 
 _STATED = {"favours-treatment": "favours the treatment",
@@ -141,7 +63,7 @@ def effect_text(body: Body) -> str:
         if body.reported:
             text = f"{body.reported} as reported (treatment minus comparator: {text})"
         text += _favours(body)
-        if body.basis == "pooled primary trials" and body.k:
+        if body.basis is Basis.POOLED_TRIALS and body.k:
             text += f"; pooled here, k = {body.k}"
         return text + (f"; {p}" if p else "")
     if body.smd_bound is not None:
@@ -158,16 +80,16 @@ def effect_text(body: Body) -> str:
     return "measured, result not reported"
 
 
-def _nnt(body: Body, stated: str | None) -> Judgement:
+def _nnt(body: Body, stated: Direction | None) -> Judgement:
     """A number needed to treat with its CI: a benefit when the source says the treatment
     did better and the CI is finite and positive (it does not cross 'no effect' at infinity)."""
     lo, hi = body.ci_lower, body.ci_upper
-    if stated == "benefit" and lo is not None and hi is not None and 0 < lo <= hi:
-        return Judgement("benefit, size uncertain", "benefit", True, None,
+    if stated is Direction.BENEFIT and lo is not None and hi is not None and 0 < lo <= hi:
+        return Judgement(Category.BENEFIT_SIZE_UNCERTAIN, Direction.BENEFIT, True, None,
                          f"NNT {fmt(body.estimate, 3)} (95% CI {fmt(lo, 3)} to {fmt(hi, 3)}) is "
                          "finite: a significant benefit in responders; a responder NNT has no "
                          "MCID of its own, so its absolute effect is shown instead")
-    return Judgement("inconclusive", stated or "unknown", None, None,
+    return Judgement(Category.INCONCLUSIVE, stated or Direction.UNKNOWN, None, None,
                      "NNT without a finite CI or a stated direction")
 
 
@@ -178,7 +100,7 @@ def _authors_below_mid(body: Body, j: Judgement) -> tuple[Judgement, str | None]
     if "lower than the minimal important difference" not in text or not j.important:
         return j, None
     d = j.direction
-    return (Judgement(f"{d} below the MCID", d, j.significant, False,
+    return (Judgement(Category.below_mcid(d), d, j.significant, False,
                       j.rule + "; the trial's authors state the difference was lower than "
                                "their minimal important difference"),
             "the trial's own minimal important difference decides importance: "
@@ -200,18 +122,18 @@ def _judge_numbers(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[
     if body.measure == "NNT":
         return _nnt(body, stated), reasons
     if body.lower_is_better is None and body.estimate is not None:
-        return Judgement("inconclusive", "unknown", None, None,
+        return Judgement(Category.INCONCLUSIVE, Direction.UNKNOWN, None, None,
                          "the outcome's direction (lower or higher is better) is unknown"), reasons
     b, lo, hi = body.benefit()
     if b is not None and lo is not None and hi is not None:
         return classify_interval(b, lo, hi, m), reasons
     if b is not None:
         sig = body.p_significant()
-        if (sig is None and stated in ("benefit", "harm")
-                and stated == ("benefit" if b > 0 else "harm")):
+        if (sig is None and stated in (Direction.BENEFIT, Direction.HARM)
+                and stated is (Direction.BENEFIT if b > 0 else Direction.HARM)):
             sig = True
             reasons.append("significance taken from the source's statement of direction")
-        elif sig is None and stated == "none":
+        elif sig is None and stated is Direction.NONE:
             sig = False
         reasons.append("no CI reported: importance judged from the point estimate alone")
         return classify_point(b, sig, m), reasons
@@ -226,18 +148,18 @@ def _judge_numbers(body: Body, mcid: MCIDMatch | None) -> tuple[Judgement, list[
                                   body.n_treatment, body.n_control), reasons
     sig = body.p_significant()
     if sig is None and stated is not None:
-        sig = stated != "none"
-    d = stated or "unknown"
+        sig = stated is not Direction.NONE
+    d = stated or Direction.UNKNOWN
     if sig is False:
         reasons.append("a non-significant result is not evidence of no difference: without "
                        "an estimate and CI an important difference cannot be excluded")
-        return Judgement("no significant difference", "none", False, None,
+        return Judgement(Category.NO_SIGNIFICANT_DIFFERENCE, Direction.NONE, False, None,
                          "not significant (as the source states it); no estimate"), reasons
-    if sig and d in ("benefit", "harm"):
-        return Judgement(f"{d}, size uncertain", d, True, None,
+    if sig and d in (Direction.BENEFIT, Direction.HARM):
+        return Judgement(Category.size_uncertain(d), d, True, None,
                          f"a significant {d} stated without an estimate and CI: size "
                          "unknown"), reasons
-    return Judgement("inconclusive", d, sig, None,
+    return Judgement(Category.INCONCLUSIVE, d, sig, None,
                      "result stated without an estimate or its significance"), reasons
 
 
@@ -287,15 +209,10 @@ def verdict_for(body: Body, mcid: MCIDMatch | None, certainty: Certainty) -> Ver
                 tuple(reasons), "", body.label, body.timepoint_raw, body.day_order,
                 effect_text(body), mcid, certainty, body.source_ids, body.dois, body,
                 borderline=edge is not None)
-    return _with_statement(v, statement(v))
+    return replace(v, statement=statement(v))
 
 
-def _with_statement(v: Verdict, text: str) -> Verdict:
-    from dataclasses import replace
-    return replace(v, statement=text)
-
-
-def opinion_verdict(opinion: Any, *, comparator: str = "any") -> Verdict:
+def opinion_verdict(opinion: OpinionRow, *, comparator: str = "any") -> Verdict:
     """An opinion-only verdict for an :class:`~metaverdict.evidence.OpinionRow` whose
     treatment and condition have no trial results in the store."""
     claim = Claim(opinion.treatment or "unspecified", comparator, opinion.condition or
@@ -303,7 +220,7 @@ def opinion_verdict(opinion: Any, *, comparator: str = "any") -> Verdict:
     text = (f"No trial evidence: the store holds no trial result for {claim.treatment} in "
             f"{claim.condition}; the only support is expert opinion ({opinion.expert}: "
             f"\"{opinion.claim}\").")
-    return Verdict(claim, OPINION_ONLY, "unknown", None, None,
+    return Verdict(claim, OPINION_ONLY, Direction.UNKNOWN, None, None,
                    "no trial results for this treatment and condition; opinion only",
                    (f"opinion source: {opinion.citation}",), text, "expert opinion", "any",
                    float("inf"), "no numbers", None, None, (opinion.source_id,),

@@ -16,15 +16,15 @@ Every sentence ends with the effect and the MCID, so a report can print it as is
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from metaverdict.grade.levels import Level
+from metaverdict.verdict.record import Verdict
+from metaverdict.verdict.rules import Category, Direction
 
-if TYPE_CHECKING:
-    from metaverdict.verdict.verdicts import Verdict
-
-_MODAL = {"high": ("", "s"), "moderate": ("probably ", "s"), "low": ("may ", ""),
-          "very low": ("", "s")}
-_PREFIX = {"high": "High-certainty evidence shows that", "moderate":
-           "Moderate-certainty evidence shows that", "low": "Low-certainty evidence suggests that"}
+#: Modal verb and third-person suffix per level (very low is worded on its own).
+_MODAL = {Level.HIGH: ("", "s"), Level.MODERATE: ("probably ", "s"), Level.LOW: ("may ", "")}
+_PREFIX = {Level.HIGH: "High-certainty evidence shows that",
+           Level.MODERATE: "Moderate-certainty evidence shows that",
+           Level.LOW: "Low-certainty evidence suggests that"}
 
 
 #: Outcome domains that name something to have less of: "reduces"/"increases" pain. Every
@@ -67,7 +67,7 @@ def _context(v: Verdict) -> str:
     return f"compared with {comp} in {v.claim.condition} ({v.timepoint or v.claim.window})"
 
 
-def _phrase(outcome_domain: str, category: str, comparator_class: str, modal: str,
+def _phrase(outcome_domain: str, category: Category, comparator_class: str, modal: str,
             third_person: bool, full: bool) -> str:
     """The verb phrase for a category: "may reduce pain slightly", "probably results in
     little to no difference in pain", "is probably less effective for pain than the
@@ -75,20 +75,21 @@ def _phrase(outcome_domain: str, category: str, comparator_class: str, modal: st
     headline's."""
     good, bad = _verbs(outcome_domain)
     outcome = outcome_words(outcome_domain)
-    if category in ("no important difference", "no significant difference"):
+    if category.no_difference:
         res = "results" if third_person else "result"
-        tail = ("" if category == "no important difference" else
+        tail = ("" if category is Category.NO_IMPORTANT_DIFFERENCE else
                 ", but an important difference is not excluded" if full else
                 " (important effect not excluded)")
         return f"{modal}{res} in little to no difference in {outcome}{tail}"
-    below, uncertain = "below the MCID" in category, "size uncertain" in category
-    if "harm" in category and comparator_class in ACTIVE_CLASSES:
+    below, uncertain = category.is_below_mcid, category.is_size_uncertain
+    harm = category.direction is Direction.HARM
+    if harm and comparator_class in ACTIVE_CLASSES:
         size = (" (by less than the MCID)" if below else
                 " (by an uncertain amount)" if uncertain else "")
         verb = (f"is {modal.strip()} " if third_person and modal else "is " if third_person
                 else f"{modal}be ")
         return f"{verb}less effective for {outcome} than the comparator{size}"
-    verb = bad if "harm" in category else good
+    verb = bad if harm else good
     verb = _third(verb) if third_person else verb
     if full:
         size = (" slightly (less than the MCID)" if below else
@@ -110,12 +111,12 @@ def statement(v: Verdict) -> str:
     tail = f" Effect: {v.effect}."
     if v.mcid is not None:
         tail += f" {v.mcid.describe()}."
-    if v.category == "inconclusive":
-        lead = (f"{level.capitalize()}-certainty evidence" if level != "very low"
+    if v.category is Category.INCONCLUSIVE:
+        lead = (f"{level.capitalize()}-certainty evidence" if level is not Level.VERY_LOW
                 else "Very low-certainty evidence")
         return (f"{lead} does not say whether {t} changes {outcome_words(v.claim.outcome)} "
                 f"{_context(v)}: {v.rule}.{tail}")
-    if level == "very low":
+    if level is Level.VERY_LOW:
         return (f"The evidence is very uncertain about the effect of {t} on "
                 f"{outcome_words(v.claim.outcome)} "
                 f"{_context(v)}; its reported result suggests {t} {_action(v, '', True)}.{tail}")
@@ -127,13 +128,16 @@ def headline(treatment: str, outcome: str, category: str, level: str | None,
              comparator_class: str) -> str:
     """The short GRADE informative statement a bottom-line table leads with, e.g. "may
     reduce pain", "probably makes little or no difference", "the evidence is very uncertain".
+
+    ``category`` and ``level`` are :class:`~metaverdict.verdict.rules.Category` and
+    :class:`~metaverdict.grade.levels.Level` members or their strings.
     """
     if level is None:
         return "no trial evidence (expert opinion only)"
-    if level == "very low":
+    lvl, cat = Level(level), Category(category)
+    if lvl is Level.VERY_LOW:
         return "the evidence is very uncertain"
-    if category == "inconclusive":
+    if cat is Category.INCONCLUSIVE:
         return "no estimate or significance reported"
-    modal = {"high": "", "moderate": "probably ", "low": "may "}[level]
-    return _phrase(outcome, category, comparator_class, modal, level in ("high", "moderate"),
-                   False)
+    modal, suffix = _MODAL[lvl]
+    return _phrase(outcome, cat, comparator_class, modal, bool(suffix), False)

@@ -1,6 +1,6 @@
 """Alembic environment for the evidence store.
 
-Run programmatically by :func:`metaverdict.evidence.store.open_store`: the caller puts an open
+Run programmatically by :func:`metaverdict.evidence.store.migrate`: the caller puts an open
 SQLAlchemy ``Connection`` in ``config.attributes["connection"]``; with none, the URL in the
 ``sqlalchemy.url`` option is used. No alembic.ini and no logging configuration are needed.
 """

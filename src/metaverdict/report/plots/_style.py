@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import Bbox
 from scipy.stats import norm
 
@@ -214,7 +215,6 @@ def set_effect_axis(ax: Axes, lo: float, hi: float, *, log: bool, axis: str = "x
 
     ``lo`` and ``hi`` are on the displayed scale (e.g. risk ratios for a log axis).
     """
-    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
     target = ax.xaxis if axis == "x" else ax.yaxis
     set_lim = ax.set_xlim if axis == "x" else ax.set_ylim
     if log:

@@ -11,8 +11,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+import metaverdict.report.plots._style as st
+from metaverdict.diagnostics.baujat import baujat
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.report.plots import _style as st
 
 
 def baujat_plot(res: MetaAnalysisResult, *, labels: Sequence[Any] | None = None,
@@ -57,7 +58,6 @@ def baujat_plot(res: MetaAnalysisResult, *, labels: Sequence[Any] | None = None,
     """
     st.require_study_data(res, "baujat_plot")
     if data is None:
-        from metaverdict.diagnostics import baujat
         data = baujat(res)
     x = np.asarray(data["x"], dtype=float)
     y = np.asarray(data["y"], dtype=float)

@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 from scipy import stats
 
+import metaverdict.report.plots._style as st
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.report.plots import _style as st
 
 
 def drapery_plot(res: MetaAnalysisResult, *, transform: st.Transform | None = None,

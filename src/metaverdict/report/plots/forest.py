@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, Polygon, Rectangle
 from matplotlib.transforms import ScaledTranslation
 
+import metaverdict.report.plots._style as st
 from metaverdict.errors import InputError
 from metaverdict.models import meta_analysis
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.report.plots import _style as st
 
 _GAP_IN = 0.15          # between the plot area and a text column
 _COL_GAP_IN = 0.25      # between two text columns

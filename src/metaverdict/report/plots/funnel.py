@@ -10,9 +10,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+import metaverdict.report.plots._style as st
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.report.plots import _style as st
 
 YAxis = Literal["sei", "vi", "seinv", "vinv"]
 _YLABELS = {"sei": "Standard error", "vi": "Sampling variance",

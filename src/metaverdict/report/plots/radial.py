@@ -11,8 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+import metaverdict.report.plots._style as st
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.report.plots import _style as st
 
 
 def radial_plot(res: MetaAnalysisResult, *, band: float = 2.0, arc: bool = True,
