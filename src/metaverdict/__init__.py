@@ -17,7 +17,7 @@ from metaverdict.errors import ConvergenceError, InputError
 __version__ = "0.1.0"
 #: Subpackages reachable as ``mv.<name>`` (imported on first use).
 SUBPACKAGES: tuple[str, ...] = ("batch", "diagnostics", "effects", "evidence", "grade", "models",
-                                "report", "synthesis", "trials", "verdict")
+                                "network", "report", "synthesis", "trials", "verdict")
 #: Public names and the subpackage that defines them; imported on first use, so that
 #: ``import metaverdict`` costs nothing until a function is called.
 _LAZY: dict[str, str] = {
@@ -28,6 +28,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("MetaAnalysisResult", "MultilevelResult", "PooledTablesResult",
                      "mantel_haenszel", "meta_analysis", "multilevel", "permutation_test",
                      "peto", "predict", "robust", "subgroup_analysis"), "models"),
+    **dict.fromkeys(("NetworkMetaAnalysisResult", "network_connectivity",
+                     "network_meta_analysis", "pairwise"), "network"),
 }
 
 if TYPE_CHECKING:                                          # pragma: no cover
@@ -60,6 +62,12 @@ if TYPE_CHECKING:                                          # pragma: no cover
         robust,
         subgroup_analysis,
     )
+    from metaverdict.network import (
+        NetworkMetaAnalysisResult,
+        network_connectivity,
+        network_meta_analysis,
+        pairwise,
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -88,6 +96,7 @@ __all__ = [
     "PooledTablesResult",
     "__version__", "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
     "henmi_copas", "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "multilevel",
+    "NetworkMetaAnalysisResult", "network_connectivity", "network_meta_analysis", "pairwise",
     "permutation_test", "pet_peese", "peto", "predict", "rank_test", "ranef", "robust",
     "rstandard", "subgroup_analysis", "trim_and_fill",
 ]

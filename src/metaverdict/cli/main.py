@@ -20,6 +20,7 @@ from metaverdict.cli.claims import claims_app
 from metaverdict.cli.common import EXIT_BAD_INPUT, expected_error_message, fail_on_input_error
 from metaverdict.cli.evidence import evidence_app
 from metaverdict.cli.meta import meta
+from metaverdict.cli.network import network
 from metaverdict.cli.report import report
 from metaverdict.cli.trial import app as trial_app
 
@@ -64,6 +65,7 @@ app.add_typer(evidence_app, name="evidence", help="The evidence base: import, ex
 app.add_typer(claims_app, name="claims", help="Check stated claims against the stored evidence.")
 app.add_typer(trial_app, name="trial",
               help="One randomized trial: power, randomization lists, analysis (MMRM).")
+app.command(help="Network meta-analysis (R netmeta) from a CSV file.")(network)
 app.command(help="The evidence report for a treatment (HTML or Markdown).")(report)
 app.command(help="The bottom line for a treatment: one answer per clinical question.")(answer)
 app.command(help="Many meta-analyses from one CSV/Parquet file (one row per analysis out).")(batch)

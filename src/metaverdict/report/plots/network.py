@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-import textwrap
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +35,39 @@ def _label_size(n: int) -> float:
 
 
 def _wrap(label: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(label, width=width, break_long_words=False)) or label
+    """Wrap at spaces, and after ``+`` or ``/`` (combinations such as
+    ``"Fluticasone+Salmeterol"``), lines of at most ``width`` characters where possible."""
+    pieces = [p for p in re.split(r"(\s+|(?<=[+/]))", label) if p]
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if piece.isspace():
+            line += " " if line else ""
+            continue
+        if line and len(line) + len(piece) > width:
+            lines.append(line.rstrip())
+            line = piece
+        else:
+            line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines) or label
+
+
+def _fill(text: str, width_in: float, size: float) -> str:
+    """Wrap ``text`` into lines no wider than ``width_in`` inches at font ``size``."""
+    words = text.split()
+    lines: list[str] = []
+    line = ""
+    for w in words:
+        trial = f"{line} {w}".strip()
+        if line and st.text_width_in([trial], size=size) > width_in:
+            lines.append(line)
+            line = w
+        else:
+            line = trial
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def _positions(n: int) -> np.ndarray:
@@ -265,7 +297,7 @@ def league_table_plot(net: NetworkMetaAnalysisResult, *, model: str = "random",
     note = (f"Below the diagonal: network estimate, column vs row; above: direct estimate, row "
             f"vs column ({model} effects, {st.level_percent(lt.level)} CI). Shaded blue: CI "
             f"excludes no effect ({scale} {st.format_number(null, 0)}).")
-    ax.text(0, n + 0.12, textwrap.fill(note, width=max(40, int(n * cell_w * 16))),
+    ax.text(0, n + 0.12, _fill(note, n * cell_w * 0.88, st.SMALL_FONT_SIZE - 1),
             ha="left", va="top", fontsize=st.SMALL_FONT_SIZE - 1, color=st.INK,
             transform=ax.transData)
     if title:
