@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("MetaAnalysisResult", "MultilevelResult", "PooledTablesResult",
                      "mantel_haenszel", "meta_analysis", "multilevel", "permutation_test",
                      "peto", "predict", "robust", "subgroup_analysis"), "models"),
+    **dict.fromkeys(("BayesianMetaAnalysisResult", "bayesian_meta_analysis"), "models.bayes"),
     **dict.fromkeys(("NetworkMetaAnalysisResult", "network_connectivity",
                      "network_meta_analysis", "pairwise"), "network"),
 }
@@ -62,6 +63,7 @@ if TYPE_CHECKING:                                          # pragma: no cover
         robust,
         subgroup_analysis,
     )
+    from metaverdict.models.bayes import BayesianMetaAnalysisResult, bayesian_meta_analysis
     from metaverdict.network import (
         NetworkMetaAnalysisResult,
         network_connectivity,
@@ -92,10 +94,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ConvergenceError", "EffectSizes", "InputError", "MetaAnalysisResult", "MultilevelResult",
-    "PooledTablesResult",
-    "__version__", "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
-    "henmi_copas", "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "multilevel",
+    "BayesianMetaAnalysisResult", "bayesian_meta_analysis", "ConvergenceError", "EffectSizes",
+    "InputError", "MetaAnalysisResult", "MultilevelResult", "PooledTablesResult", "__version__",
+    "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas",
+    "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "multilevel",
     "NetworkMetaAnalysisResult", "network_connectivity", "network_meta_analysis", "pairwise",
     "permutation_test", "pet_peese", "peto", "predict", "rank_test", "ranef", "robust",
     "rstandard", "subgroup_analysis", "trim_and_fill",
