@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from scipy import optimize
 
+from metaverdict._jit import njit
 from metaverdict.models.bayes.kernel import (
     BatchData,
     MixtureNodes,
@@ -63,7 +63,7 @@ class _Studies:
                                      self.prior_precision, self.prior_weighted_mean))
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _moments(tau: float, y: np.ndarray, s2: np.ndarray, p0: float, pm0: float,
              means: np.ndarray, sds: np.ndarray) -> None:  # pragma: no cover (compiled)
     """Means and sds of the conditionals of mu, of a new study's theta and of every theta_i
@@ -85,7 +85,7 @@ def _moments(tau: float, y: np.ndarray, s2: np.ndarray, p0: float, pm0: float,
         sds[i + 2] = math.sqrt((1 - b) * s2[i] + b * b * c)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _max_divergence(ref_means: np.ndarray, ref_sds: np.ndarray, tau: float, y: np.ndarray,
                     s2: np.ndarray, p0: float, pm0: float) -> float:  # pragma: no cover
     """The largest symmetrised KL divergence between the conditionals at the reference and

@@ -51,10 +51,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from scipy import special
 
+from metaverdict._jit import njit
 from metaverdict.models.bayes.priors import MuPrior, Studies, TauPrior
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -143,7 +143,7 @@ def conditional(data: BatchData, log_tau2: np.ndarray) -> Conditional:
     return Conditional(loglik, mean, var)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _conditional_loop(y: np.ndarray, s2: np.ndarray, mask: np.ndarray, log_tau2: np.ndarray,
                       has_prior: bool, p0: float, m0: float, log_v0: float,
                       loglik: np.ndarray, mean: np.ndarray, var: np.ndarray
@@ -624,7 +624,7 @@ _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _mixture_loop(prob: np.ndarray, mean: np.ndarray, sd: np.ndarray, x: np.ndarray,
                   upper: np.ndarray, tail: np.ndarray, dens: np.ndarray, slope: np.ndarray
                   ) -> None:  # pragma: no cover (compiled)
@@ -654,7 +654,7 @@ def _mixture_loop(prob: np.ndarray, mean: np.ndarray, sd: np.ndarray, x: np.ndar
             slope[r, q] = acc_s
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _bracket_loop(prob: np.ndarray, mean: np.ndarray, sd: np.ndarray, z: np.ndarray,
                   lo: np.ndarray, hi: np.ndarray) -> None:  # pragma: no cover (compiled)
     """The smallest and largest of the components' quantiles m_j + s_j z (weight > 0)."""
