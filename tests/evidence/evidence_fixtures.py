@@ -7,7 +7,12 @@ conftest module would shadow the top-level one that other suites import helpers 
 from __future__ import annotations
 
 import csv
+from importlib import resources
 from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, inspect, text
 
 DATA = Path(__file__).parents[2] / "src" / "metaverdict" / "evidence" / "data"
 RAW = DATA / "studies_raw.csv"
@@ -42,3 +47,39 @@ N_RAW = len(csv_rows(RAW))
 N_SUPPLEMENT = len(csv_rows(SUPPLEMENT))
 N_RESULTS = N_RAW + N_SUPPLEMENT
 
+
+def _migrations() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location",
+                        str(resources.files("metaverdict.evidence").joinpath("migrations")))
+    return cfg
+
+
+def upgrade_from_0002(url: str) -> None:
+    """Build the schema of revision 0002 with one source in it, then open the store (which
+    migrates it to the head) and check the source became a real (not simulated) one."""
+    engine = create_engine(url)
+    cfg = _migrations()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        assert "simulated" not in {c["name"] for c in inspect(conn).get_columns("sources")}
+        conn.execute(text("INSERT INTO sources (key, citation, url_or_location, design) "
+                          "VALUES ('old', 'An old source', 'somewhere', 'rct')"))
+        # a row that references the source: a table rebuild of sources would break it
+        conn.execute(text("INSERT INTO studies (source_id, label, design) SELECT id, "
+                          "'Old 2001', 'rct' FROM sources WHERE key = 'old'"))
+    engine.dispose()
+    from metaverdict.evidence.store import connect
+    with connect(url) as st:
+        src = st.sources()
+        assert src["key"].tolist() == ["old"] and src["simulated"].tolist() == [False]
+        with st.engine.connect() as conn:
+            col = {c["name"]: c for c in inspect(conn).get_columns("sources")}["simulated"]
+            assert col["nullable"] is False
+    engine = create_engine(url)
+    with engine.begin() as conn:                     # and down again: the column goes away
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+        assert "simulated" not in {c["name"] for c in inspect(conn).get_columns("sources")}
+    engine.dispose()

@@ -11,7 +11,7 @@ from metaverdict.errors import InputError
 from metaverdict.evidence import open_store
 from metaverdict.evidence.io import export_csv, import_csv
 
-from evidence_fixtures import N_RESULTS
+from evidence_fixtures import N_RESULTS, upgrade_from_0002
 
 pytestmark = pytest.mark.postgres
 
@@ -43,4 +43,11 @@ def test_postgres_bundled_round_trip(postgres_url: str, tmp_path: Path) -> None:
         with pytest.raises(InputError, match="row 57, column 'n_control'"):
             import_csv(st, bad)
         assert st.counts()["results"] == N_RESULTS
+    _reset(postgres_url)
+
+
+def test_postgres_migration_0003(postgres_url: str) -> None:
+    """A store at revision 0002 with a source gains ``sources.simulated`` (NOT NULL, false)."""
+    _reset(postgres_url)
+    upgrade_from_0002(postgres_url)
     _reset(postgres_url)

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import metaverdict.evidence.accounts  # noqa: F401 (its tables are in Base.metadata)
 from metaverdict.evidence import open_store
 from metaverdict.evidence import store as store_module
 from metaverdict.evidence.models import Base, Source

@@ -1,7 +1,9 @@
 """``metaverdict answer TREATMENT [--json]``: the bottom line, one answer per question.
 
 The same :class:`~metaverdict.synthesis.Answer` objects the report renders; ``--json`` prints
-them as a list of objects (keys of :meth:`Answer.to_dict`).
+them as a list of objects (keys of :meth:`Answer.to_dict`). Simulated sources are left out
+unless ``--include-simulated`` is given; then every simulated source is named ``key
+(SIMULATED)`` in the table and its answers carry ``"simulated": true`` in the JSON.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ def answer(
                      "SQLite file, seeded with the bundled evidence).")] = None,
     mcid: Annotated[Path | None, typer.Option(
         "--mcid", help="CSV of MCID overrides (columns as grade/data/mcid.csv).")] = None,
+    include_simulated: Annotated[bool, typer.Option(
+        "--include-simulated", help="Also use sources computed from simulated data (left "
+                                    "out by default); they are labelled SIMULATED.")] = False,
 ) -> None:
     """The bottom line per clinical question: GRADE statement, certainty, verdict, effect and
     the source chosen, with the other sources as consistent or conflicting."""
@@ -36,7 +41,7 @@ def answer(
     from metaverdict.synthesis import read_evidence, synthesize
     table_m = load_mcid_option(mcid) if mcid else None
     with open_store(db) as store:
-        evidence = read_evidence(store)
+        evidence = read_evidence(store, include_simulated=include_simulated)
     synth = synthesize(evidence, treatment, mcid_table=table_m)
     if json_:
         typer.echo(json.dumps([a.to_dict() for a in synth.answers], indent=2,
@@ -54,6 +59,14 @@ def answer(
                       escape(a.certainty or "-"),
                       escape((a.chosen.effect if a.chosen else "-")
                              + (f"\n{a.absolute_effect.text}" if a.absolute_effect else "")),
-                      escape(a.source_id or "-"))
+                      escape(a.source_name or "-"))
     Console().print(table)
     Console().print(escape(f"Overlap between reviews: {synth.overlap.status}"), soft_wrap=True)
+    simulated = [k for k in evidence.simulated_sources
+                 if any(k in a.simulated_sources or any(o.simulated and o.id == k
+                                                        for o in a.other_sources)
+                        for a in synth.answers)]
+    if simulated:
+        Console().print(escape(f"SIMULATED sources included (--include-simulated): "
+                               f"{', '.join(simulated)}; their numbers come from simulated "
+                               "data, not from a real trial"), style="bold red", soft_wrap=True)

@@ -55,7 +55,7 @@ def list_command(
     kind: Annotated[str | None, typer.Option(help="primary or review.")] = None,
     db: DbOption = None,
 ) -> None:
-    """List results as a table."""
+    """List results as a table (a simulated source is shown as ``key (SIMULATED)``)."""
     from metaverdict.evidence import open_store
     with open_store(db) as store:
         rows = store.results(treatment, condition, outcome, kind)
@@ -68,7 +68,8 @@ def list_command(
               if r.harmonised_ci_lower is not None or r.harmonised_ci_upper is not None else "")
         est = (_num(r.harmonised_estimate) + ci) if r.harmonised_estimate is not None else (
             r.direction_reported or "")
-        table.add_row(r.source_id, r.treatment, f"{r.comparator_kind}: {r.comparator_name}",
+        table.add_row(r.source_id + (" (SIMULATED)" if r.simulated else ""), r.treatment,
+                      f"{r.comparator_kind}: {r.comparator_name}",
                       r.condition, f"{r.outcome_domain} ({r.outcome_instrument})",
                       f"{r.timepoint_raw} [{r.timepoint_window}]",
                       r.harmonised_measure or r.effect_measure, est,

@@ -22,7 +22,9 @@ from metaverdict.cli.evidence import evidence_app
 from metaverdict.cli.meta import meta
 from metaverdict.cli.network import network
 from metaverdict.cli.report import report
+from metaverdict.cli.serve import serve
 from metaverdict.cli.trial import app as trial_app
+from metaverdict.cli.user import user_app
 
 DEBUG_ENV = "METAVERDICT_DEBUG"
 EXIT_INTERNAL_ERROR = 1
@@ -66,6 +68,8 @@ app.add_typer(claims_app, name="claims", help="Check stated claims against the s
 app.add_typer(trial_app, name="trial",
               help="One randomized trial: power, randomization lists, analysis (MMRM).")
 app.command(help="Network meta-analysis (R netmeta) from a CSV file.")(network)
+app.add_typer(user_app, name="user", help="Accounts of the web app: add and list users.")
+app.command(help="Serve the web app on this machine (http://127.0.0.1:8000).")(serve)
 app.command(help="The evidence report for a treatment (HTML or Markdown).")(report)
 app.command(help="The bottom line for a treatment: one answer per clinical question.")(answer)
 app.command(help="Many meta-analyses from one CSV/Parquet file (one row per analysis out).")(batch)

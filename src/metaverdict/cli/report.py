@@ -1,6 +1,8 @@
 """``metaverdict report TREATMENT --out report.html``: the evidence report (HTML or Markdown).
 
 Progress goes to stderr (rich), so stdout stays free for the path of the file written.
+Simulated sources are left out unless ``--include-simulated`` is given; the report's header
+then names them and every place that names such a source says SIMULATED.
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ def report(
     claims: Annotated[Path | None, typer.Option(
         "--claims", help="Claims file (.csv/.json) to check instead of the bundled "
                          "article's claims.")] = None,
+    include_simulated: Annotated[bool, typer.Option(
+        "--include-simulated", help="Also use sources computed from simulated data (left "
+                                    "out by default); the report then labels them SIMULATED "
+                                    "wherever they appear.")] = False,
 ) -> None:
     """Write the evidence report: summary of findings, verdicts per condition, forest and
     time-course plots, claim check, gaps, opinions and references with DOIs."""
@@ -57,7 +63,7 @@ def report(
     names = list(ALL_TREATMENTS) if all_ else [str(treatment)]
     with err.status("opening the evidence store") as status:
         with open_store(db) as store:
-            evidence = read_evidence(store)
+            evidence = read_evidence(store, include_simulated=include_simulated)
         doc = build_report(evidence, names, mcid_table=table, claims=stated,
                            progress=lambda msg: status.update(msg))
         status.update(f"writing {out}")
@@ -68,7 +74,9 @@ def report(
               f"questions answered, {len(doc.claims)} claim checks, "
               f"{len(doc.references)} references"
               + (f", {len(written) - 1} figure files in {written[1].parent}" if len(written) > 1
-                 else ""), highlight=False, soft_wrap=True)
+                 else "")
+              + (f"; SIMULATED sources included: {', '.join(evidence.simulated_sources)}"
+                 if evidence.simulated_sources else ""), highlight=False, soft_wrap=True)
     typer.echo(str(written[0]))
 
 

@@ -1,9 +1,10 @@
-"""``metaverdict trial ...``: one randomized trial's design (``power``) and its randomization
-list (``randomize``).
+"""``metaverdict trial ...``: one randomized trial's design (``power``), its randomization
+list (``randomize``), the analysis of its participant data (``analyze``) and the import of
+that analysis into the evidence store (``import``).
 
-The commands call :mod:`metaverdict.trials.design` and :mod:`metaverdict.trials.randomization`
+The commands call :mod:`metaverdict.trials` and :mod:`metaverdict.evidence.trial_rows`
 (imported inside the commands, so that ``metaverdict --help`` stays light). Bad input prints
-``error: ...`` (naming the field) and exits with status 2.
+``error: ...`` (naming the field) on one line and exits with status 2.
 """
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ from typing import Annotated, Any
 
 import typer
 
-from metaverdict.cli.common import fail_on_input_error, output_path
+from metaverdict.cli.common import fail_on_input_error, input_file, output_path
 from metaverdict.errors import InputError
 
-app = typer.Typer(help="One randomized trial: sample size / power and randomization lists.",
+app = typer.Typer(help="One randomized trial: sample size / power, randomization lists, "
+                       "analysis (MMRM) and import of its results into the evidence store.",
                   no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
 def _trial() -> None:
-    """One randomized trial: sample size / power and randomization lists."""
+    """One randomized trial: sample size / power, randomization lists, analysis (MMRM) and
+    import of its results into the evidence store."""
 
 
 @app.command("randomize")
@@ -139,19 +142,11 @@ def analyze(
     json_: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
 ) -> None:
     """MMRM, per-visit ANCOVA, SMD, responders, lnVR (and a moderator) for one trial."""
-    from metaverdict.errors import ConvergenceError
-    from metaverdict.trials import analyze_trial, trial_data
-
     if plot is not None:
         output_path(plot, "--plot")
-    covariates = [moderator] if moderator else []
-    data = trial_data(file, control=control, covariates=covariates,
-                      lower_is_better=not higher_is_better)
-    try:
-        res = analyze_trial(data, outcome or None, covariance=covariance, df=df, mcid=mcid,
-                            moderator=moderator)
-    except ConvergenceError as exc:
-        raise InputError(f"{exc}; try --covariance cs or ar1h") from None
+    res = _analysis(file, covariance=covariance, df=df, control=control,
+                    higher_is_better=higher_is_better, outcome=outcome, mcid=mcid,
+                    moderator=moderator)
     if json_:
         typer.echo(json.dumps(res.to_dict(), indent=2))
     else:
@@ -167,3 +162,115 @@ def analyze(
         trial_figure(res, save=plot)
         if not json_:
             typer.echo(f"wrote {plot}")
+
+
+def _analysis(file: Path, *, covariance: str, df: str, control: str | None,
+              higher_is_better: bool, outcome: list[str] | None, mcid: float | None = None,
+              moderator: str | None = None) -> Any:
+    """Read and analyse the participant data as ``analyze`` does (a TrialAnalysis)."""
+    from metaverdict.errors import ConvergenceError
+    from metaverdict.trials import analyze_trial, trial_data
+
+    covariates = [moderator] if moderator else []
+    data = trial_data(file, control=control, covariates=covariates,
+                      lower_is_better=not higher_is_better)
+    try:
+        return analyze_trial(data, outcome or None, covariance=covariance, df=df, mcid=mcid,
+                             moderator=moderator)
+    except ConvergenceError as exc:
+        raise InputError(f"{exc}; try --covariance cs or ar1h") from None
+
+
+@app.command("import")
+@fail_on_input_error
+def import_command(
+    file: Annotated[Path, typer.Argument(help="Long-format CSV: participant, arm, visit, "
+                                              "outcome, value, baseline (+ covariates).")],
+    source_id: Annotated[str, typer.Option(
+        help="Key of the new source in the store (e.g. mytrial2026); must be new.")],
+    citation: Annotated[str, typer.Option(
+        help='Citation of the trial ("SIMULATED: " is put in front for simulated data).')],
+    treatment: Annotated[str, typer.Option(help='Treatment term, e.g. "dry needling".')],
+    comparator: Annotated[str, typer.Option(
+        help="Comparator term of the vocabulary: sham, placebo, no-treatment, usual-care or "
+             "other.")],
+    condition: Annotated[str, typer.Option(
+        help='Condition term, e.g. "post-marathon muscle soreness".')],
+    doi: Annotated[str | None, typer.Option(help="DOI of the trial's publication.")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL (default: METAVERDICT_DATABASE_URL or the user data "
+                     "SQLite file, seeded with the bundled evidence).")] = None,
+    covariance: Annotated[str, typer.Option(
+        help="MMRM covariance: us, toep, toeph, ar1, ar1h, cs, csh.")] = "us",
+    df: Annotated[str, typer.Option(
+        "--df", help="kenward-roger, kenward-roger-linear, satterthwaite, residual, "
+                     "between-within.")] = "kenward-roger",
+    control: Annotated[str | None, typer.Option(
+        help="The control arm (default: the arm named sham/placebo/control).")] = None,
+    higher_is_better: Annotated[bool, typer.Option(
+        "--higher-is-better", help="The outcome improves upward (default: lower is better, "
+                                   "as pain).")] = False,
+    outcome: Annotated[list[str] | None, typer.Option(
+        help="Import only this outcome (repeatable).")] = None,
+    outcome_domain: Annotated[str | None, typer.Option(
+        help="Outcome domain of every outcome (pain, function, cramping, ...; default: read "
+             "from each outcome's name, e.g. soreness -> pain).")] = None,
+    visit_unit: Annotated[str, typer.Option(
+        help="Unit of numeric visits: day, week or month (visit 1 -> \"day 1\").")] = "day",
+    comparator_name: Annotated[str | None, typer.Option(
+        help='What the control arm was (e.g. "sham dry needling"; default: the comparator '
+             'term).')] = None,
+) -> None:
+    """Analyse participant data (MMRM, as ``analyze``) and store the study-level results
+    (difference treatment - control per outcome and visit, with CI, P and n per arm) as one
+    new source, all or nothing. Simulated data make a SIMULATED source, left out of reports
+    and answers unless --include-simulated is given."""
+    from metaverdict import __version__
+    from metaverdict.evidence import bundled_vocabulary, open_store
+    from metaverdict.evidence.trial_rows import (
+        import_study_results,
+        one_line,
+        outcome_text,
+        study_result_rows,
+        timepoint_text,
+    )
+    from metaverdict.evidence.vocabulary import UnknownTermError
+
+    input_file(file, "FILE")
+    vocab = bundled_vocabulary()
+    try:
+        vocab.comparator_kind(comparator)
+    except UnknownTermError as exc:
+        raise InputError(f"option '--comparator': {exc}, got {comparator!r}") from None
+    for name, value in (("--source-id", source_id), ("--citation", citation),
+                        ("--treatment", treatment), ("--condition", condition)):
+        if not value.strip():
+            raise InputError(f"option {name!r}: must not be empty")
+    timepoint_text(1, visit_unit)                       # checks the unit before the analysis
+    if outcome_domain is not None:
+        outcome_text("outcome", outcome_domain)         # checks the domain before the analysis
+    res = _analysis(file, covariance=covariance, df=df, control=control,
+                    higher_is_better=higher_is_better, outcome=outcome)
+    first = res.outcomes[0].fit
+    method = (f"an MMRM (value ~ baseline + arm * visit; {first.model.structure.value} "
+              f"covariance, {first.df_method.value} df, {'REML' if first.reml else 'ML'})")
+    study = res.to_study_results(source_id)
+    rows = study_result_rows(
+        study.frame, source_id=source_id, citation=citation, treatment=treatment,
+        comparator=comparator, condition=condition, method=method, file_name=file.name,
+        doi=doi, simulated=study.simulated, outcome_domain=outcome_domain,
+        visit_unit=visit_unit, lower_is_better=not higher_is_better,
+        comparator_name=comparator_name, tool=f"metaverdict {__version__}", vocabulary=vocab)
+    try:
+        with open_store(db) as store:
+            n = import_study_results(store, rows)
+            where = store.url
+    except InputError as exc:
+        raise InputError(one_line(str(exc))) from None
+    label = " (SIMULATED data)" if study.simulated else ""
+    typer.echo(f"imported {n} result(s) of source {source_id!r}{label} from {file.name} into "
+               f"{where}: {', '.join(dict.fromkeys(r['outcome'] for r in rows))}; "
+               f"{', '.join(dict.fromkeys(r['timepoint'] for r in rows))}")
+    if study.simulated:
+        typer.echo("simulated sources are left out of reports and answers unless "
+                   "--include-simulated is given (then they are labelled SIMULATED)")

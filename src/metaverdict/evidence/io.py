@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from metaverdict.errors import InputError
+from metaverdict.evidence.models import Result, Source
 from metaverdict.evidence.records import (
     CSV_COLUMNS,
     EXTRA_COLUMNS,
@@ -100,11 +103,45 @@ def validate_rows(store: Store, rows: list[dict[str, Any]],
 
 
 def import_rows(store: Store, rows: list[dict[str, Any]],
-                overrides: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> int:
-    """Validate then write rows in one transaction; returns the number of results written."""
+                overrides: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None, *,
+                new_sources: bool = False) -> int:
+    """Validate then write rows in one transaction; returns the number of results written.
+
+    Parameters
+    ----------
+    store : Store
+    rows : list of dict
+        Rows in the CSV layout (numbered from 1 in messages).
+    overrides : callable, optional
+        ``(row number, row) -> columns to replace`` before validation.
+    new_sources : bool
+        Every source_id must be new to the store (checked under the write lock, so that two
+        imports of one source cannot both succeed); otherwise rows may add results to a stored
+        source with the same citation, DOI, location, design and simulated flag.
+
+    Raises
+    ------
+    InputError
+        Listing every bad row; or, with ``new_sources``, naming a source_id the store already
+        holds. Nothing is written.
+    """
     drafts = validate_rows(store, rows, overrides)
     with store.transaction() as session:
+        if new_sources:
+            _check_new_sources(session, drafts)
         return write_drafts(session, drafts)
+
+
+def _check_new_sources(session: Session, drafts: list[ResultDraft]) -> None:
+    keys = list(dict.fromkeys(d.csv.source_id for d in drafts))
+    stored = {k: n for k, n in session.execute(
+        select(Source.key, func.count(Result.id)).outerjoin(Result, Result.source_id == Source.id)
+        .where(Source.key.in_(keys)).group_by(Source.key))}
+    if stored:
+        key = next(k for k in keys if k in stored)
+        raise InputError(f"source_id {key!r}: the store already holds this source "
+                         f"({stored[key]} result(s)); nothing was imported (choose another "
+                         "source id, or remove the stored source first)")
 
 
 def import_csv(store: Store, path: str | Path) -> int:

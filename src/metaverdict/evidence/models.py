@@ -16,7 +16,7 @@ that favours the treatment depends on ``OutcomeDomain.lower_is_better``, spelled
 """
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RESULT_KINDS = ("primary", "review")
@@ -36,7 +36,12 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
-    """A publication: trial report, meta-analysis, systematic review or expert opinion."""
+    """A publication: trial report, meta-analysis, systematic review or expert opinion.
+
+    ``simulated`` is True for a source whose numbers come from simulated data (e.g. the
+    bundled demo trial imported with ``metaverdict trial import``): the synthesis leaves such
+    sources out unless asked, and every output that names one says SIMULATED (migration 0003).
+    """
 
     __tablename__ = "sources"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +51,7 @@ class Source(Base):
     url_or_location: Mapped[str] = mapped_column(Text)
     design: Mapped[str] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     studies: Mapped[list[Study]] = relationship(back_populates="source")
     results: Mapped[list[Result]] = relationship(back_populates="source")

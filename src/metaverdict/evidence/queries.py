@@ -26,7 +26,8 @@ class ResultRow:
     treatment/comparator for ratios; ``favours_treatment_when`` says which side favours the
     treatment given ``lower_is_better``. ``smd_bound``/``smd_bound_relation`` hold a bound on
     |SMD| derived from a P-value bound (never an estimate). ``derivation`` says how every
-    derived value was obtained.
+    derived value was obtained. ``simulated`` is True when the source's numbers come from
+    simulated data (the synthesis leaves such rows out unless asked).
     """
 
     id: int
@@ -96,6 +97,7 @@ class ResultRow:
     evidence_about: str | None = None
     stated_mid: float | None = None
     stated_mid_text: str | None = None
+    simulated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""
@@ -118,6 +120,7 @@ class OpinionRow:
     url_or_location: str
     verbatim_quote: str | None
     notes: str | None
+    simulated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""
@@ -177,7 +180,8 @@ def _row(r: Result) -> ResultRow:
             "verbatim_quote", "notes", "data_problem", "evidence_about", "stated_mid",
             "stated_mid_text")},
         comparator_class=r.comparator_class or comparator_class(
-            r.comparator.kind, r.comparator.name, r.treatment.term))
+            r.comparator.kind, r.comparator.name, r.treatment.term),
+        simulated=bool(s.simulated))
 
 
 def _eq(a: str | None, b: str | None) -> bool:
@@ -230,5 +234,5 @@ def query_opinions(session: Session, *, treatment: str | None = None,
         s: Source = op.source
         out.append(OpinionRow(op.id, op.expert, op.claim, t.term if t else None, c,
                               op.evidence_level, s.key, s.citation, s.doi, s.url_or_location,
-                              op.verbatim_quote, op.notes))
+                              op.verbatim_quote, op.notes, bool(s.simulated)))
     return out

@@ -9,6 +9,11 @@ systematic-review), treatment, comparator (sham, placebo, no-treatment, usual-ca
 other-active), condition, outcome, timepoint, effect_measure, url_or_location. A row that gives
 any number must also give verbatim_quote. Everything else is optional; numbers may use a
 Unicode minus sign. Rows are numbered from 1 = the first data row (line 2 of the file).
+
+The extra column ``simulated`` (true/false; blank = false) marks a source whose numbers come
+from simulated data (``metaverdict trial import`` of simulated participant data sets it); like
+citation, doi, url_or_location and design it describes the source, so every row of a
+``source_id`` must give the same value.
 """
 from __future__ import annotations
 
@@ -60,7 +65,7 @@ CSV_COLUMNS: tuple[str, ...] = (
 EXTRA_COLUMNS: tuple[str, ...] = (
     "kind", "study", "comparator_name", "sign_convention", "sign_reason", "direction_reported",
     "direction_reason", "lower_is_better", "comparator_class", "data_problem", "evidence_about",
-    "stated_mid", "stated_mid_text")
+    "stated_mid", "stated_mid_text", "simulated")
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "source_id", "citation", "design", "treatment", "comparator", "condition", "outcome",
     "timepoint", "effect_measure", "url_or_location")
@@ -121,6 +126,7 @@ class CsvRow(BaseModel):
     evidence_about: str | None = None
     stated_mid: float | None = None
     stated_mid_text: str | None = None
+    simulated: bool | None = None
 
     @field_validator("source_id", "citation", "design", "treatment", "comparator", "condition",
                      "outcome", "timepoint", "effect_measure", "url_or_location", mode="before")
@@ -240,7 +246,7 @@ class CsvRow(BaseModel):
             raise ValueError(f"must be one of {', '.join(DIRECTIONS_REPORTED)}")
         return v
 
-    @field_validator("lower_is_better", mode="before")
+    @field_validator("lower_is_better", "simulated", mode="before")
     @classmethod
     def _bool(cls, v: Any) -> bool | None:
         if v is None or isinstance(v, bool):
@@ -462,16 +468,29 @@ def derived_values(d: ResultDraft) -> dict[str, Any]:
     }
 
 
+#: Columns that describe the source, not the row: every row of a source_id must agree.
+SOURCE_FIELDS: tuple[str, ...] = ("citation", "doi", "url_or_location", "design", "simulated")
+
+
+def source_value(r: CsvRow, col: str) -> Any:
+    """The row's value of a source column (a blank ``simulated`` is False: a real source)."""
+    value = getattr(r, col)
+    return bool(value) if col == "simulated" else value
+
+
 def check_sources(drafts: list[ResultDraft]) -> list[str]:
-    """Rows of one source_id must agree on citation, doi, url_or_location and design."""
+    """Rows of one source_id must agree on citation, doi, url_or_location, design and
+    simulated (blank = false)."""
     first: dict[str, ResultDraft] = {}
     errors = []
     for d in drafts:
         seen = first.setdefault(d.csv.source_id, d)
-        for col in ("citation", "doi", "url_or_location", "design"):
-            if getattr(d.csv, col) != getattr(seen.csv, col):
+        for col in SOURCE_FIELDS:
+            mine = source_value(d.csv, col)
+            if mine != source_value(seen.csv, col):
+                got = str(mine).lower() if col == "simulated" else mine
                 errors.append(f"row {d.row}, column {col!r}: differs from row {seen.row} of "
-                              f"source_id {d.csv.source_id!r}, got {getattr(d.csv, col)!r}")
+                              f"source_id {d.csv.source_id!r}, got {got!r}")
     return errors
 
 

@@ -54,6 +54,9 @@ from metaverdict.evidence.queries import (
 from metaverdict.evidence.vocabulary import Vocabulary, bundled_vocabulary
 
 ENV_URL = "METAVERDICT_DATABASE_URL"
+#: Columns of :meth:`Store.sources`.
+SOURCE_COLUMNS: tuple[str, ...] = ("key", "citation", "doi", "url_or_location", "design",
+                                   "notes", "simulated")
 DEFAULT_FILENAME = "evidence.sqlite"
 #: How long a writer waits for another process's write to finish (seconds).
 BUSY_TIMEOUT_S = 30.0
@@ -227,12 +230,11 @@ class Store:
             return query_included_trials(s)
 
     def sources(self) -> pd.DataFrame:
-        """Sources: key, citation, doi, url_or_location, design, notes."""
+        """Sources: key, citation, doi, url_or_location, design, notes, simulated (bool)."""
         with self.session() as s:
             rows = s.scalars(select(Source).order_by(Source.id)).all()
-            return pd.DataFrame([{c: getattr(r, c) for c in (
-                "key", "citation", "doi", "url_or_location", "design", "notes")} for r in rows],
-                columns=["key", "citation", "doi", "url_or_location", "design", "notes"])
+            return pd.DataFrame([{c: getattr(r, c) for c in SOURCE_COLUMNS} for r in rows],
+                                columns=list(SOURCE_COLUMNS))
 
     def close(self) -> None:
         """Release the engine's connections."""

@@ -36,6 +36,10 @@ _DOMAIN_WORDS: tuple[tuple[str, str, bool | None], ...] = (
 )
 
 
+#: The outcome domains :meth:`Vocabulary.domain_of` reads from an outcome's words, in order.
+TEXT_DOMAINS: tuple[str, ...] = tuple(dict.fromkeys(d for _, d, _ in _DOMAIN_WORDS))
+
+
 _MIXED = re.compile(r"\bmixed\b|\bor (placebo|no intervention|no treatment|sham)\b|"
                     r"\bcontrol\b|waiting list", re.I)
 _NO_TREATMENT = re.compile(r"no (intervention|treatment)|waiting list|wait-and-see|control", re.I)
@@ -188,6 +192,12 @@ class Vocabulary:
         domain, instrument = self._domain_instrument(raw.strip())
         return OutcomeTerm(domain, instrument, "unspecified", lower_is_better,
                            "given in the row's lower_is_better column")
+
+    @classmethod
+    def domain_of(cls, raw: str) -> str:
+        """The outcome domain read from an outcome's words (:data:`TEXT_DOMAINS`), else
+        ``"unspecified"``: ``"pain (soleus soreness)"`` -> ``"pain"``."""
+        return cls._domain_instrument(raw.strip())[0]
 
     @staticmethod
     def _domain_instrument(raw: str) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from metaverdict.evidence.models import (
     Timepoint,
     Treatment,
 )
-from metaverdict.evidence.records import ResultDraft, is_pedro
+from metaverdict.evidence.records import SOURCE_FIELDS, ResultDraft, is_pedro, source_value
 
 
 class _Cache:
@@ -46,11 +46,9 @@ class _Cache:
 
 def _source(c: _Cache, d: ResultDraft) -> Source:
     r = d.csv
-    src = c.get(Source, {"key": r.source_id}, {"citation": r.citation, "doi": r.doi,
-                                               "url_or_location": r.url_or_location,
-                                               "design": r.design})
-    for col, mine in (("citation", r.citation), ("doi", r.doi),
-                      ("url_or_location", r.url_or_location), ("design", r.design)):
+    values = {col: source_value(r, col) for col in SOURCE_FIELDS}
+    src = c.get(Source, {"key": r.source_id}, values)
+    for col, mine in values.items():
         if getattr(src, col) != mine:
             raise InputError(f"row {d.row}, column {col!r}: the store already holds source_id "
                              f"{r.source_id!r} with {col} {getattr(src, col)!r}, got {mine!r}")

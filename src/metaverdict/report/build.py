@@ -45,6 +45,7 @@ from metaverdict.report.document import (
     TreatmentPart,
     display_text,
     finding,
+    mark_simulated,
     slug,
     tone,
 )
@@ -64,6 +65,7 @@ from metaverdict.synthesis import (
     synthesize,
 )
 from metaverdict.synthesis.bodies import verification
+from metaverdict.synthesis.evidence import is_true
 from metaverdict.synthesis.terms import visit_days
 from metaverdict.verdict import Verdict
 from metaverdict.verdict.wording import outcome_words
@@ -99,11 +101,15 @@ def opinion_flags(assessment: Assessment, store: EvidenceReader) -> tuple[Opinio
     return tuple(out)
 
 
-def claim_rows(checks: Iterable[ClaimCheck]) -> tuple[ClaimRow, ...]:
-    """Display rows for claim checks."""
+def claim_rows(checks: Iterable[ClaimCheck],
+               simulated: frozenset[str] | set[str] = frozenset()) -> tuple[ClaimRow, ...]:
+    """Display rows for claim checks (simulated source keys labelled SIMULATED)."""
+    def mark(items: Iterable[str]) -> tuple[str, ...]:
+        return tuple(mark_simulated(x, simulated) for x in items)
     return tuple(ClaimRow(c.claim.id, c.claim.text or str(c.claim.direction), c.claim.source,
-                          str(c.status), tuple(c.holds), tuple(c.fails), tuple(c.not_assessable),
-                          tuple(c.reasons), overreach(c)) for c in checks)
+                          str(c.status), mark(c.holds), mark(c.fails), mark(c.not_assessable),
+                          mark(c.reasons), mark_simulated(overreach(c), simulated))
+                 for c in checks)
 
 
 def _p_text(raw: str) -> str:
@@ -147,6 +153,8 @@ def references(store: EvidenceReader, rows: Sequence[ResultRow],
     keys = list(dict.fromkeys(list(by_source) + list(extra_keys)))
     src = store.sources()
     meta = {str(k): rec for k, rec in zip(src["key"], src.to_dict("records"))}
+    simulated = {k for k, rec in meta.items() if is_true(rec.get("simulated"))}
+    simulated |= {r.source_id for r in rows if r.simulated}
     out = []
     for key in sorted(keys):
         rec = meta.get(key, {})
@@ -161,7 +169,7 @@ def references(store: EvidenceReader, rows: Sequence[ResultRow],
         out.append(Reference(key, display_text(rec.get("citation")) or key, doi,
                              _DOI_URL + doi if doi else "", links,
                              "" if links else loc, display_text(rec.get("design")),
-                             any(n.secondary for n in numbers), numbers))
+                             any(n.secondary for n in numbers), numbers, key in simulated))
     return tuple(out)
 
 
@@ -185,8 +193,13 @@ def term_words(term: str) -> str:
 
 
 def answer_row(a: Answer, anchor: str) -> AnswerRow:
-    """Flatten an answer for display."""
+    """Flatten an answer for display (its simulated sources labelled SIMULATED)."""
     v = a.chosen
+    sim = set(a.simulated_sources) | {o.id for o in a.other_sources if o.simulated}
+
+    def mark(text: str) -> str:
+        return mark_simulated(text, sim) if sim else text
+
     cert = str(a.certainty or "")
     mcid = ""
     if v is not None and v.mcid is not None:
@@ -204,14 +217,15 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
         certainty=cert, verdict=str(a.verdict), tone=tone(a.verdict, a.certainty),
         effect=v.effect if v is not None else "",
         absolute=a.absolute_effect.text if a.absolute_effect else "", mcid=mcid,
-        source=a.source_id or "",
-        others=tuple(f"{o.id}: {o.relation} ({o.category}, {o.certainty or 'not rated'})"
+        source=a.source_name or "",
+        others=tuple(f"{o.name}: {o.relation} ({o.category}, {o.certainty or 'not rated'})"
                      for o in a.other_sources),
-        overlap=a.overlap.status if a.overlap else "",
-        flags=a.flags, statement=a.statement,
+        overlap=mark(a.overlap.status) if a.overlap else "",
+        flags=tuple(mark(f) for f in a.flags), statement=mark(a.statement),
         certainty_reasons=tuple(v.certainty.reasons) if v is not None and v.certainty else (),
-        details=tuple(f"{d.label or d.timepoint}: {d.effect} ({d.category}, "
-                      f"{d.level or 'not rated'})" for d in a.details))
+        details=tuple(mark(f"{d.label or d.timepoint}: {d.effect} ({d.category}, "
+                           f"{d.level or 'not rated'})") for d in a.details),
+        simulated=a.simulated)
 
 
 def _group_title(outcome: str, cls: str, terms: str) -> str:
@@ -298,21 +312,24 @@ def _claims_for(claims: Sequence[StatedClaim], store: EvidenceReader,
 
 
 def _condition_section(synth: Synthesis, condition: str, verdicts: Sequence[Verdict],
-                       findings: Sequence[Finding]) -> tuple[ConditionSection,
-                                                             list[TimeCourseSection]]:
+                       findings: Sequence[Finding],
+                       simulated: frozenset[str] = frozenset()) -> tuple[ConditionSection,
+                                                                        list[TimeCourseSection]]:
     """One condition's section (statements, figures, gaps) and its time courses."""
     term = synth.treatment
     sid = slug(term, condition)
     summary, skipped = summary_estimates_figure(verdicts, treatment=term, condition=condition,
-                                                fig_id=f"fig-{sid}-summary")
+                                                fig_id=f"fig-{sid}-summary", simulated=simulated)
     pooled = [v for v in verdicts if v.body is not None and v.body.meta is not None]
-    forests = [forest_figure(v, f"fig-{sid}-forest-{j + 1}") for j, v in enumerate(pooled)]
+    forests = [forest_figure(v, f"fig-{sid}-forest-{j + 1}", simulated=simulated)
+               for j, v in enumerate(pooled)]
     figures = tuple(f for f in [summary, *forests] if f is not None)
     treatments = {v.claim.treatment for v in verdicts}
-    gaps = tuple(s for s in synth.assessment.not_shown
+    gaps = tuple(mark_simulated(s, simulated) for s in synth.assessment.not_shown
                  if any(s.startswith(f"{t} in {condition}:") for t in treatments))
     courses = [time_course_section(synth, condition, outcome,
-                                   fig_id=f"fig-{slug(term, condition, outcome)}-time-course")
+                                   fig_id=f"fig-{slug(term, condition, outcome)}-time-course",
+                                   simulated=simulated)
                for outcome in sorted({v.claim.outcome for v in verdicts if v.body is not None})]
     section = ConditionSection(sid, condition, tuple(findings), figures, gaps, skipped)
     return section, [c for c in courses if c is not None]
@@ -329,9 +346,9 @@ def citation_matrix(ov: Overlap) -> tuple[tuple[str, ...], ...]:
                     for t, row in zip(ov.trials, ov.matrix)))
 
 
-def _warnings(synth: Synthesis) -> tuple[str, ...]:
+def _warnings(synth: Synthesis, simulated: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Known data problems (kept out of verdicts), one line per source and problem, and
-    evidence about other treatments."""
+    evidence about other treatments (simulated sources labelled)."""
     by_problem: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in synth.flagged:
         by_problem[(r.source_id, str(r.data_problem))].append(f"{r.outcome_raw}, {r.timepoint_raw}")
@@ -340,7 +357,7 @@ def _warnings(synth: Synthesis) -> tuple[str, ...]:
            for (src, problem), what in by_problem.items()]
     out += [f"{r.source_id} ({r.outcome_raw}, {r.timepoint_raw}): {r.evidence_about}; kept "
             f"out of the answers for {synth.treatment}" for r in synth.related]
-    return tuple(out)
+    return tuple(mark_simulated(w, simulated) for w in out)
 
 
 def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
@@ -349,26 +366,32 @@ def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
     term = synth.treatment
     pid = slug(term)
     a = synth.assessment
+    sim = frozenset(getattr(evidence, "simulated_sources", ()))
     rows = {id(ans): answer_row(ans, f"{pid}--q-{i + 1}") for i, ans in enumerate(synth.answers)}
     by_condition: dict[str, list[Verdict]] = defaultdict(list)
     for v in a:
         by_condition[v.claim.condition].append(v)
-    row_of = {id(v): replace(finding(v), anchor=f"{pid}--verdict-{i + 1}")
+    row_of = {id(v): replace(finding(v, sim), anchor=f"{pid}--verdict-{i + 1}")
               for i, v in enumerate(a)}
     sections, time_courses = [], []
     for condition in sorted(by_condition):
         progress(f"{term}: drawing {condition}")
         vs = by_condition[condition]
-        section, courses = _condition_section(synth, condition, vs, [row_of[id(v)] for v in vs])
+        section, courses = _condition_section(synth, condition, vs, [row_of[id(v)] for v in vs],
+                                              sim)
         sections.append(section)
         time_courses += courses
     return TreatmentPart(pid, term, _display_treatment(term), tuple(row_of[id(v)] for v in a),
                          bottom_line(synth.answers, rows),
                          tuple(rows[id(x)] for x in synth.answers),
-                         evidence_maps(synth.answers, rows), synth.overlap.status,
-                         citation_matrix(synth.overlap), synth.possible_overlap,
-                         _warnings(synth), tuple(sections), tuple(time_courses),
-                         tuple(a.not_shown), opinion_flags(a, evidence))
+                         evidence_maps(synth.answers, rows),
+                         mark_simulated(synth.overlap.status, sim),
+                         tuple(tuple(mark_simulated(c, sim) for c in r)
+                               for r in citation_matrix(synth.overlap)),
+                         tuple(mark_simulated(o, sim) for o in synth.possible_overlap),
+                         _warnings(synth, sim), tuple(sections), tuple(time_courses),
+                         tuple(mark_simulated(g, sim) for g in a.not_shown),
+                         opinion_flags(a, evidence))
 
 
 def _data_source(evidence: EvidenceBase, rows: Sequence[ResultRow],
@@ -396,6 +419,13 @@ def _data_source(evidence: EvidenceBase, rows: Sequence[ResultRow],
             "dates below are those of the report.")
     lines.append(f"This report uses {len({r.id for r in rows})} stored results from "
                  f"{n_references} sources.")
+    if evidence.simulated_sources:
+        lines.append(f"SIMULATED sources included (asked for with --include-simulated): "
+                     f"{', '.join(evidence.simulated_sources)}.")
+    elif evidence.left_out:
+        lines.append(f"Left out: {len(evidence.left_out)} simulated source(s) the store holds "
+                     f"({', '.join(evidence.left_out)}); --include-simulated puts them in, "
+                     "labelled SIMULATED.")
     return tuple(lines)
 
 
@@ -473,13 +503,53 @@ def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
     refs = references(base, rows, extra_keys=[s for p in parts for f in p.findings
                                               for s in f.sources])
     title = "Evidence report: " + ", ".join(_display_treatment(t) for t in terms)
+    sim = frozenset(base.simulated_sources)
+    named = _simulated_names(base, refs)
     return ReportDocument(
         title=title, generated=(generated or date.today()).isoformat(), version=__version__,
         data_source=_data_source(base, rows, len(refs)),
-        simulated=("Nothing is simulated or imputed. Every estimate, CI and P-value was read "
-                   "from a source; derived values (|SMD| bounds from P-values and group sizes, "
-                   "estimates pooled here from primary trials, SMDs re-expressed in points "
-                   "with a stated typical SD, approximate CIs of risk differences) are "
-                   "labelled as derived."),
-        secondary_rows=_secondary_rows(rows), parts=tuple(parts), claims=claim_rows(checks),
-        claims_note=claims_note, references=refs)
+        simulated=simulated_statement(named, base.left_out),
+        secondary_rows=_secondary_rows(rows), parts=tuple(parts),
+        claims=claim_rows(checks, sim), claims_note=claims_note, references=refs,
+        simulated_sources=named, simulated_left_out=tuple(base.left_out),
+        simulated_keys=tuple(base.simulated_sources))
+
+
+_DERIVED = ("derived values (|SMD| bounds from P-values and group sizes, estimates pooled here "
+            "from primary trials, SMDs re-expressed in points with a stated typical SD, "
+            "approximate CIs of risk differences) are labelled as derived.")
+
+
+def simulated_statement(simulated: Sequence[str], left_out: Sequence[str] = ()) -> str:
+    """The header's statement of what is simulated.
+
+    ``"Nothing is simulated ..."`` only when no included source is simulated; otherwise a
+    warning that names the simulated sources (``simulated``: ``"key: citation"``).
+
+    >>> simulated_statement([])[:47]
+    'Nothing is simulated or imputed. Every estimate'
+    >>> simulated_statement(["demo: SIMULATED: Demo trial."])[:60]
+    'WARNING: this report includes SIMULATED data. 1 source (demo'
+    """
+    if not simulated:
+        text = ("Nothing is simulated or imputed. Every estimate, CI and P-value was read from "
+                "a source; " + _DERIVED)
+        if left_out:
+            text += (f" The store also holds {len(left_out)} simulated source(s) "
+                     f"({', '.join(left_out)}), left out of this report (--include-simulated "
+                     "puts them in, labelled SIMULATED).")
+        return text
+    n = len(simulated)
+    return (f"WARNING: this report includes SIMULATED data. {n} source{'s' if n > 1 else ''} "
+            f"({'; '.join(simulated)}) hold{'s' if n == 1 else ''} numbers computed from "
+            "simulated participant data, not from a real trial: they are labelled SIMULATED "
+            "wherever they appear and are no evidence about the treatment. Every other "
+            "estimate, CI and P-value was read from a source; " + _DERIVED)
+
+
+def _simulated_names(base: EvidenceBase, refs: Sequence[Reference]) -> tuple[str, ...]:
+    """``"key: citation"`` for each simulated source of the snapshot."""
+    cites = {r.key: r.citation for r in refs}
+    records = {str(rec["key"]): rec for rec in base.source_records}
+    return tuple(f"{k}: {cites.get(k) or display_text(records.get(k, {}).get('citation')) or k}"
+                 for k in base.simulated_sources)

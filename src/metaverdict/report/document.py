@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from metaverdict.synthesis.answers import NO_RESULT
+from metaverdict.synthesis.answers import NO_RESULT, SIMULATED_LABEL, source_name
 from metaverdict.synthesis.claim_check import ClaimStatus
 from metaverdict.verdict import Category, Direction, Verdict
 
@@ -96,6 +97,17 @@ class Finding:
     basis: str
     sources: tuple[str, ...]
     secondary: bool
+    simulated_sources: tuple[str, ...] = ()
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The sources as displayed: a simulated one as ``key (SIMULATED)``."""
+        return tuple(source_name(k, k in self.simulated_sources) for k in self.sources)
+
+    @property
+    def simulated(self) -> bool:
+        """True when a source of this row is simulated."""
+        return bool(self.simulated_sources)
 
     @property
     def category_class(self) -> str:
@@ -136,6 +148,7 @@ class AnswerRow:
     statement: str
     certainty_reasons: tuple[str, ...]
     details: tuple[str, ...]
+    simulated: bool = False
 
     @property
     def certainty_symbol(self) -> str:
@@ -279,6 +292,12 @@ class Reference:
     design: str
     secondary: bool
     numbers: tuple[NumberSource, ...]
+    simulated: bool = False
+
+    @property
+    def name(self) -> str:
+        """The key as displayed: ``key (SIMULATED)`` for a simulated source."""
+        return source_name(self.key, self.simulated)
 
 
 @dataclass(frozen=True)
@@ -304,7 +323,12 @@ class TreatmentPart:
 
 @dataclass(frozen=True)
 class ReportDocument:
-    """The whole report: provenance header, one part per treatment, claims, references."""
+    """The whole report: provenance header, one part per treatment, claims, references.
+
+    ``simulated`` is the header's statement of what is simulated; ``simulated_sources`` names
+    the simulated sources the report includes (``"key: citation"``; empty: "Nothing is
+    simulated."), ``simulated_left_out`` those the store holds but the report leaves out.
+    """
 
     title: str
     generated: str
@@ -316,6 +340,9 @@ class ReportDocument:
     claims: tuple[ClaimRow, ...]
     claims_note: str
     references: tuple[Reference, ...]
+    simulated_sources: tuple[str, ...] = ()
+    simulated_left_out: tuple[str, ...] = ()
+    simulated_keys: tuple[str, ...] = ()
 
     @property
     def figures(self) -> list[Figure]:
@@ -350,8 +377,22 @@ def _mcid_text(v: Verdict) -> tuple[str, str]:
     return main, f"{e.short_source}{extra}"
 
 
-def finding(v: Verdict) -> Finding:
-    """Flatten a :class:`~metaverdict.verdict.Verdict` into a summary-of-findings row."""
+def mark_simulated(text: str, simulated: Iterable[str]) -> str:
+    """``text`` with every simulated source key in it labelled: ``"demo: MD 1"`` ->
+    ``"demo (SIMULATED): MD 1"`` (a key already labelled is left alone).
+
+    >>> mark_simulated("demo2026 reports MD 1 [demo2026, real2020]", {"demo2026"})
+    'demo2026 (SIMULATED) reports MD 1 [demo2026 (SIMULATED), real2020]'
+    """
+    for key in sorted(simulated, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])(?! \({SIMULATED_LABEL}\))",
+                      f"{key} ({SIMULATED_LABEL})", text)
+    return text
+
+
+def finding(v: Verdict, simulated: frozenset[str] | set[str] = frozenset()) -> Finding:
+    """Flatten a :class:`~metaverdict.verdict.Verdict` into a summary-of-findings row;
+    ``simulated`` holds the keys of simulated sources (labelled SIMULATED in its text)."""
     body = v.body
     secondary = bool(body and any(SECONDARY_SUMMARY in r for r in body.verification))
     label = re.sub(r"\s*\[[^\]]*\]\s*$", "", v.label)          # sources are shown separately
@@ -363,10 +404,16 @@ def finding(v: Verdict) -> Finding:
         reasons = ("no downgrades",)
     anchor = slug(v.claim.treatment, v.claim.condition, v.claim.outcome, v.claim.comparator,
                   v.timepoint, "-".join(v.sources))          # made unique per report by the caller
+    sim = tuple(k for k in v.sources if k in simulated)
+
+    def mark(text: str) -> str:
+        return mark_simulated(text, sim) if sim else text
+
     return Finding(anchor=anchor, treatment=v.claim.treatment, condition=v.claim.condition,
-                   comparator=v.claim.comparator, outcome=v.claim.outcome, label=label,
+                   comparator=v.claim.comparator, outcome=v.claim.outcome, label=mark(label),
                    timepoint=v.timepoint, window=v.claim.window, effect=v.effect, mcid=mcid,
                    mcid_source=mcid_src, certainty=str(v.level or ""), certainty_reasons=reasons,
-                   category=str(v.category), statement=v.statement, rule=v.rule,
-                   reasons=tuple(v.reasons), basis=str(body.basis) if body else "expert opinion",
-                   sources=tuple(v.sources), secondary=secondary)
+                   category=str(v.category), statement=mark(v.statement), rule=v.rule,
+                   reasons=tuple(mark(r) for r in v.reasons),
+                   basis=str(body.basis) if body else "expert opinion",
+                   sources=tuple(v.sources), secondary=secondary, simulated_sources=sim)

@@ -26,8 +26,15 @@ import metaverdict.report.plots._style as st
 from metaverdict._results import fmt_p_relation
 from metaverdict.grade.body import is_ratio
 from metaverdict.grade.levels import Basis, Level
-from metaverdict.report.document import CATEGORY_DIRECTION, Figure, TimeCourseSection, finding
+from metaverdict.report.document import (
+    CATEGORY_DIRECTION,
+    Figure,
+    TimeCourseSection,
+    finding,
+    mark_simulated,
+)
 from metaverdict.report.plots import forest_plot, time_course_plot
+from metaverdict.synthesis.answers import SIMULATED_LABEL, source_name
 from metaverdict.synthesis.assess import time_course_from
 from metaverdict.synthesis.synthesize import Synthesis
 from metaverdict.verdict import Direction, Verdict
@@ -92,14 +99,15 @@ def _plottable(v: Verdict) -> bool:
     return est is not None
 
 
-def _row_label(v: Verdict) -> str:
+def _row_label(v: Verdict, simulated: frozenset[str] = frozenset()) -> str:
     b = v.body
     inst = "" if b is None or b.outcome_instrument in ("", "unspecified") else \
         f" ({b.outcome_instrument})"
     vs = (b.comparator_name if b is not None and v.claim.comparator == "active"
           and b.comparator_name else v.claim.comparator)
-    return st.truncate_label(f"{v.claim.outcome}{inst} vs {vs} \u00b7 "
-                             f"{v.timepoint} [{', '.join(v.sources)}]", 90)
+    names = ", ".join(source_name(k, k in simulated) for k in v.sources)
+    return st.truncate_label(f"{v.claim.outcome}{inst} vs {vs} \u00b7 {v.timepoint} [{names}]",
+                             90 + (len(SIMULATED_LABEL) + 3) * len(simulated & set(v.sources)))
 
 
 def _estimate_text(v: Verdict) -> str:
@@ -112,7 +120,8 @@ def _estimate_text(v: Verdict) -> str:
     return f"{st.format_number(b.estimate)} [{lo}, {hi}]"
 
 
-def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float | None:
+def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool,
+                simulated: frozenset[str] = frozenset()) -> float | None:
     """Draw one panel's rows as benefit (right favours the treatment) with the estimates as
     reported in a column on the right; returns the MCID threshold all rows share, if any."""
     conv = math.exp if ratio else float
@@ -146,7 +155,7 @@ def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float 
     st.set_effect_axis(ax, lo_all, hi_all, log=ratio)
     ax.set_ylim(-0.7, len(verdicts) - 0.3)
     ax.set_yticks(ys)
-    ax.set_yticklabels([_row_label(v) for v in verdicts])
+    ax.set_yticklabels([_row_label(v, simulated) for v in verdicts])
     st.style_axes(ax)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
@@ -156,14 +165,16 @@ def _draw_panel(ax: Axes, verdicts: Sequence[Verdict], *, ratio: bool) -> float 
 
 
 def summary_estimates_figure(verdicts: Sequence[Verdict], *, treatment: str, condition: str,
-                             fig_id: str) -> tuple[Figure | None, int]:
+                             fig_id: str, simulated: frozenset[str] = frozenset()
+                             ) -> tuple[Figure | None, int]:
     """Draw the stored estimates of one condition, one panel per measure, as benefit.
 
     Every verdict with an estimate is a row: a dot coloured by its verdict and its 95% CI where
     stored, oriented so that right of zero favours the treatment (lower-is-better outcomes are
     mirrored; ratios are shown as the ratio that favours the treatment above 1, on a log axis).
     Dashed lines mark ±MCID where every row of a panel shares one. Nothing is pooled: this
-    shows the reviews' and trials' own numbers side by side.
+    shows the reviews' and trials' own numbers side by side. Rows of a source in
+    ``simulated`` are labelled SIMULATED (and so is the figure's caption).
 
     Returns
     -------
@@ -180,7 +191,7 @@ def summary_estimates_figure(verdicts: Sequence[Verdict], *, treatment: str, con
     for v in plot:        # one panel per measure and MCID, so each panel has one ±MCID pair
         panels[(_panel_key(v), "" if v.mcid is None else v.mcid.describe())].append(v)
     size = st.SMALL_FONT_SIZE + 0.5
-    label_w = st.text_width_in([_row_label(v) for v in plot], size=size)
+    label_w = st.text_width_in([_row_label(v, simulated) for v in plot], size=size)
     est_w = st.text_width_in([_estimate_text(v) for v in plot], size=size)
     plot_w, title_h, axis_h, row_h = 3.4, 0.32, 0.5, 0.22
     width = label_w + plot_w + est_w + 0.75
@@ -192,7 +203,7 @@ def summary_estimates_figure(verdicts: Sequence[Verdict], *, treatment: str, con
         ax = fig.add_axes(((label_w + 0.2) / width, (top - title_h - box) / total,
                            plot_w / width, box / total))
         top -= title_h + box + axis_h
-        mcid = _draw_panel(ax, vs, ratio=key.startswith("ratio "))
+        mcid = _draw_panel(ax, vs, ratio=key.startswith("ratio "), simulated=simulated)
         dashed = "" if mcid is None else f" \u00b7 dashed: \u00b1{mcid_text.split(';')[0]}"
         # the title starts at the figure's left edge (above the labels), so it never runs
         # into the estimates column on the right
@@ -208,21 +219,37 @@ def summary_estimates_figure(verdicts: Sequence[Verdict], *, treatment: str, con
     if skipped:
         caption += (f" {skipped} result(s) without an estimate (P-values, bounds or directions "
                     "only) appear in the table but not in the plot.")
-    return Figure(fig_id, f"Summary estimates: {condition}", caption,
-                  figure_svg(fig, fig_id)), skipped
+    title = f"Summary estimates: {condition}"
+    shown = sorted({k for v in plot for k in v.sources} & simulated)
+    if shown:
+        caption += _simulated_caption(shown)
+        title += f" (includes {SIMULATED_LABEL} data)"
+    return Figure(fig_id, title, caption, figure_svg(fig, fig_id)), skipped
 
 
-def forest_figure(v: Verdict, fig_id: str) -> Figure | None:
-    """A forest plot for a body pooled here from primary trials (None for other bodies)."""
+def _simulated_caption(keys: Sequence[str]) -> str:
+    return (f" {SIMULATED_LABEL}: {', '.join(keys)} hold{'s' if len(keys) == 1 else ''} "
+            "numbers computed from simulated data, not from a real trial.")
+
+
+def forest_figure(v: Verdict, fig_id: str,
+                  simulated: frozenset[str] = frozenset()) -> Figure | None:
+    """A forest plot for a body pooled here from primary trials (None for other bodies);
+    a pool with a source in ``simulated`` says SIMULATED in its title and caption."""
     body = v.body
     if body is None or body.meta is None:
         return None
+    shown = sorted(set(v.sources) & simulated)
+    label = f" ({SIMULATED_LABEL} data included)" if shown else ""
     fig = forest_plot(body.meta, transform=np.exp if is_ratio(body.measure) else None,
                       xlabel=f"{body.measure}, {v.claim.treatment} minus {v.claim.comparator}",
-                      refline=0.0, title=f"{v.claim.outcome}, {v.timepoint}")
+                      refline=0.0, title=f"{v.claim.outcome}, {v.timepoint}{label}")
     caption = (f"{v.claim.treatment} vs {v.claim.comparator}, {v.claim.condition}, "
-               f"{v.claim.outcome} ({v.timepoint}): {body.label}. {'; '.join(body.notes)}.")
-    return Figure(fig_id, f"Forest plot: {v.claim.outcome}, {v.timepoint}", caption,
+               f"{v.claim.outcome} ({v.timepoint}): {mark_simulated(body.label, shown)}. "
+               f"{'; '.join(body.notes)}.")
+    if shown:
+        caption += _simulated_caption(shown)
+    return Figure(fig_id, f"Forest plot: {v.claim.outcome}, {v.timepoint}{label}", caption,
                   figure_svg(fig, fig_id))
 
 
@@ -299,7 +326,8 @@ def _ranges(tc: Sequence[Verdict], sources: set[str]) -> list[dict[str, Any]]:
 
 
 def time_course_section(synth: Synthesis, condition: str, outcome: str, *,
-                        fig_id: str) -> TimeCourseSection | None:
+                        fig_id: str, simulated: frozenset[str] = frozenset()
+                        ) -> TimeCourseSection | None:
     """A time course for the synthesis' treatment in ``condition``/``outcome`` when one trial
     reports results for at least two single days; ``None`` otherwise.
 
@@ -307,7 +335,8 @@ def time_course_section(synth: Synthesis, condition: str, outcome: str, *,
     estimate and CI as a band; days with only a P-value bound as an arrow from the |SMD| bound
     the P-value implies; days measured but not reported as hollow markers in a strip above
     the plot (never on the zero line); results covering a range of days (another muscle) as a
-    band over those days. Days the trial did not measure are not drawn at all.
+    band over those days. Days the trial did not measure are not drawn at all. A trial in
+    ``simulated`` is labelled SIMULATED in the title, caption and statements.
     """
     tc = time_course_from(synth.assessment.verdicts, synth.rows, outcome, condition)
     day_verdicts = _trial_days(tc.verdicts)
@@ -334,7 +363,7 @@ def time_course_section(synth: Synthesis, condition: str, outcome: str, *,
                            f"favours {comparator}",
                            benefit_label=f"less {outcome} with {treatment}" if less else
                            f"favours {treatment}")
-    srcs = ", ".join(sorted(sources))
+    srcs = ", ".join(source_name(k, k in simulated) for k in sorted(sources))
     caption = (f"{treatment} vs {comparator} in {condition}: {outcome} "
                f"({first.body.outcome_instrument}) by day after treatment [{srcs}]; only the "
                "days the trial measured are drawn. ")
@@ -353,6 +382,12 @@ def time_course_section(synth: Synthesis, condition: str, outcome: str, *,
                     f"{', '.join(f'{d:g}' for d in unreported)} were measured but the source "
                     "reports no result for them (which is not a no-difference result).")
     title = f"Time course: {outcome} in {condition}"
+    shown = sorted(sources & simulated)
+    if shown:
+        caption += _simulated_caption(shown)
+        title += f" ({SIMULATED_LABEL} data)"
     figure = Figure(fig_id, title, caption.strip(), figure_svg(fig, fig_id))
     return TimeCourseSection(fig_id.removeprefix("fig-"), condition, title, figure,
-                             tuple(finding(v) for v in tc), tuple(tc.gaps), tuple(notes))
+                             tuple(finding(v, simulated) for v in tc),
+                             tuple(mark_simulated(g, simulated) for g in tc.gaps),
+                             tuple(mark_simulated(n, simulated) for n in notes))

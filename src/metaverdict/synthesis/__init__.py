@@ -21,11 +21,13 @@ from metaverdict.synthesis.answers import (
     ALL_CONDITIONS,
     NO_RESULT,
     SELECTION_RULE,
+    SIMULATED_LABEL,
     Answer,
     OtherSource,
     Question,
     answers_table,
     build_answers,
+    source_name,
 )
 from metaverdict.synthesis.assess import Assessment, TimeCourse, assess, time_course
 from metaverdict.synthesis.bodies import bodies_from_rows, indirectness, mcid_for
@@ -49,16 +51,18 @@ from metaverdict.synthesis.terms import TERMS, term_of
 
 __all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimCheck",
            "EvidenceBase", "NO_RESULT", "OtherSource", "Overlap", "Question", "SELECTION_RULE",
-           "StatedClaim", "Synthesis", "TERMS", "TimeCourse", "TypicalSD", "answers",
-           "answers_table", "article_claims", "assess", "available_treatments",
+           "SIMULATED_LABEL", "StatedClaim", "Synthesis", "TERMS", "TimeCourse", "TypicalSD",
+           "answers", "answers_table", "article_claims", "assess", "available_treatments",
            "bodies_from_rows", "build_answers", "check_claims", "corrected_covered_area",
            "indirectness", "load_claims", "mcid_for", "overlap", "overreach", "read_evidence",
-           "resolve_treatment", "synthesize", "term_of", "time_course", "typical_sd"]
+           "resolve_treatment", "source_name", "synthesize", "term_of", "time_course",
+           "typical_sd"]
 
 
 def answers(treatment: str, *, evidence: EvidenceBase | None = None,
             store: EvidenceReader | None = None,
-            mcid_table: MCIDTable | None = None) -> list[Answer]:
+            mcid_table: MCIDTable | None = None,
+            include_simulated: bool = False) -> list[Answer]:
     """The answers for one treatment (one per clinical question).
 
     Parameters
@@ -70,6 +74,9 @@ def answers(treatment: str, *, evidence: EvidenceBase | None = None,
         (:func:`metaverdict.evidence.open_store`) is opened, read and closed.
     store : metaverdict.evidence.Store, optional
     mcid_table : MCIDTable, optional
+    include_simulated : bool
+        When the store is read here: keep the simulated sources (default False; see
+        :func:`read_evidence`).
 
     Returns
     -------
@@ -78,7 +85,7 @@ def answers(treatment: str, *, evidence: EvidenceBase | None = None,
     if evidence is None:
         if store is None:
             with open_store() as s:
-                evidence = read_evidence(s)
+                evidence = read_evidence(s, include_simulated)
         else:
-            evidence = read_evidence(store)
+            evidence = read_evidence(store, include_simulated)
     return list(synthesize(evidence, treatment, mcid_table=mcid_table).answers)

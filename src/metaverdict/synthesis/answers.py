@@ -25,6 +25,11 @@ where one can be given, its absolute effect (:mod:`metaverdict.synthesis.absolut
 
 Every treatment has an adverse-events answer: where no adverse-event result is stored, the
 answer says so (``verdict = "no result stored"``), so harms are never silently absent.
+
+A source whose numbers come from simulated data (stored with ``simulated`` true; read only when
+asked, see :func:`metaverdict.synthesis.read_evidence`) is named with the label
+:data:`SIMULATED_LABEL` wherever an answer names it, and the answer's ``simulated`` is True when
+its chosen source is simulated.
 """
 from __future__ import annotations
 
@@ -61,6 +66,13 @@ COMPARATOR_ORDER: tuple[str, ...] = ("sham", "sham-or-no-treatment", "no-treatme
 OUTCOME_ORDER: tuple[str, ...] = ("pain", "function", ADVERSE_EVENTS, "recurrence",
                                   "treatment-success", "cramping")
 DIRECTIONS: tuple[Direction, ...] = tuple(Direction)
+#: How a simulated source is labelled wherever it is named.
+SIMULATED_LABEL = "SIMULATED"
+
+
+def source_name(key: str, simulated: bool) -> str:
+    """A source key as displayed: ``"demo (SIMULATED)"`` for a simulated source."""
+    return f"{key} ({SIMULATED_LABEL})" if simulated else key
 _SUBGROUP = re.compile(r"subgroup", re.I)
 
 
@@ -104,12 +116,19 @@ class OtherSource(ResultMixin):
     category: str
     certainty: str | None
     effect: str
+    simulated: bool = False
     _repr_fields = ("id", "relation")
 
+    @property
+    def name(self) -> str:
+        """The id as displayed (labelled SIMULATED for a simulated source)."""
+        return source_name(self.id, self.simulated)
+
     def to_dict(self) -> dict[str, Any]:
-        """``{"id", "relation", "category", "certainty", "effect"}``."""
+        """``{"id", "relation", "category", "certainty", "effect", "simulated"}``."""
         return {"id": self.id, "relation": self.relation, "category": self.category,
-                "certainty": self.certainty, "effect": self.effect}
+                "certainty": self.certainty, "effect": self.effect,
+                "simulated": self.simulated}
 
 
 @dataclass(frozen=True, repr=False)
@@ -144,6 +163,8 @@ class Answer(ResultMixin):
     flags : tuple of str
         Things to check before relying on the answer (secondary summaries, borderline
         results, comparators that are not a treatment comparison).
+    simulated_sources : tuple of str
+        The chosen sources whose numbers come from simulated data (empty for real evidence).
     """
 
     question: Question
@@ -160,12 +181,26 @@ class Answer(ResultMixin):
     supporting: tuple[Verdict, ...] = field(default=(), repr=False)
     flags: tuple[str, ...] = ()
     selection_rule: str = SELECTION_RULE
+    simulated_sources: tuple[str, ...] = ()
     _repr_fields = ("question", "verdict", "certainty")
 
     @property
     def source_id(self) -> str | None:
         """The chosen source (several keys joined by ``+`` for trials pooled here)."""
         return "+".join(self.chosen.sources) if self.chosen and self.chosen.sources else None
+
+    @property
+    def simulated(self) -> bool:
+        """True when a chosen source's numbers come from simulated data."""
+        return bool(self.simulated_sources)
+
+    @property
+    def source_name(self) -> str | None:
+        """:attr:`source_id` as displayed: each simulated key labelled SIMULATED."""
+        if not (self.chosen and self.chosen.sources):
+            return None
+        return "+".join(source_name(k, k in self.simulated_sources)
+                        for k in self.chosen.sources)
 
     @property
     def effect(self) -> dict[str, Any] | None:
@@ -207,6 +242,8 @@ class Answer(ResultMixin):
                          "verdict": v.category, "certainty": v.level} for v in self.details],
             "selection_rule": self.selection_rule,
             "probability_beyond_mcid": None,
+            "simulated": self.simulated,
+            "simulated_sources": list(self.simulated_sources),
         }
 
     def summary(self) -> str:
@@ -214,10 +251,10 @@ class Answer(ResultMixin):
         lines = [self.question.describe(),
                  f"  {self.headline} [{self.certainty or 'no certainty'}; {self.verdict}]"]
         if self.chosen:
-            lines.append(f"  effect: {self.chosen.effect} [{self.source_id}]")
+            lines.append(f"  effect: {self.chosen.effect} [{self.source_name}]")
         if self.absolute_effect:
             lines.append(f"  absolute: {self.absolute_effect.text}")
-        lines += [f"  {o.relation}: {o.id} ({o.category}, {o.certainty})"
+        lines += [f"  {o.relation}: {o.name} ({o.category}, {o.certainty})"
                   for o in self.other_sources]
         if self.overlap:
             lines.append(f"  overlap: {self.overlap.status}")
@@ -295,8 +332,10 @@ def _flags(v: Verdict) -> tuple[str, ...]:
 
 
 def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[IncludedTrialRow],
-                    rows: dict[int, ResultRow], sd: TypicalSD | None) -> Answer:
-    """The answer to one question from its verdicts (rules in the module docstring)."""
+                    rows: dict[int, ResultRow], sd: TypicalSD | None,
+                    simulated: frozenset[str] = frozenset()) -> Answer:
+    """The answer to one question from its verdicts (rules in the module docstring);
+    ``simulated`` holds the keys of simulated sources."""
     by_source: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         by_source["+".join(v.sources)].append(v)
@@ -312,14 +351,17 @@ def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[Inc
         chosen.statement, chosen.level, chosen.category, chosen.direction, chosen,
         absolute_effect(chosen.body, rows, sd) if chosen.body else None,
         tuple(OtherSource("+".join(o.sources), relation(chosen.direction, o.direction),
-                          o.category, o.level, o.effect) for o in others),
-        ov, tuple(details), tuple(others), _flags(chosen))
+                          o.category, o.level, o.effect, bool(simulated & set(o.sources)))
+              for o in others),
+        ov, tuple(details), tuple(others), _flags(chosen),
+        simulated_sources=tuple(k for k in chosen.sources if k in simulated))
 
 
-def _opinion_answer(v: Verdict) -> Answer:
+def _opinion_answer(v: Verdict, simulated: frozenset[str] = frozenset()) -> Answer:
     q = Question(v.claim.treatment, v.claim.condition, "any", "any", "any")
     return Answer(q, headline(q.treatment, "any", Category.OPINION_ONLY, None, "any"),
-                  v.statement, None, Category.OPINION_ONLY, Direction.UNKNOWN, v)
+                  v.statement, None, Category.OPINION_ONLY, Direction.UNKNOWN, v,
+                  simulated_sources=tuple(k for k in v.sources if k in simulated))
 
 
 def _no_adverse_events(treatment: str) -> Answer:
@@ -333,18 +375,23 @@ def _no_adverse_events(treatment: str) -> Answer:
 def build_answers(treatment: str, verdicts: Sequence[Verdict],
                   included: Iterable[IncludedTrialRow], rows: Iterable[ResultRow],
                   sd: TypicalSD | None,
-                  vocabulary: Vocabulary | None = None) -> tuple[Answer, ...]:
-    """One answer per question of a treatment's verdicts, in bottom-line order."""
+                  vocabulary: Vocabulary | None = None,
+                  simulated: Iterable[str] = ()) -> tuple[Answer, ...]:
+    """One answer per question of a treatment's verdicts, in bottom-line order.
+
+    ``simulated`` names simulated sources (besides those of rows flagged ``simulated``)."""
     included = tuple(included)
+    rows = list(rows)
     by_id = {r.id: r for r in rows}
+    sim = frozenset(simulated) | {r.source_id for r in rows if r.simulated}
     groups: dict[Question, list[Verdict]] = defaultdict(list)
     opinions = []
     for v in verdicts:
         if v.body is None:
-            opinions.append(_opinion_answer(v))
+            opinions.append(_opinion_answer(v, sim))
         else:
             groups[question_of(v, vocabulary)].append(v)
-    out = [answer_question(q, vs, included, by_id, sd) for q, vs in groups.items()]
+    out = [answer_question(q, vs, included, by_id, sd, sim) for q, vs in groups.items()]
     if not any(a.question.outcome == ADVERSE_EVENTS for a in out):
         out.append(_no_adverse_events(treatment))
     return tuple(sorted(out, key=lambda a: a.question.key)) + tuple(opinions)
@@ -354,7 +401,7 @@ def answers_table(answers: Sequence[Answer]) -> str:
     """Plain-text bottom-line table: one row per question."""
     rows = [[a.question.outcome, a.question.comparator_class, a.question.term,
              a.question.condition or "all", a.headline[:44], a.certainty or "-",
-             a.verdict, (a.chosen.effect if a.chosen else "")[:40], a.source_id or "-"]
+             a.verdict, (a.chosen.effect if a.chosen else "")[:40], a.source_name or "-"]
             for a in answers]
     return format_table(["outcome", "vs", "term", "condition", "bottom line", "certainty",
                          "verdict", "effect", "source"], rows)

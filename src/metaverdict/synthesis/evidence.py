@@ -11,6 +11,12 @@ the rows whose *comparator* is T (PRP vs corticosteroid appears in the corticost
 as corticosteroid vs PRP), mirrored: the harmonised estimate is negated (a ratio inverted),
 its CI swapped, arms and stated directions exchanged, and the row says so in
 ``sign_reason``.
+
+Simulated sources (``sources.simulated``: numbers computed from simulated data, e.g. the
+bundled demo trial imported with ``metaverdict trial import``) are left out by default:
+:func:`read_evidence` drops their results, opinions, included trials and source records, and
+records their keys in :attr:`EvidenceBase.left_out`. ``include_simulated=True`` keeps them;
+:attr:`EvidenceBase.simulated_sources` then names them, so that every output can label them.
 """
 from __future__ import annotations
 
@@ -18,15 +24,17 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from metaverdict.evidence.bundled import SEED_KEY, SUPPLEMENT_KEY
 from metaverdict.evidence.queries import IncludedTrialRow, OpinionRow, ResultRow, row_matches
 from metaverdict.evidence.reader import EvidenceReader
+from metaverdict.evidence.store import SOURCE_COLUMNS as _STORE_SOURCE_COLUMNS
 from metaverdict.evidence.vocabulary import RATIO_MEASURES, Vocabulary
 
 _FLIP = {"favours-treatment": "favours-comparator", "favours-comparator": "favours-treatment"}
-SOURCE_COLUMNS = ["key", "citation", "doi", "url_or_location", "design", "notes"]
+SOURCE_COLUMNS = list(_STORE_SOURCE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class EvidenceBase:
     included : tuple of IncludedTrialRow
         Reviews' included trials, where recorded.
     source_records : tuple of dict
-        One dict per source (key, citation, doi, url_or_location, design, notes).
+        One dict per source (key, citation, doi, url_or_location, design, notes, simulated).
     vocabulary : Vocabulary
         The vocabulary the store normalised with.
     store_counts : dict
@@ -52,6 +60,10 @@ class EvidenceBase:
     label : str
         Where the evidence came from, without local paths or passwords (e.g. "SQLite file
         (embedded default)", "PostgreSQL database").
+    include_simulated : bool
+        Whether simulated sources were kept (see the module docstring).
+    left_out : tuple of str
+        Keys of the simulated sources the store holds that were left out.
     """
 
     rows: tuple[ResultRow, ...]
@@ -62,6 +74,17 @@ class EvidenceBase:
     store_counts: dict[str, int] = field(default_factory=dict, compare=False)
     store_meta: dict[str, str] = field(default_factory=dict, compare=False)
     label: str = "evidence store"
+    include_simulated: bool = False
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def simulated_sources(self) -> tuple[str, ...]:
+        """Keys of the simulated sources in the snapshot (empty unless ``include_simulated``),
+        in source order."""
+        keys = [str(rec["key"]) for rec in self.source_records if is_true(rec.get("simulated"))]
+        keys += [r.source_id for r in self.rows if r.simulated]
+        keys += [o.source_id for o in self.opinion_rows if o.simulated]
+        return tuple(dict.fromkeys(keys))
 
     # -- the Store read interface ---------------------------------------------------------
     def results(self, treatment: str | None = None, condition: str | None = None,
@@ -155,6 +178,11 @@ def mirror(r: ResultRow, term: str) -> ResultRow:
         derivation=f"{r.derivation}; {why}")
 
 
+def is_true(x: Any) -> bool:
+    """True only for a boolean True (``numpy.bool_`` included); None and NaN are False."""
+    return isinstance(x, (bool, np.bool_)) and bool(x)
+
+
 def _label(url: str) -> str:
     if url.startswith("sqlite"):
         return ("SQLite in memory" if url in ("sqlite://", "sqlite:///:memory:")
@@ -163,14 +191,49 @@ def _label(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].replace("postgresql", "PostgreSQL") + " database"
 
 
-def read_evidence(store: EvidenceReader) -> EvidenceBase:
+def read_evidence(store: EvidenceReader, include_simulated: bool = False) -> EvidenceBase:
     """Read everything from a store once (results, opinions, sources, included trials,
-    counts, meta) into an :class:`EvidenceBase`."""
+    counts, meta) into an :class:`EvidenceBase`.
+
+    Parameters
+    ----------
+    store : EvidenceReader
+        A :class:`metaverdict.evidence.Store` (or another snapshot).
+    include_simulated : bool
+        Keep the simulated sources (default False: their results, opinions, included trials
+        and source records are left out, and their keys listed in ``left_out``).
+
+    Returns
+    -------
+    EvidenceBase
+
+    Examples
+    --------
+    >>> from metaverdict.evidence import open_store
+    >>> with open_store("sqlite://") as store:          # the bundled evidence: nothing simulated
+    ...     evidence = read_evidence(store)
+    >>> evidence.simulated_sources, evidence.left_out
+    ((), ())
+    """
     src = store.sources()
+    records = [{str(k): v for k, v in rec.items()} for rec in src.to_dict("records")]
+    rows, opinions = store.results(), store.opinions()
+    simulated = {str(rec["key"]) for rec in records if is_true(rec.get("simulated"))}
+    simulated |= {r.source_id for r in rows if r.simulated}
+    simulated |= {o.source_id for o in opinions if o.simulated}
+    included = store.included_trials()
+    left_out: tuple[str, ...] = ()
+    if not include_simulated and simulated:
+        left_out = tuple(dict.fromkeys(
+            [str(rec["key"]) for rec in records if str(rec["key"]) in simulated]
+            + sorted(simulated)))
+        rows = [r for r in rows if r.source_id not in simulated]
+        opinions = [o for o in opinions if o.source_id not in simulated]
+        included = [t for t in included if t.review not in simulated]
+        records = [rec for rec in records if str(rec["key"]) not in simulated]
     return EvidenceBase(
-        rows=tuple(store.results()), opinion_rows=tuple(store.opinions()),
-        included=tuple(store.included_trials()),
-        source_records=tuple(src.to_dict("records")), vocabulary=store.vocabulary,
+        rows=tuple(rows), opinion_rows=tuple(opinions), included=tuple(included),
+        source_records=tuple(records), vocabulary=store.vocabulary,
         store_counts=store.counts(),
         store_meta={k: v for k in (SEED_KEY, SUPPLEMENT_KEY) if (v := store.meta(k))},
-        label=_label(store.url))
+        label=_label(store.url), include_simulated=include_simulated, left_out=left_out)

@@ -117,7 +117,8 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
     rows = tuple(evidence.treatment_rows(term))
     a = assess(evidence, term, table)
     sd = typical_sd(evidence.rows)
-    answers = build_answers(term, a.verdicts, evidence.included, rows, sd, evidence.vocabulary)
+    answers = build_answers(term, a.verdicts, evidence.included, rows, sd, evidence.vocabulary,
+                            simulated=getattr(evidence, "simulated_sources", ()))
     reviews = sorted({r.source_id for r in rows if r.kind == "review"})
     return Synthesis(term, answers, a, overlap(reviews, evidence.included), sd, rows,
                      tuple(r for r in rows if r.data_problem),

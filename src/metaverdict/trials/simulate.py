@@ -95,7 +95,7 @@ def simulate_marathon_trial(seed: int = SEED) -> pd.DataFrame:
     --------
     >>> from metaverdict.trials.simulate import simulate_marathon_trial
     >>> d = simulate_marathon_trial()
-    >>> d["simulated"].all(), d.groupby("arm")["participant"].nunique().to_dict()
+    >>> bool(d["simulated"].all()), d.groupby("arm")["participant"].nunique().to_dict()
     (True, {'dry needling': 28, 'sham': 34})
     """
     rng = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import metaverdict.evidence.accounts  # noqa: F401 (its tables are in Base.metadata)
 from metaverdict.evidence.models import Base
 
 config = context.config
