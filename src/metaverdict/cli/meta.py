@@ -55,6 +55,16 @@ def meta(
         help="write a forest plot (.png/.svg/.pdf)")] = None,
     funnel: Annotated[Optional[Path], typer.Option(
         help="write a funnel plot (.png/.svg/.pdf)")] = None,
+    bayes: Annotated[bool, typer.Option(
+        "--bayes", help="exact Bayesian random-effects fit (bayesmeta) instead")] = False,
+    tau_prior: Annotated[str, typer.Option(
+        help="with --bayes: prior for tau, NAME or NAME:SCALE, e.g. half-normal:0.5, "
+             "half-cauchy:0.5, uniform:2, jeffreys")] = "half-normal:0.5",
+    mcid: Annotated[Optional[float], typer.Option(
+        help="with --bayes: MCID (effect units) for P(benefit beyond it)")] = None,
+    higher_is_better: Annotated[bool, typer.Option(
+        "--higher-is-better", help="with --bayes --mcid: benefit is a positive effect "
+                                   "(default: negative, as pain)")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="print JSON instead of the summary")] = False,
 ) -> None:
@@ -87,6 +97,10 @@ def meta(
     else:
         raise InputError("give --measure with its columns (e.g. --ai ... --di), "
                          "or --yi with --vi/--sei")
+    if bayes:
+        _bayes(y, v, sei if measure is None else None, data, tau_prior, level, mcid,
+               not higher_is_better, as_json)
+        return
     res = meta_analysis(y, v, sei=sei if measure is None else None, data=data, method=method,
                         test=test, level=level, mods=mods)
     extras = _extras(res, bias, influence)
@@ -109,6 +123,25 @@ def meta(
         text = (value.to_string(float_format=lambda x: f"{x:.4f}")
                 if isinstance(value, pd.DataFrame) else value.summary())
         typer.echo(f"\n== {name.replace('_', ' ')}\n{text}")
+
+
+def _bayes(y: object, v: object, sei: str | None, data: pd.DataFrame, tau_prior: str,
+           level: float, mcid: float | None, lower_is_better: bool, as_json: bool) -> None:
+    """The exact Bayesian fit (``--bayes``) with the prior given as NAME[:SCALE]."""
+    from metaverdict.models.bayes import bayesian_meta_analysis
+
+    name, _, scale_text = tau_prior.partition(":")
+    scale = None
+    if scale_text:
+        try:
+            scale = float(scale_text)
+        except ValueError:
+            raise InputError(f"--tau-prior: scale {scale_text!r} is not a number "
+                             "(use NAME:SCALE, e.g. half-normal:0.5)") from None
+    res = bayesian_meta_analysis(y, v, sei=sei, data=data, tau_prior=name.strip(),
+                                 tau_scale=scale, level=level, mcid=mcid,
+                                 lower_is_better=lower_is_better)
+    typer.echo(json.dumps(res.to_dict(), indent=2) if as_json else res.summary())
 
 
 def _read(file: Path | None, example: str | None) -> pd.DataFrame:
