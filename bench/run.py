@@ -5,6 +5,7 @@ Usage::
     python bench/run.py                     # the quick configuration (about 10 minutes on 2 cores)
     python bench/run.py --full              # N in 10^3..10^7 x k in {2, 5, 10, 30, 100, 1000}
     python bench/run.py --n 1000000 --k 10 --methods DL REML --out /tmp/r.md
+    python bench/run.py --load              # the batch idle vs with a busy core (prints rows)
 
 Every tool sees the same deterministic synthetic data (:func:`generate`, seeded; analysis
 ``i`` is the same whatever ``N``). Fast tools (metaverdict batch, PyMARE) fit all ``N``
@@ -147,11 +148,11 @@ def fit_python(tool: str, method: str, data: dict[str, Any]) -> tuple[np.ndarray
         est.fit_dataset(Dataset(y=y.T, v=v.T))           # PyMARE: (k, N), one column per analysis
         return np.ravel(est.params_["fe_params"][0]), np.ravel(est.params_["tau2"])
     if tool in ("batch", "batch_fast", "batch_numpy"):
-        from metaverdict.batch import meta_analyses
-        from metaverdict.batch.engine import FAST_CONTROL
+        from metaverdict.batch import FAST_CONTROL, meta_analyses
         res = meta_analyses(data["frame"], method=method,
                             control=FAST_CONTROL if tool == "batch_fast" else None,
-                            backend="numpy" if tool == "batch_numpy" else None)
+                            backend="numpy" if tool == "batch_numpy" else None,
+                            threads=data.get("threads"))
         return res["estimate"].to_numpy(), res["tau2"].to_numpy()
     if tool == "batch_arrays":
         from metaverdict.batch import fit_arrays
@@ -195,7 +196,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     tool, method, n, k, seed = spec["tool"], spec["method"], spec["n"], spec["k"], spec["seed"]
     n_fit = n if tool.startswith("batch") or tool == "pymare" else spec["n_sub"]
     n_fit = min(n_fit, spec.get("cap", n_fit))
-    data: dict[str, Any] = {"n_sub": spec["n_sub"]}
+    data: dict[str, Any] = {"n_sub": spec["n_sub"], "threads": spec.get("threads")}
     tmp = None
     if tool == "batch_file":
         tmp = tempfile.TemporaryDirectory(prefix="mv-bench-")
@@ -272,6 +273,69 @@ def run_metafor(method: str, k: int, n_sub: int, seed: int, workdir: Path, tight
             "times": [float(stats["elapsed"])], "failed": int(stats["failed"]),
             "peak_mb": int(stats["vmhwm_kb"]) / 1024, "input_mb": None,
             "estimate": res["estimate"].tolist(), "tau2": res["tau2"].tolist()}
+
+
+# ----------------------------------------------------------------------------- competing load
+#: The conditions of the competing-load benchmark: (label, busy cores, kernel threads).
+LOAD_CASES = (("idle", 0, None), ("1 core busy", 1, None), ("1 core busy", 1, 1))
+
+
+def busy_loops(cores: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``cores`` processes that spin (a competing CPU load), each pinned to its own CPU
+    where the OS allows it (the last CPUs, so CPU 0 keeps the benchmark's main thread)."""
+    procs = []
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    for i in range(cores):
+        p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        if len(cpus) > i:
+            try:
+                os.sched_setaffinity(p.pid, {cpus[-1 - i]})
+            except OSError:
+                pass
+        procs.append(p)
+    time.sleep(0.5)                                    # let them reach full speed
+    return procs
+
+
+def run_load(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The batch per-fit time (``meta_analyses`` on the frame) idle and with competing
+    busy-loop processes, for each method at the first ``--n`` and ``--k``."""
+    n, k = (args.n or [10**6])[0], (args.k or [10])[0]
+    rows = []
+    for method in args.methods:
+        for label, cores, threads in LOAD_CASES:
+            procs = busy_loops(cores)
+            try:
+                res = measure({"tool": "batch", "method": method, "n": n, "k": k,
+                               "seed": args.seed, "n_sub": 0, "repeats": args.repeats,
+                               "threads": threads})
+            finally:
+                for p in procs:
+                    p.kill()
+                    p.wait()
+            row = {"method": method, "n": n, "k": k, "tool": "batch", "load": label,
+                   "busy": cores, "threads": threads, **res}
+            rows.append(row)
+            print(progress_line(row) + f"  [{label}, threads={threads or 'all'}]", flush=True)
+    return rows
+
+
+def load_table(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per condition: per-fit times of every method, and the slow-down vs idle."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    out = ["| condition | kernel threads | " + " | ".join(f"{m} per fit" for m in methods)
+           + " | " + " | ".join(f"{m} vs idle" for m in methods) + " |",
+           "|" + "---|" * (2 + 2 * len(methods))]
+    for label, cores, threads in LOAD_CASES:
+        got = [find(rows, method=m, load=label, threads=threads) for m in methods]
+        idle = [find(rows, method=m, load="idle") for m in methods]
+        cells = [fmt_t(r["per_fit_s"]) if r else "–" for r in got]
+        ratios = [fmt_x(r["per_fit_s"] / i["per_fit_s"]) if r and i else "–"
+                  for r, i in zip(got, idle)]
+        busy = f", {cores} busy-loop process{'es' if cores > 1 else ''}" if cores else ""
+        out.append(f"| {label}{busy} | {threads or 'all CPUs'} | " + " | ".join(cells) + " | "
+                   + " | ".join(ratios) + " |")
+    return out + [""]
 
 
 # ----------------------------------------------------------------------------- setup
@@ -594,8 +658,25 @@ def memory_table(rows: list[dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+def load_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The RESULTS.md section of the competing-load benchmark (``--load``)."""
+    if not rows:
+        return []
+    n, k = rows[0]["n"], rows[0]["k"]
+    return [f"## Batch speed with a competing CPU load (N = {fmt_n(n)}, k = {k})", "",
+            "`python bench/run.py --load`: `meta_analyses(frame)` per fit, idle and while a "
+            "busy-loop process (`while True: pass`, pinned to the last CPU) competes for one "
+            "core. The compiled kernel hands chunks of a few thousand analyses to its threads "
+            "one at a time, so a thread that gets less CPU does fewer of them. With one busy "
+            "process and one kernel thread per CPU, the scheduler gives each of the runnable "
+            "threads an equal share, so the floor is (n + 1)/n (1.5× on 2 CPUs); a "
+            "memory-bound method loses less.", "",
+            *load_table(rows)]
+
+
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, versions: dict[str, Any],
-           profiles: dict[str, str], elapsed: float) -> str:
+           profiles: dict[str, str], elapsed: float,
+           load_rows: list[dict[str, Any]] | None = None) -> str:
     v = versions
     cells = {(r["n"], r["k"]) for r in rows if r["tool"] == "pymare"}
     head = ((10**6, 10) if (10**6, 10) in cells
@@ -617,6 +698,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, versions: dict[
              "against metafor with tight control on the analyses metafor fitted.", ""]
     for method in args.methods:
         lines += headline(rows, method, *head)
+    lines += load_section(load_rows or [])
     lines += ["## Peak memory at the largest N", "", *memory_table(rows)]
     for method in args.methods:
         lines += [f"## Per-fit times, {method}", "", *grid_table(rows, method),
@@ -687,9 +769,10 @@ NOTES = """\
   It imports with the installed NumPy, so no separate venv was needed.
 - **metaverdict.** `batch` = `meta_analyses(frame, method=...)` on a long table (analysis_id,
   yi, vi; rows of an analysis contiguous, keys increasing), default backend and `BATCH_CONTROL`
-  (this is the main figure). With Numba installed the default backend is the compiled kernel,
-  which runs the analyses in parallel over the CPU cores (2 here); PyMARE, statsmodels and the
-  NumPy kernels use one core for their element-wise work. `fit_arrays` = the same engine on
+  (this is the main figure). With Numba installed (the `fast` extra) the default backend is
+  the compiled kernel, which runs chunks of analyses on one thread per CPU (2 here), each thread
+  taking the next chunk when it is done; PyMARE, statsmodels and the NumPy kernels use one core
+  for their element-wise work. `fit_arrays` = the same engine on
   (N, k) arrays of equal k (validation, no grouping step, the same output table), as
   for simulation studies. `backend="numpy"` = the NumPy array kernels (the reference
   implementation).
@@ -722,21 +805,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-values", type=float, default=1e8, help="--full: largest N·k")
     ap.add_argument("--pymare-values", type=int, default=20_000_000, help="PyMARE: largest N·k")
     ap.add_argument("--no-profile", action="store_true", help="skip the cProfile of the batch")
+    ap.add_argument("--load", action="store_true",
+                    help="only the batch idle vs with a competing CPU load (at the first --n "
+                         "and --k, default 10^6 and 10); prints the RESULTS.md section")
+    ap.add_argument("--no-load", action="store_true",
+                    help="skip the competing-load benchmark in a full or quick run")
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.load:
+        print("\n".join(load_section(run_load(args))))
         return 0
     t0 = time.perf_counter()
     versions = ensure_tools()
     print("versions:", {a: b for a, b in versions.items()}, flush=True)
     rows = run_all(args, versions)
+    load_rows = [] if args.no_load else run_load(args)
     profiles = ({} if args.no_profile
                 else {m: profile_batch(m, 10**6, 10, args.seed) for m in args.methods})
-    text = report(rows, args, versions, profiles, time.perf_counter() - t0)
+    text = report(rows, args, versions, profiles, time.perf_counter() - t0, load_rows)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         [{a: b for a, b in r.items() if a not in ("estimate", "tau2", "ref", "ref_pm")}
-         for r in rows],
+         for r in rows + load_rows],
         indent=1, default=str))
     print(text)
     return 0

@@ -1,13 +1,17 @@
-"""What every result object shares: ``to_dict()`` for JSON and a short ``repr``.
+"""What every result object shares: ``to_dict()`` for JSON, a short ``repr``, and read-only
+arrays.
 
 Result classes are frozen dataclasses that inherit :class:`ResultMixin`; their ``summary()``
-builds a journal-style table with :func:`format_table`.
+builds a journal-style table with :func:`format_table`. Their NumPy arrays are read-only
+(:func:`read_only`) and tables they hand out are new DataFrames on every access, so that a
+result cannot be changed after the fit.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +19,11 @@ import pandas as pd
 
 
 def to_builtin(value: Any) -> Any:
-    """Convert NumPy/pandas values to JSON-ready Python objects (NaN and inf become None)."""
+    """Convert NumPy/pandas values to JSON-ready Python objects (NaN and inf become None).
+
+    Dataclasses become dicts of all their fields but the private ones (names starting with
+    ``_``), plus the properties a :class:`ResultMixin` class names in ``_dict_properties``.
+    """
     if isinstance(value, pd.DataFrame):
         return {c: to_builtin(value[c].to_list()) for c in value.columns}
     if isinstance(value, pd.Series):
@@ -24,8 +32,10 @@ def to_builtin(value: Any) -> Any:
         return to_builtin(value.tolist())
     if isinstance(value, (list, tuple)):
         return [to_builtin(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): to_builtin(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return to_builtin(value.value)
     if isinstance(value, (np.floating, float)):
         v = float(value)
         return v if math.isfinite(v) else None
@@ -34,9 +44,22 @@ def to_builtin(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_builtin({f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-                           if f.repr})
+        names = [f.name for f in dataclasses.fields(value) if not f.name.startswith("_")]
+        names += list(getattr(value, "_dict_properties", ()))
+        return to_builtin({name: getattr(value, name) for name in names})
     return value
+
+
+def read_only(a: Any) -> Any:
+    """``a`` as a read-only NumPy array (a read-only view when ``a`` is writable, so that the
+    caller's array stays writable); ``None`` stays ``None``."""
+    if a is None:
+        return None
+    arr = np.asarray(a)
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.setflags(write=False)
+    return arr
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
@@ -82,19 +105,25 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 class ResultMixin:
     """``to_dict()`` and a one-line ``repr`` for frozen result dataclasses.
 
-    Subclasses list the fields shown in ``repr`` in ``_repr_fields``.
+    Subclasses list the fields shown in ``repr`` in ``_repr_fields``, and the properties that
+    ``to_dict()`` adds to the public fields in ``_dict_properties``.
     """
 
     _repr_fields: tuple[str, ...] = ()
+    _dict_properties: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """All public fields as JSON-ready Python objects."""
-        return to_builtin(self)
+        """Every public field (and the properties named in ``_dict_properties``) as JSON-ready
+        Python objects."""
+        out: dict[str, Any] = to_builtin(self)
+        return out
 
     def __repr__(self) -> str:
         parts = []
         for name in self._repr_fields:
             v = getattr(self, name)
-            shown = fmt(v) if isinstance(v, (float, np.floating)) else repr(v)
+            if isinstance(v, enum.Enum):
+                v = v.value
+            shown = fmt(float(v)) if isinstance(v, (float, np.floating)) else repr(v)
             parts.append(f"{name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"

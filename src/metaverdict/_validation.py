@@ -2,6 +2,7 @@
 :class:`~metaverdict.errors.InputError` messages naming the study and the field."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,8 @@ def check_bounds(arr: np.ndarray, field: str, labels: Sequence[Any] | None = Non
                  lower_strict: bool = False, upper_strict: bool = False,
                  integer: bool = False) -> None:
     """Raise for the first entry outside [lower, upper] (strict bounds exclude the end point)."""
+    if _all_within(arr, lower, upper, lower_strict, upper_strict, integer):
+        return
     check_finite(arr, field, labels)
     checks = []
     if lower is not None:
@@ -78,11 +81,42 @@ def check_bounds(arr: np.ndarray, field: str, labels: Sequence[Any] | None = Non
             raise row_error(labels, int(bad[0]), field, f"{rule}, got {arr[bad[0]]:g}")
 
 
+def _all_within(arr: np.ndarray, lower: float | None, upper: float | None, lower_strict: bool,
+                upper_strict: bool, integer: bool) -> bool:
+    """Whether every entry is finite and within the bounds (the quick check before the
+    detailed one that names the first offender)."""
+    ok = np.isfinite(arr)           # (comparisons with NaN are False, without a warning)
+    if lower is not None:
+        ok &= (arr > lower) if lower_strict else (arr >= lower)
+    if upper is not None:
+        ok &= (arr < upper) if upper_strict else (arr <= upper)
+    if integer:
+        ok &= arr == np.round(arr)
+    return bool(ok.all())
+
+
 def choice(value: str, options: Mapping[str, str] | Sequence[str], field: str) -> str:
     """Return the canonical spelling of ``value`` among ``options`` (case-insensitive)."""
+    if isinstance(options, Mapping):
+        if isinstance(value, str) and value in options:      # the spelling of a key
+            return options[value]
+    elif isinstance(value, str) and value in options:
+        return value
     opts = dict(options) if isinstance(options, Mapping) else {o: o for o in options}
     lookup = {k.upper(): v for k, v in opts.items()}
     if not isinstance(value, str) or value.upper() not in lookup:
         raise InputError(f"field {field!r}: unknown value {value!r}; "
                          f"choose one of {', '.join(opts)}")
     return lookup[value.upper()]
+
+
+def check_level(level: Any) -> float:
+    """``level`` as a float in (0, 1) (a real number, NumPy scalars included), else
+    :class:`InputError` (with a hint when a percentage such as 95 was given)."""
+    if (isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real)
+            or not 0 < float(level) < 1):
+        hint = " (a proportion such as 0.95, not a percentage)" if (
+            isinstance(level, numbers.Real) and 1 <= float(level) <= 100) else ""
+        raise InputError(f"field 'level': confidence level must be a number in (0, 1), "
+                         f"got {level!r}{hint}")
+    return float(level)

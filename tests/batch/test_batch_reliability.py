@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import metaverdict.batch as mvb
-from metaverdict.batch import REASONS, ResultWriter, meta_analyses, meta_analyses_file
+from metaverdict.batch import REASONS, ResultWriter, compiled, meta_analyses, meta_analyses_file
 from metaverdict.batch.compiled import COMPILED_METHODS
 from metaverdict.cli import app
 from metaverdict.errors import InputError
 
 COMPILED = ["EE", "DL", "HE", "ML", "REML", "PM"]
+NUMBA = pytest.param("numba", marks=pytest.mark.skipif(
+    not compiled.available(), reason="the compiled kernel needs Numba (the 'fast' extra; "
+                                     "the 'dev' extra has it)"))
 ALL = COMPILED + ["HS", "HSk", "SJ", "EB", "PMM", "GENQ"]
 Z975 = 1.959963984540054               # qnorm(0.975)
 NUMERIC = ["estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "tau2", "tau2_se",
@@ -42,7 +45,7 @@ def _two(vi2: float, extra: bool = False) -> pd.DataFrame:
 
 # --- D3: one extreme analysis ----------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", [None, "numba", "numpy"])
+@pytest.mark.parametrize("backend", [None, NUMBA, "numpy"])
 @pytest.mark.parametrize("vi2", [1e6, 1e12])
 @pytest.mark.parametrize("method", COMPILED)
 def test_extreme_variance_ratio_gives_its_own_correct_row(method: str, vi2: float,

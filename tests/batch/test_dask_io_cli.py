@@ -95,3 +95,27 @@ def test_cli_reports_bad_input(tmp_path) -> None:
     assert "analysis 1, row 2, field 'vi'" in result.output
     missing = CliRunner().invoke(app, ["batch", str(src), "--vi", "variance", "--quiet"])
     assert missing.exit_code == 2 and "variance" in missing.output
+
+
+@pytest.mark.parametrize("lines, row, line", [
+    (["1,0.1,0.1", "1,0.2,0.3,9", "2,0.3,0.2"], 2, 3),          # one long row
+    (["1,0.1,0.1,7", "1,0.2,0.3,9", "2,0.3,0.2,1"], 1, 2),      # every row long
+    (["1,0.1,0.1", "", "2,0.3,0.2", "2,0.1,0.2,,"], 3, 5),       # after a blank line
+])
+def test_csv_row_with_more_fields_than_the_header_is_named(tmp_path, lines: list[str],
+                                                           row: int, line: int) -> None:
+    """pandas drops the extra fields of such a row (``usecols``) or takes the first column
+    as the index (every row long): both would fit other numbers than the file holds."""
+    src = tmp_path / "long.csv"
+    src.write_text("\n".join(["analysis_id,yi,vi", *lines]) + "\n")
+    with pytest.raises(InputError, match=rf"row {row} \(line {line}\): \d fields, but the "
+                                         r"header names 3 columns"):
+        meta_analyses_file(src, tmp_path / "out.csv", rows_per_chunk=2)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_csv_rows_with_fewer_fields_are_missing_values(tmp_path) -> None:
+    src = tmp_path / "short.csv"
+    src.write_text("analysis_id,yi,vi\n1,0.1,0.1\n1,0.2\n")
+    with pytest.raises(InputError, match=r"analysis 1, row 2, field 'vi': must be a finite"):
+        meta_analyses_file(src, tmp_path / "out.csv")

@@ -9,12 +9,15 @@ import pandas as pd
 import pytest
 
 import metaverdict as mv
-from metaverdict.batch import FIELDS, KNHA_FIELDS, meta_analyses
+from metaverdict.batch import FIELDS, KNHA_FIELDS, compiled, meta_analyses
 from metaverdict.errors import InputError
 
 from conftest import case_ids, case_yi_vi, load_case
 
 METHODS = ["EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM", "GENQ"]
+needs_numba = pytest.mark.skipif(not compiled.available(),
+                                 reason="the compiled kernel needs Numba (the 'fast' extra; "
+                                        "the 'dev' extra has it)")
 COMPARED = ["estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "tau2", "tau2_se",
             "i2", "h2", "q", "q_pvalue", "pi_lower", "pi_upper"]
 
@@ -153,6 +156,7 @@ def test_unknown_method_and_test() -> None:
         meta_analyses(frame, test="w")
 
 
+@needs_numba
 @pytest.mark.parametrize("scale", [1e-20, 1e-9, 1.0, 1e9, 1e20])
 @pytest.mark.parametrize("method", ["DL", "ML", "REML", "PM"])
 def test_compiled_kernel_matches_array_kernels_at_extreme_scales(method: str, scale: float) -> None:
@@ -167,6 +171,7 @@ def test_compiled_kernel_matches_array_kernels_at_extreme_scales(method: str, sc
                                   rtol=1e-9, atol=1e-12 * np.sqrt(scale))
 
 
+@needs_numba
 def test_numba_backend_without_a_kernel_for_the_method() -> None:
     with pytest.raises(InputError, match="no method 'SJ'"):
         meta_analyses(FIXTURES, method="SJ", backend="numba")

@@ -9,15 +9,18 @@ in which its key first appears), so results are written back where they belong.
 Two layouts are recognised: rows of each analysis contiguous with keys in increasing order
 (the usual sorted file: no sort is needed, and when every analysis has the same ``k`` the
 block is a reshape of the columns without a copy), and anything else (one stable sort).
+Numeric sorted keys are recognised in one pass (compiled and on several threads with Numba,
+else three NumPy passes).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pandas as pd
+
+from metaverdict.batch import compiled
 
 
 @dataclass(frozen=True)
@@ -61,28 +64,32 @@ class Grouping:
         return len(self.keys)
 
 
-def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
+def group_rows(keys: pd.Series | np.ndarray, threads: int = 1) -> Grouping:
     """Group rows by analysis key (see the module docstring).
 
     Parameters
     ----------
     keys : Series or array, shape (rows,)
         The analysis key of every row (any hashable values, no missing ones).
+    threads : int
+        Threads for finding the runs of sorted numeric keys (with Numba).
     """
     keys = pd.Series(keys) if not isinstance(keys, pd.Series) else keys
     n = len(keys)
     if n == 0:
         return Grouping(pd.Index([]), np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
     values = keys.to_numpy()
-    if values.dtype.kind in "iuf":                 # numeric keys: one compiled pass
-        starts = _sorted_run_starts(values)
+    if values.dtype.kind in "iuf":                 # numeric keys: one pass
+        runs = _sorted_runs(values, threads)
     elif keys.is_monotonic_increasing:
         starts = np.concatenate([[0], np.flatnonzero(values[1:] != values[:-1]) + 1])
+        runs = starts, values[starts]
     else:
-        starts = None
-    if starts is not None:
-        sizes = np.diff(np.concatenate([starts, [n]]))
-        labels = pd.Index(values[starts], name=keys.name)
+        runs = None
+    if runs is not None:
+        starts, first = runs
+        sizes = np.diff(starts, append=n)
+        labels = pd.Index(first, name=keys.name, copy=False)
         return Grouping(labels, sizes, _contiguous_buckets(starts, sizes), starts)
     codes, uniques = pd.factorize(keys, sort=False)
     sizes = np.bincount(codes, minlength=len(uniques))
@@ -97,31 +104,16 @@ def group_rows(keys: pd.Series | np.ndarray) -> Grouping:
     return Grouping(pd.Index(uniques, name=keys.name), sizes, buckets, first)
 
 
-@numba.njit(cache=True)
-def _run_starts(values: np.ndarray) -> np.ndarray:
-    """Where each run of equal values starts, or an empty array if ``values`` decrease
-    anywhere (then the rows need a sort)."""
-    n = values.shape[0]
-    count = 1
-    for i in range(1, n):
-        if values[i] < values[i - 1]:
-            return np.empty(0, dtype=np.int64)
-        if values[i] != values[i - 1]:
-            count += 1
-    starts = np.empty(count, dtype=np.int64)
-    starts[0] = 0
-    j = 1
-    for i in range(1, n):
-        if values[i] != values[i - 1]:
-            starts[j] = i
-            j += 1
-    return starts
-
-
-def _sorted_run_starts(values: np.ndarray) -> np.ndarray | None:
-    """:func:`_run_starts` for a non-empty numeric array, ``None`` if it is not sorted."""
-    starts = _run_starts(values)
-    return starts if len(starts) else None
+def _sorted_runs(values: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each run of equal values starts and its value, for a non-empty numeric array,
+    or ``None`` if the values decrease anywhere (then the rows need a sort)."""
+    if compiled.available():
+        return compiled.sorted_runs(values, threads)
+    after, before = values[1:], values[:-1]
+    if (after < before).any():
+        return None
+    starts = np.concatenate([[0], np.flatnonzero(after != before) + 1])
+    return starts, values[starts]
 
 
 def _contiguous_buckets(starts: np.ndarray, sizes: np.ndarray) -> list[Bucket]:

@@ -16,9 +16,11 @@ that is not UTF-8) is an :class:`~metaverdict.errors.InputError` naming the file
 """
 from __future__ import annotations
 
+import csv
 import os
 import secrets
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,14 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._validation import choice
-from metaverdict.batch.engine import (
+from metaverdict.batch._schema import (
     TESTS,
-    _label,
     check_chunk_size,
-    check_column_names,
     check_level,
-    meta_analyses,
+    label,
+    require_columns,
 )
+from metaverdict.batch.engine import meta_analyses
 from metaverdict.errors import InputError
 from metaverdict.models.random_effects import METHODS
 
@@ -49,17 +51,21 @@ def file_format(path: str | Path) -> str:
 
 
 def read_chunks(path: str | Path, by: str, columns: list[str], rows_per_chunk: int = 1_000_000,
-                progress: Callable[[int], None] | None = None) -> Iterator[pd.DataFrame]:
+                progress: Callable[[int], None] | None = None,
+                fields: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
     """Yield DataFrames of about ``rows_per_chunk`` rows, each holding whole analyses.
 
     ``progress(n)`` is called with the number of input rows consumed by each raw chunk. Row
-    labels are the 1-based line numbers of the data rows, so error messages point into the file.
+    labels are the 1-based numbers of the data rows, so error messages point into the file.
+    ``fields``: the argument that names each column, for messages (default: the columns).
+    A CSV row with more fields than the header is an :class:`InputError` naming the row.
     """
     rows_per_chunk = check_chunk_size(rows_per_chunk, "rows_per_chunk")
     carry: pd.DataFrame | None = None
     checker = _ContiguityCheck(by)
     offset = 0
-    for raw in _raw_chunks(path, columns, rows_per_chunk):
+    named = list(zip(fields if fields is not None else columns, columns, strict=True))
+    for raw in _raw_chunks(path, named, rows_per_chunk):
         if len(raw) == 0:
             continue
         raw.index = pd.RangeIndex(offset + 1, offset + 1 + len(raw))
@@ -115,7 +121,7 @@ class _ContiguityCheck:
 
     def _fail(self, chunk: pd.DataFrame, key: Any) -> None:
         row = chunk.index[np.flatnonzero((chunk[self.by] == key).to_numpy())[0]]
-        raise InputError(f"analysis {_label(key)!r}, row {row}: its rows are not contiguous in "
+        raise InputError(f"analysis {label(key)!r}, row {row}: its rows are not contiguous in "
                          "the file (the analysis appears again after others); sort the file by "
                          f"{self.by!r} to stream it")
 
@@ -134,12 +140,14 @@ def _le(a: Any, b: Any) -> bool:
         return True
 
 
-def _raw_chunks(path: str | Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    """The columns of the file in chunks of ``rows`` rows; read errors become InputErrors."""
+def _raw_chunks(path: str | Path, named: list[tuple[str, str]],
+                rows: int) -> Iterator[pd.DataFrame]:
+    """The ``(field, column)`` columns of the file in chunks of ``rows`` rows; read errors
+    become InputErrors."""
     path = _input_path(path)
     fmt = file_format(path)
     try:
-        yield from (_csv_chunks if fmt == "csv" else _parquet_chunks)(path, columns, rows)
+        yield from (_csv_chunks if fmt == "csv" else _parquet_chunks)(path, named, rows)
     except InputError:
         raise
     except UnicodeDecodeError as exc:
@@ -152,21 +160,54 @@ def _raw_chunks(path: str | Path, columns: list[str], rows: int) -> Iterator[pd.
         raise InputError(f"file {str(path)!r}: cannot be read as {what} ({detail})") from None
 
 
-def _csv_chunks(path: Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except pd.errors.EmptyDataError:
+def _csv_chunks(path: Path, named: list[tuple[str, str]], rows: int) -> Iterator[pd.DataFrame]:
+    """Chunks of a CSV file. Every column is parsed (``usecols`` would drop the extra fields
+    of a row silently), then the needed ones are kept; pandas' warning that rows are longer
+    than the header (which it truncates) is turned into the error naming the first such row."""
+    header = _csv_header(path)
+    if not header:
         raise InputError(f"file {str(path)!r} is empty (no header line); expected the columns "
-                         f"{columns}") from None
-    _check_columns(path, header, columns)
-    yield from pd.read_csv(path, usecols=columns, chunksize=rows)
+                         f"{[col for _, col in named]}")
+    require_columns(header, named, f"in {str(path)!r}")
+    columns = [col for _, col in named]
+    with pd.read_csv(path, chunksize=rows, index_col=False) as reader:
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    chunk = next(reader)
+                except StopIteration:
+                    return
+                except (pd.errors.ParserError, pd.errors.ParserWarning):
+                    _raise_long_row(path, len(header))
+                    raise
+            yield chunk[columns]
 
 
-def _parquet_chunks(path: Path, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
+def _raise_long_row(path: Path, n_columns: int) -> None:
+    """Raise an :class:`InputError` for the first data row of the CSV file with more than
+    ``n_columns`` fields (rows numbered from 1 as in :func:`read_chunks`), if there is one."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        row = 0
+        for fields in reader:
+            if not fields:                      # blank lines are not rows (as for pandas)
+                continue
+            row += 1
+            if len(fields) > n_columns:
+                raise InputError(f"file {str(path)!r}, row {row} (line {reader.line_num}): "
+                                 f"{len(fields)} fields, but the header names {n_columns} "
+                                 "columns; remove the extra fields (or quote a value that "
+                                 "contains a comma)")
+
+
+def _parquet_chunks(path: Path, named: list[tuple[str, str]],
+                    rows: int) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
     pf = pq.ParquetFile(path)
-    _check_columns(path, pf.schema_arrow.names, columns)
-    for batch in pf.iter_batches(batch_size=rows, columns=columns):
+    require_columns(pf.schema_arrow.names, named, f"in {str(path)!r}")
+    for batch in pf.iter_batches(batch_size=rows, columns=[col for _, col in named]):
         yield batch.to_pandas()
 
 
@@ -179,29 +220,8 @@ def _input_path(path: str | Path) -> Path:
     return path
 
 
-def _check_columns(path: Path, present: Any, needed: list[str]) -> None:
-    present = list(present)
-    missing = [c for c in needed if c not in present]
-    if missing:
-        raise InputError(f"file {str(path)!r}: no column {missing[0]!r} "
-                         f"(columns: {present})")
-    if path.suffix.lower() == ".csv":          # pandas renames a repeated header to 'yi.1'
-        first = _csv_header(path)
-        repeated = [c for c in needed if first.count(c) > 1]
-        if repeated:
-            raise InputError(f"file {str(path)!r}: column {repeated[0]!r} appears "
-                             f"{first.count(repeated[0])} times in the header; rename the "
-                             "duplicates")
-    elif len(set(present)) < len(present):
-        repeated = [c for c in needed if present.count(c) > 1]
-        if repeated:
-            raise InputError(f"file {str(path)!r}: column {repeated[0]!r} appears "
-                             f"{present.count(repeated[0])} times; rename the duplicates")
-
-
 def _csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file as written (not de-duplicated)."""
-    import csv
+    """The column names of a CSV file as written (not de-duplicated, unlike pandas')."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return next(csv.reader(fh), [])
 
@@ -325,7 +345,8 @@ def meta_analyses_file(path: str | Path, out: str | Path, by: str = "analysis_id
         raise InputError(f"output {str(dest)!r} is the input file; write the results to "
                          "another file")
     with ResultWriter(dest) as writer:
-        for chunk in read_chunks(src, by, [by, yi, vi], rows_per_chunk, progress):
+        for chunk in read_chunks(src, by, [by, yi, vi], rows_per_chunk, progress,
+                                 fields=("by", "yi", "vi")):
             writer.write(meta_analyses(chunk, by=by, yi=yi, vi=vi, **kwargs))
         if writer.rows == 0:
             raise InputError(f"file {str(path)!r}: no studies to pool (no data rows)")
@@ -336,8 +357,8 @@ def _check_arguments(by: str, yi: str, vi: str, rows_per_chunk: Any,
                      kwargs: dict[str, Any]) -> None:
     """Arguments that do not depend on the data, checked before the file is opened."""
     check_chunk_size(rows_per_chunk, "rows_per_chunk")
-    if len({by, yi, vi}) < 3:
-        check_column_names(by, yi, vi, [by, yi, vi])       # raises, naming the two fields
+    if len({by, yi, vi}) < 3:                         # raises, naming the two fields
+        require_columns([by, yi, vi], (("by", by), ("yi", yi), ("vi", vi)))
     if "method" in kwargs:
         choice(kwargs["method"], METHODS, "method")
     if "test" in kwargs:

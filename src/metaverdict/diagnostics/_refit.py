@@ -9,14 +9,18 @@ instead of ``k`` separate ones; subsets of other sizes go through
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from metaverdict._results import read_only
 from metaverdict.errors import InputError
 from metaverdict.models.inference import Pooled, pool
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import (
+    COMMON_EFFECT,
     SolverControl,
     Tau2Fit,
     estimate_tau2,
@@ -55,13 +59,13 @@ def require_intercept_only(res: MetaAnalysisResult, what: str) -> None:
     if res.design is not None and res.p > 1:
         raise InputError(f"{what} applies to models without moderators; this model has "
                          f"{res.p - 1} moderator coefficient(s) "
-                         f"({', '.join(res.coefficients.index[1:])})")
+                         f"({', '.join(res.terms[1:])})")
 
 
 def require_studies(res_k: int, p: int, method: str, what: str) -> None:
     """metafor's rule: a random-effects model needs more studies than coefficients
     (a common-effect model at least as many)."""
-    need = p if method in ("EE", "FE") else p + 1
+    need = p if method in COMMON_EFFECT else p + 1
     if res_k < need:
         raise InputError(f"{what} needs at least {need} studies for a {method} model with {p} "
                          f"coefficient(s), got k = {res_k}")
@@ -87,7 +91,7 @@ def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
     p = X.shape[-1]
     ok = np.linalg.matrix_rank(X) == p if p > 1 else np.ones(m, dtype=bool)
     out = _nan_fits(m, p)
-    if p > 1 and n <= p and res.method not in ("EE", "FE"):
+    if p > 1 and n <= p and res.method not in COMMON_EFFECT:
         return out          # no residual df for tau²: metafor's refit fails, NA
     if not ok.any():
         return out
@@ -128,7 +132,7 @@ def _nan_fits(m: int, p: int) -> SubsetFits:
 
 def refit(res: MetaAnalysisResult, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None,
           names: list[str] | None = None, weights: np.ndarray | None = None,
-          labels: list | None = None, test: str | None = None,
+          labels: list[Any] | None = None, test: str | None = None,
           control: SolverControl | None = None) -> MetaAnalysisResult:
     """One refit with the estimator and settings of ``res`` on other data."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,8 +140,17 @@ def refit(res: MetaAnalysisResult, y: np.ndarray, v: np.ndarray, X: np.ndarray |
                    names=names, weights=weights, labels=labels, control=control or SolverControl())
 
 
-def study_index(res: MetaAnalysisResult):
+def study_index(res: MetaAnalysisResult) -> pd.Index:
     """Study labels of ``res`` as a pandas Index (1..k when the model has none)."""
-    import pandas as pd
     labels = res.labels if res.labels is not None else list(range(1, res.k + 1))
     return pd.Index(labels, name="study")
+
+
+def leave_one_out_fits(res: MetaAnalysisResult) -> SubsetFits:
+    """The k fits of ``res`` without one study each (row i: study i left out), made once per
+    fit and shared (read-only) by :func:`~metaverdict.diagnostics.leave_one_out`,
+    :func:`~metaverdict.diagnostics.influence` and :func:`~metaverdict.diagnostics.baujat`."""
+    def compute() -> SubsetFits:
+        fits = refit_subsets(res, ~np.eye(res.k, dtype=bool))
+        return SubsetFits(**{f.name: read_only(getattr(fits, f.name)) for f in fields(fits)})
+    return res.derived("leave_one_out", compute)

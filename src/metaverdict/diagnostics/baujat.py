@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metaverdict.diagnostics._refit import design_of, refit_subsets, study_index
+from metaverdict.diagnostics._refit import design_of, leave_one_out_fits, study_index
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -34,8 +34,8 @@ def baujat(res: MetaAnalysisResult) -> pd.DataFrame:
     if res.k < 2:
         raise InputError(f"Baujat plot data need at least 2 studies, got k = {res.k}")
     X = design_of(res)
-    fitted = X @ res.coefficients["estimate"].to_numpy()
-    fits = refit_subsets(res, ~np.eye(res.k, dtype=bool))
+    fitted = X @ res.beta
+    fits = leave_one_out_fits(res)
     delpred = np.einsum("ij,ij->i", X, fits.beta)
     vdel = np.einsum("ij,ijl,il->i", X, fits.vb, X)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metaverdict.diagnostics._refit import design_of, study_index
 from metaverdict.errors import InputError
+from metaverdict.models.inference import critical_value
 from metaverdict.models.results import MetaAnalysisResult
 
 
@@ -58,19 +58,18 @@ def ranef(res: MetaAnalysisResult) -> pd.DataFrame:
     return _table(res, pred, var)
 
 
-def _parts(res: MetaAnalysisResult, what: str):
+def _parts(res: MetaAnalysisResult, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if res.user_weights is not None or res.method == "GENQ":
         raise InputError(f"{what} are not available for models with user weights "
                          "(weights= or GENQ)")
     X = design_of(res)
-    beta = res.coefficients["estimate"].to_numpy()
+    beta = res.beta
     lam = res.tau2 / (res.tau2 + res.vi) if np.isfinite(res.tau2) else np.ones(res.k)
     return lam, X @ beta, np.einsum("ij,jl,il->i", X, res.vcov, X)
 
 
 def _table(res: MetaAnalysisResult, pred: np.ndarray, var: np.ndarray) -> pd.DataFrame:
-    alpha = 1 - res.level
-    crit = stats.t.isf(alpha / 2, res.df) if res.test == "knha" else stats.norm.isf(alpha / 2)
+    crit = critical_value(res.level, res.df)
     se = np.sqrt(var)
     return pd.DataFrame({"pred": pred, "se": se, "pi_lower": pred - crit * se,
                          "pi_upper": pred + crit * se}, index=study_index(res))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from metaverdict.diagnostics._refit import design_of, refit_subsets, study_index
+from metaverdict.diagnostics._refit import design_of, leave_one_out_fits, study_index
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -63,8 +63,8 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
         raise InputError(f"influence diagnostics need at least 2 studies, got k = {res.k}")
     X, y, v = design_of(res), res.yi, res.vi
     k, p = X.shape
-    beta = res.coefficients["estimate"].to_numpy()
-    fits = refit_subsets(res, ~np.eye(k, dtype=bool))
+    beta = res.beta
+    fits = leave_one_out_fits(res)
     t_del, s2w = fits.tau2, fits.s2w
     delpred = np.einsum("ij,ij->i", X, fits.beta)
     vdelpred = np.einsum("ij,ijl,il->i", X, fits.vb, X)
@@ -90,11 +90,11 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
     table = pd.DataFrame({"rstudent": rstud, "dffits": dffits, "cooks_distance": cook,
                           "cov_ratio": cov_r, "tau2_deleted": t_del, "q_deleted": fits.q,
                           "hat": hat, "weight": res.weights}, index=study_index(res))
-    for j, name in enumerate(res.coefficients.index):
+    for j, name in enumerate(res.terms):
         table[f"dfbs_{name}"] = dfbs[:, j]
     with np.errstate(invalid="ignore"):
         table["is_influential"] = ((np.abs(dffits) > 3 * np.sqrt(p / (k - p)) if k > p else False)
-                                   | (stats.chi2.cdf(cook, p) > 0.5) | (hat > 3 * p / k)
+                                   | (special.chdtr(p, cook) > 0.5) | (hat > 3 * p / k)
                                    | np.any(np.abs(dfbs) > 1, axis=1))
     return table
 
@@ -112,7 +112,7 @@ def rstandard(res: MetaAnalysisResult) -> pd.DataFrame:
         Columns resid, se, z; one row per study.
     """
     X = design_of(res)
-    e = res.yi - X @ res.coefficients["estimate"].to_numpy()
+    e = res.yi - X @ res.beta
     e[np.abs(e) < 100 * _EPS] = 0
     H, _ = _hat_matrix(res)
     ImH = np.eye(res.k) - H

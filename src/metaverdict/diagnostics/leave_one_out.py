@@ -2,12 +2,11 @@
 (metafor ``leave1out``)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from metaverdict.diagnostics._refit import (
     SubsetFits,
-    refit_subsets,
+    leave_one_out_fits,
     require_intercept_only,
     study_index,
 )
@@ -35,6 +34,19 @@ def leave_one_out(res: MetaAnalysisResult) -> pd.DataFrame:
     DataFrame
         One row per study, indexed by study label, in the data's order.
 
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.015, 0.01, 0.03])
+    >>> mv.leave_one_out(res)[["estimate", "tau2"]].round(4)
+           estimate    tau2
+    study
+    1        0.3762  0.0164
+    2        0.3257  0.0380
+    3        0.2631  0.0188
+    4        0.3548  0.0343
+    5        0.2632  0.0167
+
     References
     ----------
     Viechtbauer W, Cheung MWL (2010). Outlier and influence diagnostics for meta-analysis.
@@ -43,8 +55,7 @@ def leave_one_out(res: MetaAnalysisResult) -> pd.DataFrame:
     require_intercept_only(res, "leave-one-out analysis")
     if res.k < 2:
         raise InputError(f"leave-one-out analysis needs at least 2 studies, got k = {res.k}")
-    fits = refit_subsets(res, ~np.eye(res.k, dtype=bool))
-    return subset_table(fits, study_index(res))
+    return subset_table(leave_one_out_fits(res), study_index(res))
 
 
 def subset_table(fits: SubsetFits, index: pd.Index) -> pd.DataFrame:

@@ -4,10 +4,11 @@ Egger's regression test (metafor ``regtest``), Begg and Mazumdar's rank correlat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
 from metaverdict._validation import as_float_array, check_bounds, choice
@@ -18,10 +19,23 @@ from metaverdict.diagnostics._refit import (
     require_studies,
 )
 from metaverdict.errors import InputError
+from metaverdict.models.inference import Pooled, critical_value
+from metaverdict.models.random_effects import SolverControl
 from metaverdict.models.results import MetaAnalysisResult
 
 PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
 _LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")   # predictor -> 0 as precision -> infinity
+
+
+class RegressionModel(StrEnum):
+    """The model of Egger's test: a meta-regression with the fit's estimator (``"rma"``,
+    metafor's default) or weighted least squares with multiplicative dispersion (``"lm"``)."""
+
+    RMA = "rma"
+    LM = "lm"
+
+
+_MODELS = {m.value: m for m in RegressionModel}
 
 
 @dataclass(frozen=True, repr=False)
@@ -93,6 +107,14 @@ def egger_test(res: MetaAnalysisResult, predictor: str = "sei", model: str = "rm
         Unknown predictor or model, missing ``ni``, too few studies (a random-effects model
         needs k > p + 1), or a design that loses full rank.
 
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.015, 0.01, 0.03])
+    >>> test = mv.egger_test(res)
+    >>> round(test.statistic, 4), round(test.pvalue, 4)
+    (2.3355, 0.0195)
+
     References
     ----------
     Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected by a
@@ -101,7 +123,7 @@ def egger_test(res: MetaAnalysisResult, predictor: str = "sei", model: str = "rm
     Meta-Analysis*, Wiley, 99-110.
     """
     predictor = choice(predictor, PREDICTORS, "predictor")
-    model = choice(model, ("rma", "lm"), "model")
+    model = choice(model, _MODELS, "model")
     X0 = design_of(res)
     col = _predictor_column(res, predictor, ni)
     X = np.column_stack([X0, col])
@@ -110,23 +132,43 @@ def egger_test(res: MetaAnalysisResult, predictor: str = "sei", model: str = "rm
         raise InputError(f"predictor {predictor!r} is collinear with the model's design "
                          "(e.g. all studies have the same precision); cannot test for asymmetry")
     has_limit = predictor in _LIMIT_PREDICTORS and X0.shape[1] == 1
-    if model == "rma":
+    if model == RegressionModel.RMA:
         require_studies(k, p, res.method, "Egger's regression test")
-        _, po = pool_batch(res.method, res.test, res.level, res.yi[None], res.vi[None], X[None],
-                           None if res.user_weights is None else np.asarray(res.user_weights)[None])
+        po = (sei_regression(res, res.test, SolverControl())
+              if predictor == "sei" and X0.shape[1] == 1
+              else _regression(res, X, res.test, SolverControl()))
         lim = (po.beta[0, 0], po.ci_lower[0, 0], po.ci_upper[0, 0]) if has_limit else _nan3()
-        return EggerTest("rma", predictor, float(po.statistic[0, -1]), float(po.pvalue[0, -1]),
+        return EggerTest(model, predictor, float(po.statistic[0, -1]), float(po.pvalue[0, -1]),
                          float(po.df), float(po.beta[0, -1]), *map(float, lim), res.level)
     if k < p:
         raise InputError(f"Egger's regression test needs at least {p} studies, got k = {k}")
     beta, se, df = _weighted_lm(res.yi, 1 / res.vi, X)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = beta / se
-        pval = 2 * stats.t.sf(np.abs(t), df) if df > 0 else np.full_like(t, np.nan)
-        crit = stats.t.isf((1 - res.level) / 2, df) if df > 0 else np.nan
+        pval = 2 * special.stdtr(df, -np.abs(t)) if df > 0 else np.full_like(t, np.nan)
+    crit = critical_value(res.level, df)
     lim = (beta[0], beta[0] - crit * se[0], beta[0] + crit * se[0]) if has_limit else _nan3()
-    return EggerTest("lm", predictor, float(t[-1]), float(pval[-1]), float(df), float(beta[-1]),
+    return EggerTest(model, predictor, float(t[-1]), float(pval[-1]), float(df), float(beta[-1]),
                      *map(float, lim), res.level)
+
+
+def _regression(res: MetaAnalysisResult, X: np.ndarray, test: str,
+                control: SolverControl) -> Pooled:
+    """The model of ``res`` refitted with the design ``X`` (same estimator, level and user
+    weights; ``test`` z or knha)."""
+    a = None if res.user_weights is None else np.asarray(res.user_weights)[None]
+    _, po = pool_batch(res.method, test, res.level, res.yi[None], res.vi[None], X[None], a,
+                       control)
+    return po
+
+
+def sei_regression(res: MetaAnalysisResult, test: str, control: SolverControl) -> Pooled:
+    """The meta-regression of ``res`` (intercept-only) on the standard errors ``sqrt(vi)``:
+    Egger's test, PET and trim-and-fill's choice of side; made once per fit, test and control
+    and shared."""
+    X = np.column_stack([np.ones(res.k), np.sqrt(res.vi)])
+    return res.derived(("sei_regression", test, control),
+                       lambda: _regression(res, X, test, control))
 
 
 def _predictor_column(res: MetaAnalysisResult, predictor: str, ni: Any) -> np.ndarray:
@@ -228,7 +270,7 @@ def _kendall_test(x: np.ndarray, y: np.ndarray) -> RankTest:
     s = tau * np.sqrt(_untied_pairs(x) * _untied_pairs(y))
     var_s = _tied_variance(x, y, n)
     z = s / np.sqrt(var_s)
-    return RankTest(tau, float(2 * stats.norm.sf(abs(z))), False)
+    return RankTest(tau, float(2 * special.ndtr(-abs(z))), False)
 
 
 def _mahonian_cdf(q: int, n: int) -> float:
@@ -328,10 +370,8 @@ def pet_peese(res: MetaAnalysisResult, model: str = "rma", alpha: float = 0.05) 
 
 
 def _pet_intercept_pvalue(res: MetaAnalysisResult, model: str) -> float:
+    if model == RegressionModel.RMA:
+        return float(sei_regression(res, res.test, SolverControl()).pvalue[0, 0])
     X = np.column_stack([np.ones(res.k), np.sqrt(res.vi)])
-    if model == "rma":
-        _, po = pool_batch(res.method, res.test, res.level, res.yi[None], res.vi[None], X[None],
-                           None if res.user_weights is None else np.asarray(res.user_weights)[None])
-        return float(po.pvalue[0, 0])
     beta, se, df = _weighted_lm(res.yi, 1 / res.vi, X)
-    return float(2 * stats.t.sf(abs(beta[0] / se[0]), df)) if df > 0 else float("nan")
+    return float(2 * special.stdtr(df, -abs(beta[0] / se[0]))) if df > 0 else float("nan")

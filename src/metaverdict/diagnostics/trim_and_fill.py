@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
-from metaverdict._results import ResultMixin, fmt
+from metaverdict._results import ResultMixin, fmt, read_only
 from metaverdict._validation import choice
 from metaverdict.diagnostics._refit import (
     pool_batch,
@@ -13,14 +14,31 @@ from metaverdict.diagnostics._refit import (
     require_intercept_only,
     require_studies,
 )
+from metaverdict.diagnostics.publication_bias import sei_regression
 from metaverdict.errors import InputError
 from metaverdict.models.random_effects import SolverControl
 from metaverdict.models.results import MetaAnalysisResult
 
-ESTIMATORS = ("L0", "R0")
+
+class Estimator(StrEnum):
+    """Duval and Tweedie's estimators of the number of missing studies."""
+
+    L0 = "L0"
+    R0 = "R0"
 
 
-@dataclass(frozen=True, repr=False)
+class Side(StrEnum):
+    """The side of the funnel plot where studies are missing."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+
+ESTIMATORS = {e.value: e for e in Estimator}
+SIDES = {s.value: s for s in Side}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class TrimAndFill(ResultMixin):
     """Result of trim-and-fill.
 
@@ -94,6 +112,14 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
         Moderators, k < 2 (or too few studies to estimate the side), unknown estimator or
         side, or no convergence within ``max_iter`` iterations.
 
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.015, 0.01, 0.03])
+    >>> tf = mv.trim_and_fill(res)
+    >>> tf.k0, tf.side == "left", round(tf.filled.estimate, 4)
+    (0, True, 0.3153)
+
     References
     ----------
     Duval S, Tweedie R (2000). Trim and fill: a simple funnel-plot-based method of testing and
@@ -107,8 +133,8 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
         raise InputError(f"trim-and-fill needs at least 2 studies, got k = {res.k}")
     a = res.user_weights
     control = control or SolverControl()
-    side = _side(res, control) if side is None else choice(side, ("left", "right"), "side")
-    sign = -1.0 if side == "right" else 1.0
+    side = _side(res, control) if side is None else choice(side, SIDES, "side")
+    sign = -1.0 if side == Side.RIGHT else 1.0
     order = np.argsort(sign * res.yi, kind="stable")
     y, v = sign * res.yi[order], res.vi[order]
     w = None if a is None else np.asarray(a)[order]
@@ -128,10 +154,10 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
     else:
         if k0 != previous:
             raise InputError(f"trim-and-fill did not converge in {max_iter} iterations")
-    p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else np.nan
+    p_k0 = 0.5 ** (k0 + 1) if estimator == Estimator.R0 else np.nan
     if k0 == 0:
-        return TrimAndFill(estimator, side, 0, float(se_k0), p_k0, res, res.yi.copy(),
-                           res.vi.copy(), np.zeros(k, dtype=bool))
+        return TrimAndFill(estimator, side, 0, float(se_k0), p_k0, res, res.yi, res.vi,
+                           read_only(np.zeros(k, dtype=bool)))
     # mirror the k0 most extreme studies about the estimate (in the original direction)
     y_fill = sign * (2 * beta - y[k - k0:])
     yi = np.concatenate([res.yi, y_fill])
@@ -140,21 +166,19 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
     labels = (list(res.labels) if res.labels is not None else [f"Study {i + 1}" for i in range(k)])
     labels += [f"Filled {j + 1}" for j in range(k0)]
     filled = refit(res, yi, vi, weights=wi, labels=labels, control=control)
-    return TrimAndFill(estimator, side, k0, float(se_k0), p_k0, filled, yi, vi,
-                       np.r_[np.zeros(k, dtype=bool), np.ones(k0, dtype=bool)])
+    return TrimAndFill(estimator, side, k0, float(se_k0), p_k0, filled, filled.yi, filled.vi,
+                       read_only(np.r_[np.zeros(k, dtype=bool), np.ones(k0, dtype=bool)]))
 
 
-def _side(res: MetaAnalysisResult, control: SolverControl) -> str:
+def _side(res: MetaAnalysisResult, control: SolverControl) -> Side:
     """"right" if the Egger slope on sqrt(vi) is negative (missing studies then lie right)."""
-    X = np.column_stack([np.ones(res.k), np.sqrt(res.vi)])
     require_studies(res.k, 2, res.method,
                     "estimating the side of missing studies for trim-and-fill")
-    if np.linalg.matrix_rank(X) < 2:
+    if np.linalg.matrix_rank(np.column_stack([np.ones(res.k), np.sqrt(res.vi)])) < 2:
         raise InputError("trim-and-fill cannot estimate the side when all studies have the same "
                          "variance; give side='left' or side='right'")
-    a = None if res.user_weights is None else np.asarray(res.user_weights)[None]
-    _, po = pool_batch(res.method, "z", res.level, res.yi[None], res.vi[None], X[None], a, control)
-    return "right" if po.beta[0, 1] < 0 else "left"
+    po = sei_regression(res, "z", control)
+    return Side.RIGHT if po.beta[0, 1] < 0 else Side.LEFT
 
 
 def _estimate_k0(estimator: str, centred: np.ndarray, k: int) -> tuple[float, float]:
@@ -162,7 +186,7 @@ def _estimate_k0(estimator: str, centred: np.ndarray, k: int) -> tuple[float, fl
     ranks = np.empty(k)
     ranks[np.argsort(np.abs(centred), kind="stable")] = np.arange(1, k + 1)
     signed = np.sign(centred) * ranks
-    if estimator == "R0":
+    if estimator == Estimator.R0:
         neg = -signed[signed < 0]
         k0 = k - (neg.max() if neg.size else 0.0) - 1
         return k0, float(np.sqrt(2 * max(0.0, k0) + 2))

@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
 from metaverdict._validation import as_float_array, check_bounds, check_same_length, study_labels
 from metaverdict.effects import effect_sizes
 from metaverdict.errors import InputError, row_error
+from metaverdict.models.inference import critical_value
+from metaverdict.models.intervals import EstimateCI
 
 Array = npt.NDArray[np.float64]
 
@@ -138,14 +140,6 @@ def read_rates(data: pd.DataFrame | None, args: Mapping[str, Any], labels: Any,
     return arr, lab
 
 
-def check_level(level: float) -> float:
-    """Confidence level as a fraction in (0, 1)."""
-    if not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise InputError(f"field 'level': must be a fraction between 0 and 1 (e.g. 0.95), "
-                         f"got {level!r}")
-    return float(level)
-
-
 # --------------------------------------------------------------------------------------------
 # per-study outcomes (escalc with add=1/2, to="only0", drop00=TRUE)
 
@@ -176,10 +170,10 @@ def rate_outcomes(x1i: Array, t1i: Array, x2i: Array, t2i: Array) -> tuple[Array
 
 def wald(beta: Array, se: Array, level: float) -> tuple[Array, Array, Array, Array]:
     """z statistic, two-sided normal p-value and ``level`` confidence bounds."""
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = critical_value(level)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = beta / se
-    return z, 2 * stats.norm.sf(np.abs(z)), beta - crit * se, beta + crit * se
+    return z, 2 * special.ndtr(-np.abs(z)), beta - crit * se, beta + crit * se
 
 
 def heterogeneity(q: npt.ArrayLike, df: npt.ArrayLike, informative: npt.ArrayLike | None = None
@@ -195,7 +189,7 @@ def heterogeneity(q: npt.ArrayLike, df: npt.ArrayLike, informative: npt.ArrayLik
     with np.errstate(divide="ignore", invalid="ignore"):
         i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - safe_df) / q), 0.0)
         h2 = q / safe_df
-    p = stats.chi2.sf(q, safe_df)
+    p = special.chdtrc(safe_df, q)
     return q, np.where(ok, p, 1.0), np.where(ok, i2, 0.0), np.where(ok, h2, 1.0)
 
 
@@ -210,7 +204,7 @@ def inverse_variance_q(yi: Array, vi: Array, centre: Array) -> tuple[Array, Arra
 
 def chi2_pvalue(statistic: Array | float, df: Array | float) -> Array | float:
     """Upper-tail chi-squared p-value (a NumPy float for scalar input)."""
-    p: Array | float = stats.chi2.sf(statistic, df)
+    p: Array | float = special.chdtrc(df, statistic)
     return p
 
 
@@ -234,7 +228,8 @@ def assemble(measure: str, method: str, beta: Array, se: Array, yi: Array, vi: A
         measure=measure, method=method, estimate=float(beta), se=float(se), statistic=float(z),
         pvalue=float(p), ci_lower=float(lo), ci_upper=float(hi), level=level,
         q=float(q), q_pvalue=float(qp), i2=float(i2), h2=float(h2),
-        k=int(yi.shape[-1]), k_yi=int(k_yi), yi=yi, vi=vi, labels=labels, **extra)
+        k=int(yi.shape[-1]), k_yi=int(k_yi), yi=read_only(yi), vi=read_only(vi), labels=labels,
+        **extra)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +245,7 @@ _NAMES = {"OR": "odds ratio", "RR": "risk ratio", "RD": "risk difference",
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class PooledTablesResult(ResultMixin):
+class PooledTablesResult(EstimateCI, ResultMixin):
     """A common-effect pooling of 2x2 tables (or two-group incidence data).
 
     Estimates are on the log scale for ratio measures (``OR``, ``RR``, ``IRR``) and on the raw
@@ -314,6 +309,11 @@ class PooledTablesResult(ResultMixin):
     labels: list[Any] | None = field(default=None)
 
     _repr_fields = ("measure", "method", "estimate", "se", "pvalue", "k")
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of the test: NaN (z tests), for :meth:`confidence_interval`."""
+        return float("nan")
 
     @property
     def is_ratio(self) -> bool:

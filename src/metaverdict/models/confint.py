@@ -9,20 +9,57 @@ within-study variance of the fit.
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
-from scipy import stats
 
+from metaverdict._validation import check_level
 from metaverdict.errors import InputError
+from metaverdict.models.intervals import HeterogeneityCI, Interval
 from metaverdict.models.projection import Design
-from metaverdict.models.random_effects import SolverControl, _Equation, solve_decreasing
-from metaverdict.models.results import HeterogeneityCI, Interval, MetaAnalysisResult
+from metaverdict.models.random_effects import (
+    SolverControl,
+    chi2_quantile,
+    q_profile_equation,
+    solve_decreasing,
+)
 
 
-def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
+class HeterogeneityFit(Protocol):
+    """What :func:`q_profile` reads of a fit (a
+    :class:`~metaverdict.models.results.MetaAnalysisResult`)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def p(self) -> int: ...
+    @property
+    def is_common_effect(self) -> bool: ...
+    @property
+    def yi(self) -> np.ndarray: ...
+    @property
+    def vi(self) -> np.ndarray: ...
+    @property
+    def design(self) -> np.ndarray | None: ...
+    @property
+    def tau2(self) -> float: ...
+    @property
+    def i2(self) -> float: ...
+    @property
+    def h2(self) -> float: ...
+    @property
+    def typical_vi(self) -> float: ...
+
+
+_CONTROL = SolverControl(tol=1e-14, max_iter=1000, scale_free=True)
+
+
+def q_profile(res: HeterogeneityFit, level: float) -> HeterogeneityCI:
     """Q-profile intervals for a fitted model (see module docstring); ``level`` must be in
     (0, 1) (InputError otherwise)."""
-    from metaverdict.models.univariate import _check_level
-    level = _check_level(level)
+    level = check_level(level)
     if res.is_common_effect:
         raise InputError(f"a {res.method} model has no tau²; fit a random-effects model for its CI")
     if res.method == "GENQ":
@@ -31,14 +68,13 @@ def q_profile(res: MetaAnalysisResult, level: float) -> HeterogeneityCI:
     if k - p < 1:
         raise InputError(f"a CI for tau² needs more studies than coefficients (k = {k}, p = {p})")
     alpha = 1 - level
-    targets = np.array([stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)])
+    targets = np.array([chi2_quantile(1 - alpha / 2, k - p), chi2_quantile(alpha / 2, k - p)])
     design = Design(None if res.design is None
                     else np.broadcast_to(res.design, (2,) + res.design.shape))
     y = np.broadcast_to(res.yi - res.yi.mean(), (2, k))
     v = np.broadcast_to(res.vi, (2, k))
-    f = _Equation("PM", y, v, design, k, p, target=targets[:, None][:, 0], scale_free=True)
-    bounds, _, _ = solve_decreasing(f, np.zeros(2),
-                                    SolverControl(tol=1e-14, max_iter=1000, scale_free=True))
+    bounds, _, _ = solve_decreasing(q_profile_equation(y, v, design, targets), np.zeros(2),
+                                    _CONTROL)
     lo, hi = (float(b) for b in bounds)
     vt = res.typical_vi
 

@@ -17,18 +17,34 @@ for a batch of analyses (leading axis). Shared by :func:`~metaverdict.models.met
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, to_device
-from scipy import special, stats
+from array_api_compat import device, to_device
+from scipy import special
 
-from metaverdict.models._special import chi2_sf
-from metaverdict.models.projection import Design
+from metaverdict.models import formulas
+from metaverdict.models.backend import namespace
+from metaverdict.models.projection import Design, reference_point
 from metaverdict.models.random_effects import COMMON_EFFECT, Tau2Fit, log_likelihood
 
 Array = Any
+
+
+class InferenceTest(StrEnum):
+    """The test of the coefficients: Wald ``z``, or Hartung-Knapp ``knha`` (t on k - p df)."""
+
+    Z = "z"
+    KNHA = "knha"
+
+
+#: Accepted spellings of the tests (any case) and their canonical values.
+TESTS: dict[str, InferenceTest] = {"z": InferenceTest.Z, "knha": InferenceTest.KNHA,
+                                   "hksj": InferenceTest.KNHA,
+                                   "hartung-knapp": InferenceTest.KNHA}
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class Pooled:
     pi_lower: Array
     pi_upper: Array
     crit: float
+    projection: Any = None  # the projection with weights 1/(v + tau2) behind beta and s2w
 
 
 def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
@@ -65,54 +82,64 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
     arrays of other libraries (CuPy, PyTorch on a GPU) are copied to NumPy for them
     (``np.asarray`` after ``array_api_compat.to_device(x, "cpu")``) and the results moved back.
     """
-    xp = array_namespace(y, v)
+    xp = namespace(y, v)
     design = design or Design()
     k, p = y.shape[-1], design.p
     tau2 = fit.tau2
     w = 1 / (v + tau2[..., None])
-    pr = design.project(w, y)
+    # residuals about the study with the largest weight: the same for weights 1/v below
+    ref = reference_point(w, y, xp) if design.X is None else None
+    pr = design.project(w, y, xp, ref)
     if weights is None:
         beta, vb, wshow = pr.beta, pr.vb(), w
     else:
         beta, vb = _user_weighted(y, v, tau2, design, weights)
         wshow = weights
-    df = float(k - p) if test == "knha" else float("nan")
+    df = float(k - p) if test == InferenceTest.KNHA else float("nan")
     s2w = xp.ones_like(tau2)
-    if test == "knha":
-        s2w = pr.rss / (k - p) if k > p else xp.full_like(tau2, float("nan"))
-        s2w = xp.where(pr.rss <= 2.220446049250313e-16, 0.0, s2w)
+    if test == InferenceTest.KNHA:
+        s2w = formulas.knha_s2w(pr.rss, k - p) if k > p else xp.full_like(tau2, float("nan"))
+        s2w = xp.where(pr.rss <= _EPS, 0.0, s2w)
         vb = vb * s2w[..., None, None]
-    se = xp.sqrt(xp.stack([vb[..., j, j] for j in range(p)], axis=-1))
+    se = xp.sqrt(vb[..., 0, 0:1] if p == 1 else xp.stack([vb[..., j, j] for j in range(p)],
+                                                          axis=-1))
     # se = 0 only with test="knha" and a zero residual Q (all estimates on the fitted line):
     # metafor then reports an infinite statistic and p = 0; we do the same (and 0, p = 1,
     # where the coefficient is itself 0) without dividing by zero
     pos = se > 0
-    inf = xp.full_like(beta, float("inf"))
-    stat = xp.where(pos, beta / xp.where(pos, se, 1.0),
-                    xp.where(beta > 0, inf, xp.where(beta < 0, -inf, xp.zeros_like(beta))))
-    pval, crit = _two_sided(stat, df, level)
-    fe = fit.fe_projection if fit.fe_projection is not None else design.project(1 / v, y)
+    if bool(xp.all(pos)):
+        stat = beta / se
+    else:
+        inf = xp.full_like(beta, float("inf"))
+        stat = xp.where(pos, beta / xp.where(pos, se, 1.0),
+                        xp.where(beta > 0, inf, xp.where(beta < 0, -inf, xp.zeros_like(beta))))
+    pval, crit = two_sided(stat, df, level)
+    fe = (fit.fe_projection if fit.fe_projection is not None
+          else design.project(1 / v, y, xp, ref))
     if k > p:
         q = xp.maximum(fe.rss, 0.0)
-        q_p = _from_host(xp, chi2_sf(_to_host(q), k - p), q)
-        vt = (k - p) / fe.tr_p
+        q_p = from_host(xp, special.chdtrc(k - p, to_host(q)), q)
+        vt = formulas.typical_variance(k - p, fe.tr_p)
         if method in COMMON_EFFECT:
-            i2 = xp.where(q > 0, xp.maximum(100 * (q - (k - p)) / xp.where(q > 0, q, 1.0), 0.0),
-                          0.0)
+            i2, h2 = formulas.common_effect_i2_h2(xp.where(q > 0, q, 1.0), k - p)
+            i2 = xp.where(q > 0, xp.maximum(i2, 0.0), 0.0)
             h2 = q / (k - p)
         else:
-            i2 = 100 * tau2 / (vt + tau2)
-            h2 = tau2 / vt + 1
+            i2, h2 = formulas.i2_h2(tau2, vt)
     else:
         q, q_p, vt = xp.zeros_like(tau2), xp.ones_like(tau2), xp.zeros_like(tau2)
         i2, h2 = xp.zeros_like(tau2), xp.ones_like(tau2)
-    pi_half = crit * xp.sqrt(se[..., 0] ** 2 + tau2)
+    ci_lower, ci_upper = formulas.confidence_bounds(beta, se, crit)
+    pi_lower, pi_upper = formulas.prediction_bounds(beta[..., 0], se[..., 0], tau2, crit)
     pct = (100 * wshow / xp.sum(wshow, axis=-1, keepdims=True)) if study_weights else None
-    return Pooled(beta, vb, se, stat, pval, beta - crit * se, beta + crit * se, df, s2w, q, q_p,
-                  i2, h2, vt, pct, beta[..., 0] - pi_half, beta[..., 0] + pi_half, crit)
+    return Pooled(beta, vb, se, stat, pval, ci_lower, ci_upper, df, s2w, q, q_p, i2, h2, vt, pct,
+                  pi_lower, pi_upper, crit, pr)
 
 
-def _to_host(x: Array) -> np.ndarray:
+_EPS = float(np.finfo(float).eps)
+
+
+def to_host(x: Array) -> np.ndarray:
     """A NumPy copy of ``x`` for SciPy (a no-op for NumPy arrays; GPU arrays are copied)."""
     if isinstance(x, np.ndarray):
         return x
@@ -122,22 +149,34 @@ def _to_host(x: Array) -> np.ndarray:
         return np.asarray(x.get() if hasattr(x, "get") else x)
 
 
-def _from_host(xp: Any, values: np.ndarray, like: Array) -> Array:
+def from_host(xp: Any, values: np.ndarray, like: Array) -> Array:
     """``values`` as an array of ``xp`` on the device of ``like``."""
     if isinstance(like, np.ndarray):
         return values
     return xp.asarray(values, dtype=like.dtype, device=device(like))
 
 
-def _two_sided(stat: Array, df: float, level: float) -> tuple[Array, float]:
-    """Two-sided p-values (normal for ``df`` NaN, else t on ``df``) and the critical value."""
-    xp = array_namespace(stat)
-    a = np.abs(_to_host(stat))
-    if np.isnan(df):
-        return _from_host(xp, 2 * special.ndtr(-a), stat), float(stats.norm.isf((1 - level) / 2))
+def critical_value(level: float, df: float = float("nan")) -> float:
+    """The two-sided critical value of a ``level`` interval: the normal quantile
+    ``z_{1-(1-level)/2}`` for ``df`` NaN, else the t quantile on ``df`` degrees of freedom
+    (NaN for ``df <= 0``), as ``scipy.stats.norm.isf`` / ``t.isf`` compute them."""
+    alpha = (1 - level) / 2
+    if math.isnan(df):
+        return float(-special.ndtri(alpha))
     if df <= 0:
-        return _from_host(xp, np.full_like(a, np.nan), stat), float("nan")
-    return _from_host(xp, 2 * special.stdtr(df, -a), stat), float(stats.t.isf((1 - level) / 2, df))
+        return float("nan")
+    return float(-special.stdtrit(df, alpha))
+
+
+def two_sided(stat: Array, df: float, level: float) -> tuple[Array, float]:
+    """Two-sided p-values (normal for ``df`` NaN, else t on ``df``) and the critical value."""
+    xp = namespace(stat)
+    a = np.abs(to_host(stat))
+    if math.isnan(df):
+        return from_host(xp, 2 * special.ndtr(-a), stat), critical_value(level)
+    if df <= 0:
+        return from_host(xp, np.full_like(a, np.nan), stat), float("nan")
+    return from_host(xp, 2 * special.stdtr(df, -a), stat), critical_value(level, df)
 
 
 def _user_weighted(y: Array, v: Array, tau2: Array, design: Design,
@@ -145,10 +184,10 @@ def _user_weighted(y: Array, v: Array, tau2: Array, design: Design,
     """Coefficients with user weights ``a`` and their sandwich covariance (metafor ``weights=``)."""
     pa = design.project(a, y)
     if design.X is None:      # intercept only: Var = sum a_i^2 (v_i + tau2) / (sum a_i)^2
-        xp = array_namespace(y, a)
+        xp = namespace(y, a)
         var = xp.vecdot(a * a, v + tau2[..., None]) / pa.sum_w ** 2
         return pa.beta, var[..., None, None]
-    X = np.ones(y.shape + (1,)) if design.X is None else design.X
+    X = design.X
     bread = pa.vb()                                           # (X'AX)^{-1}
     xa = np.swapaxes(X, -1, -2) * a[..., None, :]
     meat = (xa * (v + tau2[..., None])[..., None, :]) @ np.swapaxes(xa, -1, -2)
@@ -172,26 +211,31 @@ class FitStatistics:
 
 
 def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta: np.ndarray,
-                   design: Design) -> FitStatistics:
+                   design: Design, projection: Any = None) -> FitStatistics:
     """metafor's ``fit.stats`` for one fit (``y``, ``v`` of shape (1, k)); the residual sum of
     squares uses the final coefficients ``beta`` (which differ from the WLS ones with user
-    weights)."""
+    weights). ``projection``: the projection with weights 1/(v + tau2) (:attr:`Pooled.projection`),
+    when already made."""
     k, p = y.shape[-1], design.p
-    X = np.ones((k, 1)) if design.X is None else design.X[0]
     t = np.asarray([tau2])
-    rss = float(np.sum((y[0] - X @ beta) ** 2 / (v[0] + tau2)))
-    rss_opt = float(design.project(1 / (v + tau2), y).rss[0])
-    ll_ml = float(log_likelihood("ML", t, y, v, design)[0]) - 0.5 * (rss - rss_opt)
-    ll_reml = float(log_likelihood("REML", t, y, v, design)[0]) - 0.5 * (rss - rss_opt)
-    sat = float(np.sum(-0.5 * np.log(2 * np.pi * v[0])))
+    fitted = beta[0] if design.X is None else design.X[0] @ beta
+    rss = float(np.add.reduce((y[0] - fitted) ** 2 / (v[0] + tau2)))
+    pr = projection if projection is not None else design.project(1 / (v + t[:, None]), y)
+    correction = 0.5 * (rss - float(pr.rss[0]))
+    ll_ml = float(log_likelihood("ML", t, y, v, design, pr)[0]) - correction
+    ll_reml = float(log_likelihood("REML", t, y, v, design, pr)[0]) - correction
+    sat = -0.5 * float(np.add.reduce(np.log(2 * np.pi * v[0])))
     dev_ml = -2 * (ll_ml - sat) if k > p else 0.0
     parms = p + (0 if method in COMMON_EFFECT else 1)
+    return FitStatistics(ll_ml, dev_ml, *information_criteria(ll_ml, k, parms), ll_reml,
+                         -2 * ll_reml, *information_criteria(ll_reml, k - p, parms))
 
-    def crit(ll: float, n: int) -> tuple[float, float, float]:
-        m = max(n, parms + 2)
-        log_n = np.log(n) if n > 0 else -np.inf
-        return (-2 * ll + 2 * parms, -2 * ll + parms * log_n,
-                -2 * ll + 2 * parms * m / (m - parms - 1))
 
-    return FitStatistics(ll_ml, dev_ml, *crit(ll_ml, k), ll_reml, -2 * ll_reml,
-                         *crit(ll_reml, k - p))
+def information_criteria(ll: float, n: int, parms: int) -> tuple[float, float, float]:
+    """AIC, BIC and AICc of a log-likelihood ``ll`` with ``parms`` parameters and ``n``
+    observations (metafor's ``fit.stats``: AICc with ``max(n, parms + 2)`` observations; BIC
+    -inf for ``n = 0``)."""
+    m = max(n, parms + 2)
+    log_n = math.log(n) if n > 0 else -math.inf
+    return (-2 * ll + 2 * parms, -2 * ll + parms * log_n,
+            -2 * ll + 2 * parms * m / (m - parms - 1))

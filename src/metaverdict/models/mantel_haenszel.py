@@ -16,12 +16,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from metaverdict._validation import choice
+from metaverdict._validation import check_level, choice
 from metaverdict.models._tables import (
     Array,
     PooledTablesResult,
     assemble,
-    check_level,
     chi2_pvalue,
     rate_outcomes,
     read_rates,

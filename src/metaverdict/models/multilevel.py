@@ -48,16 +48,21 @@ from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize, special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
-from metaverdict._validation import as_float_array, check_bounds, choice
+from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._validation import as_float_array, check_bounds, check_level, choice
 from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models.design import complete_moderators, design_matrix
-from metaverdict.models.inference import FitStatistics
-
-_LOG2PI = float(np.log(2 * np.pi))
-
+from metaverdict.models.formulas import LOG_2PI as _LOG2PI
+from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
+from metaverdict.models.intervals import (
+    EstimateCI,
+    coefficient_frame,
+    coefficient_rows,
+    coefficient_values,
+)
+from metaverdict.models.random_effects import chi2_quantile
 
 # ----------------------------------------------------------------------------- likelihood
 
@@ -212,29 +217,38 @@ def _fit_components(lik: _Likelihood, start: np.ndarray, fixed: np.ndarray | Non
 
 # ----------------------------------------------------------------------------- result
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ProfileCI(ResultMixin):
-    """Profile-likelihood confidence intervals of the variance components (one row each)."""
+    """Profile-likelihood confidence intervals of the variance components: ``table`` has one
+    row per component (``sigma2``, ``ci_lower``, ``ci_upper``), a new DataFrame on each
+    access."""
 
     level: float
-    table: pd.DataFrame
+    _table: pd.DataFrame
     _repr_fields = ("level",)
+    _dict_properties = ("table",)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """sigma2, ci_lower and ci_upper per variance component (a copy)."""
+        return self._table.copy()
 
     def summary(self) -> str:
         rows = [[str(n), fmt(r.sigma2), fmt(r.ci_lower), fmt(r.ci_upper)]
-                for n, r in self.table.iterrows()]
+                for n, r in self._table.iterrows()]
         pct = int(round(self.level * 100))
         return format_table(["", "sigma^2", f"{pct}% ci.lb", "ci.ub"], rows)
 
 
-@dataclass(frozen=True, repr=False)
-class MultilevelResult(ResultMixin):
+@dataclass(frozen=True, eq=False, repr=False)
+class MultilevelResult(EstimateCI, ResultMixin):
     """A fitted multilevel (nested random intercepts) meta-analytic model.
 
     ``estimate`` ... ``ci_upper`` describe the intercept (the pooled effect of an
-    intercept-only model); ``coefficients`` holds every coefficient. ``sigma2`` has one
-    variance component per level, outer first, named by ``s_names`` (``"district"``,
-    ``"district/school"``) with ``s_nlevels`` clusters each.
+    intercept-only model); ``coefficients`` holds every coefficient (rows named by ``terms``;
+    a new DataFrame on each access). ``sigma2`` has one variance component per level, outer
+    first, named by ``s_names`` (``"district"``, ``"district/school"``) with ``s_nlevels``
+    clusters each. Arrays are read-only.
     """
 
     method: str
@@ -247,7 +261,7 @@ class MultilevelResult(ResultMixin):
     pvalue: float
     ci_lower: float
     ci_upper: float
-    coefficients: pd.DataFrame
+    terms: tuple[str, ...]
     vcov: np.ndarray
     sigma2: np.ndarray
     s_names: list[str]
@@ -265,17 +279,31 @@ class MultilevelResult(ResultMixin):
     qm_df: tuple[int, float] | None = None
     qm_pvalue: float | None = None
     # always given by fit_multilevel (keyword-only, so they may follow the defaulted fields)
+    _coefficients: np.ndarray = field(kw_only=True, repr=False)
     yi: np.ndarray = field(kw_only=True, repr=False)
     V: np.ndarray = field(kw_only=True, repr=False)
     design: np.ndarray = field(kw_only=True, repr=False)
     cluster_codes: np.ndarray = field(kw_only=True, repr=False)
     labels: list[Any] | None = field(default=None, repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "pvalue", "sigma2")
+    _dict_properties = ("coefficients",)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (a new
+        DataFrame on each access)."""
+        return coefficient_frame(self._coefficients, self.terms)
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The coefficients (read-only), in the order of ``terms``."""
+        out: np.ndarray = self._coefficients[:, 0]
+        return out
 
     @property
     def p(self) -> int:
         """Number of coefficients."""
-        return len(self.coefficients)
+        return len(self.terms)
 
     @property
     def is_common_effect(self) -> bool:
@@ -297,10 +325,9 @@ class MultilevelResult(ResultMixin):
             new = np.atleast_2d(np.asarray(newmods, dtype=float))
             new = new.reshape(-1, self.p - 1)
             X = np.column_stack([np.ones(len(new)), new])
-        b = self.coefficients["estimate"].to_numpy()
-        pred = X @ b
+        pred = X @ self.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", X, self.vcov, X))
-        crit = _critical(self.df, self.level)
+        crit = critical_value(self.level, self.df)
         half = crit * np.sqrt(se ** 2 + float(np.sum(self.sigma2)))
         return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
                              "ci_upper": pred + crit * se, "pi_lower": pred - half,
@@ -322,10 +349,8 @@ class MultilevelResult(ResultMixin):
             lines.append(f"Test of moderators: QM = {fmt(self.qm)}, p = {fmt_p(self.qm_pvalue)}")
         lines.append("")
         stat = "t" if self.test == "t" else "z"
-        rows = [[str(n), fmt(r.estimate), fmt(r.se), fmt(r.statistic), fmt_p(r.pvalue),
-                 fmt(r.ci_lower), fmt(r.ci_upper)] for n, r in self.coefficients.iterrows()]
         lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
-                                  rows))
+                                  coefficient_rows(self._coefficients, self.terms)))
         if self.p == 1:
             lines += ["", f"{pct}% prediction interval: "
                           f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]
@@ -381,8 +406,7 @@ def multilevel(yi: Any, vi: Any = None, *, groups: list[str] | str,
     # choice() returns one of the options given, so the Literal types hold
     method = cast(Literal["REML", "ML"], choice(method, ("REML", "ML"), "method"))
     test = cast(Literal["z", "t"], choice(test, ("z", "t"), "test"))
-    if not 0 < level < 1:
-        raise InputError(f"field 'level': confidence level must be in (0, 1), got {level!r}")
+    level = check_level(level)
     if data is None:
         raise InputError("field 'data': multilevel() needs data= holding the grouping columns")
     labels = list(data.index) if labels is None else list(labels)
@@ -450,11 +474,6 @@ def _gram(codes: np.ndarray) -> np.ndarray:
     return g
 
 
-def _critical(df: float, level: float) -> float:
-    a = (1 - level) / 2
-    return float(stats.norm.isf(a) if np.isnan(df) else stats.t.isf(a, df))
-
-
 def _start(y: np.ndarray, V: np.ndarray, X: np.ndarray, L: int) -> np.ndarray:
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     total = max(float(np.var(y - X @ beta)) - float(np.mean(np.diag(V))), 0.01 * float(np.var(y)))
@@ -475,11 +494,8 @@ def fit_multilevel(y: np.ndarray, V: np.ndarray, X: np.ndarray, names: list[str]
     df = float(k - p) if test == "t" else float("nan")
     se = np.sqrt(np.diag(vb))
     stat = beta / se
-    pval = 2 * (stats.norm.sf(np.abs(stat)) if np.isnan(df) else stats.t.sf(np.abs(stat), df))
-    crit = _critical(df, level)
-    coef = pd.DataFrame({"estimate": beta, "se": se, "statistic": stat, "pvalue": pval,
-                         "ci_lower": beta - crit * se, "ci_upper": beta + crit * se},
-                        index=pd.Index(names, name="term"))
+    pval = 2 * (special.ndtr(-np.abs(stat)) if np.isnan(df) else special.stdtr(df, -np.abs(stat)))
+    crit = critical_value(level, df)
     q, q_p = _residual_q(y, V, X)
     qm = qm_df = qm_p = None
     if p > 1:
@@ -489,20 +505,24 @@ def fit_multilevel(y: np.ndarray, V: np.ndarray, X: np.ndarray, names: list[str]
         m = len(idx)
         if test == "t":
             qm /= m
-            qm_df, qm_p = (m, df), float(stats.f.sf(qm, m, df))
+            qm_df, qm_p = (m, df), float(special.fdtrc(m, df, qm))
         else:
-            qm_df, qm_p = (m, float("nan")), float(stats.chi2.sf(qm, m))
+            qm_df, qm_p = (m, float("nan")), float(special.chdtrc(m, qm))
     half = crit * np.sqrt(se[0] ** 2 + float(np.sum(s2)))
     return MultilevelResult(
         method=method, test=test, level=level, k=k, estimate=float(beta[0]), se=float(se[0]),
         statistic=float(stat[0]), pvalue=float(pval[0]), ci_lower=float(beta[0] - crit * se[0]),
-        ci_upper=float(beta[0] + crit * se[0]), coefficients=coef, vcov=vb, sigma2=s2,
+        ci_upper=float(beta[0] + crit * se[0]), terms=tuple(names), vcov=read_only(vb),
+        sigma2=read_only(s2),
         s_names=["/".join(groups[:i + 1]) for i in range(len(groups))],
         s_nlevels=[int(len(np.unique(c))) for c in codes.T], q=q, q_df=k - p, q_pvalue=q_p,
         df=df, pi_lower=float(beta[0] - half), pi_upper=float(beta[0] + half),
         fit_statistics=_fit_statistics(y, V, X, codes, s2), converged=converged,
-        iterations=iters, qm=qm, qm_df=qm_df, qm_pvalue=qm_p, yi=y, V=V, design=X,
-        cluster_codes=codes, labels=labels)
+        iterations=iters, qm=qm, qm_df=qm_df, qm_pvalue=qm_p,
+        _coefficients=coefficient_values(beta, se, stat, pval, beta - crit * se,
+                                         beta + crit * se),
+        yi=read_only(y), V=read_only(V), design=read_only(X), cluster_codes=read_only(codes),
+        labels=labels)
 
 
 def _residual_q(y: np.ndarray, V: np.ndarray, X: np.ndarray) -> tuple[float, float]:
@@ -511,7 +531,7 @@ def _residual_q(y: np.ndarray, V: np.ndarray, X: np.ndarray) -> tuple[float, flo
     vx = v_inv @ X
     P = v_inv - vx @ np.linalg.solve(X.T @ vx, vx.T)
     q = max(float(y @ P @ y), 0.0)
-    return q, float(stats.chi2.sf(q, k - p)) if k > p else float("nan")
+    return q, float(special.chdtrc(k - p, q)) if k > p else float("nan")
 
 
 def _fit_statistics(y: np.ndarray, V: np.ndarray, X: np.ndarray, codes: np.ndarray,
@@ -524,25 +544,18 @@ def _fit_statistics(y: np.ndarray, V: np.ndarray, X: np.ndarray, codes: np.ndarr
     ll_reml = _Likelihood(y, V, X, codes, reml=True)(s2, derivatives=False).ll
     sat = -0.5 * (k * _LOG2PI + np.linalg.slogdet(V)[1])
     parms = p + codes.shape[1]
-
-    def crit(ll: float, n: int) -> tuple[float, float, float]:
-        m = max(n, parms + 2)
-        return (-2 * ll + 2 * parms, -2 * ll + parms * np.log(n),
-                -2 * ll + 2 * parms * m / (m - parms - 1))
-
-    return FitStatistics(ll_ml, -2 * (ll_ml - sat), *crit(ll_ml, k), ll_reml, -2 * ll_reml,
-                         *crit(ll_reml, k - p))
+    return FitStatistics(ll_ml, -2 * (ll_ml - sat), *information_criteria(ll_ml, k, parms),
+                         ll_reml, -2 * ll_reml, *information_criteria(ll_reml, k - p, parms))
 
 
 # ----------------------------------------------------------------------------- profile CI
 
 def _profile_ci(res: MultilevelResult, level: float) -> ProfileCI:
-    if not 0 < level < 1:
-        raise InputError(f"field 'level': confidence level must be in (0, 1), got {level!r}")
+    level = check_level(level)
     L = res.cluster_codes.shape[1]
     lik = _Likelihood(res.yi, res.V, res.design, res.cluster_codes, reml=res.method == "REML")
     ll_max = lik(res.sigma2, derivatives=False).ll
-    drop = stats.chi2.ppf(level, 1) / 2
+    drop = chi2_quantile(level, 1) / 2
     rows = []
     for comp in range(L):
         fixed = np.zeros(L, dtype=bool)
@@ -575,4 +588,4 @@ def _profile_ci(res: MultilevelResult, level: float) -> ProfileCI:
         rows.append((est, lo, hi))
     table = pd.DataFrame(rows, columns=["sigma2", "ci_lower", "ci_upper"],
                          index=pd.Index(res.s_names, name="component"))
-    return ProfileCI(level=level, table=table)
+    return ProfileCI(level=level, _table=table)

@@ -27,32 +27,42 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.univariate import fit
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class PermutationResult(ResultMixin):
-    """Permutation p-values of each coefficient (``coefficients``) and of the omnibus test."""
+    """Permutation p-values of each coefficient (``coefficients``: estimate, statistic, pvalue
+    of the model, permutation_pvalue; a new DataFrame on each access) and of the omnibus
+    test. Arrays are read-only."""
 
     iterations: int
     exact: bool
     seed: int | None
-    coefficients: pd.DataFrame          # estimate, statistic, pvalue (model), permutation_pvalue
+    _coefficients: pd.DataFrame
     qm: float
     qm_pvalue: float
     qm_permutation_pvalue: float
     statistics: np.ndarray              # (iterations, p) permuted z/t statistics
     qm_statistics: np.ndarray           # (iterations,)
     _repr_fields = ("iterations", "exact", "qm", "qm_permutation_pvalue")
+    _dict_properties = ("coefficients",)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """estimate, statistic, pvalue (model) and permutation_pvalue per coefficient (a copy)."""
+        return self._coefficients.copy()
 
     @property
     def pvalue(self) -> np.ndarray:
         """Permutation p-values, one per coefficient."""
-        return self.coefficients["permutation_pvalue"].to_numpy()
+        out: np.ndarray = self._coefficients["permutation_pvalue"].to_numpy(copy=True)
+        return out
 
     def summary(self) -> str:
         kind = "exact" if self.exact else f"approximate (seed {self.seed})"
@@ -60,7 +70,7 @@ class PermutationResult(ResultMixin):
                  f"Omnibus test: QM = {fmt(self.qm)}, p (model) = {fmt_p(self.qm_pvalue)}, "
                  f"p (permutation) = {fmt_p(self.qm_permutation_pvalue)}", ""]
         rows = [[str(n), fmt(r.estimate), fmt(r.statistic), fmt_p(r.pvalue),
-                 fmt_p(r.permutation_pvalue)] for n, r in self.coefficients.iterrows()]
+                 fmt_p(r.permutation_pvalue)] for n, r in self._coefficients.iterrows()]
         lines.append(format_table(["", "estimate", "statistic", "p (model)", "p (perm.)"], rows))
         return "\n".join(lines)
 
@@ -98,7 +108,6 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
     -------
     PermutationResult
     """
-    from metaverdict.models.univariate import fit
     if not isinstance(iterations, (int, np.integer)) or iterations < 2:
         raise InputError(f"field 'iterations': must be an integer >= 2, got {iterations!r}")
     n_exact = exact_count(res)
@@ -106,19 +115,19 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
     if use_exact and n_exact > 10 ** 6:
         raise InputError(f"an exact test needs {n_exact} permutations; use exact=False")
     y, v = np.asarray(res.yi), np.asarray(res.vi)
-    names = list(res.coefficients.index)
+    names = list(res.terms)
     X = res.design
     intercept_only = X is None
 
     def refit(yp: np.ndarray, Xp: np.ndarray | None) -> tuple[np.ndarray, float]:
         r = fit(yp, v, method=res.method, test=res.test, level=res.level, X=Xp, names=names,
                 weights=res.user_weights, skip_r2=True)
-        stat = r.coefficients["statistic"].to_numpy()
+        stat = r.coefficient("statistic")
         # a meta-regression (Xp given) always has QM
         return stat, (stat[0] ** 2 if intercept_only else float(cast(float, r.qm)))
 
     qm_obs = res.statistic ** 2 if intercept_only else float(cast(float, res.qm))
-    stat_obs = res.coefficients["statistic"].to_numpy()
+    stat_obs = res.coefficient("statistic")
     if use_exact:
         draws: Iterator[np.ndarray] = (
             (_signs(s) for s in itertools.product((1.0, -1.0), repeat=res.k)) if X is None
@@ -145,14 +154,15 @@ def permutation_test(res: MetaAnalysisResult, iterations: int = 1000, seed: int 
     valid = ~np.isnan(stats_perm).any(axis=1)
     pvals = np.mean(np.abs(stats_perm[valid]) >= np.abs(stat_obs) - _TOL, axis=0)
     qm_p = float(np.mean(qm_perm[~np.isnan(qm_perm)] >= qm_obs - _TOL))
-    coef = pd.DataFrame({"estimate": res.coefficients["estimate"], "statistic": stat_obs,
-                         "pvalue": res.coefficients["pvalue"],
-                         "permutation_pvalue": np.minimum(pvals, 1.0)})
+    coef = pd.DataFrame({"estimate": res.beta, "statistic": stat_obs,
+                         "pvalue": res.coefficient("pvalue"),
+                         "permutation_pvalue": np.minimum(pvals, 1.0)},
+                        index=pd.Index(names, name="term"))
     model_qm_p = (float(res.pvalue) if intercept_only else float(cast(float, res.qm_pvalue)))
     return PermutationResult(iterations=count, exact=use_exact, seed=None if use_exact else seed,
-                             coefficients=coef, qm=float(qm_obs), qm_pvalue=model_qm_p,
-                             qm_permutation_pvalue=qm_p, statistics=stats_perm,
-                             qm_statistics=qm_perm)
+                             _coefficients=coef, qm=float(qm_obs), qm_pvalue=model_qm_p,
+                             qm_permutation_pvalue=qm_p, statistics=read_only(stats_perm),
+                             qm_statistics=read_only(qm_perm))
 
 
 def _signs(s: tuple[float, ...]) -> np.ndarray:

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metaverdict._validation import check_level
 from metaverdict.errors import InputError
 from metaverdict.models._tables import (
     Array,
     PooledTablesResult,
     assemble,
-    check_level,
     read_tables,
     table_outcomes,
 )

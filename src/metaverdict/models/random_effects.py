@@ -37,38 +37,72 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace, device, is_cupy_array, is_numpy_array, is_torch_array
-from scipy import stats
+import numpy as np
+from array_api_compat import device, is_cupy_array, is_numpy_array, is_torch_array
+from scipy import special
 
-from metaverdict.models.projection import Design, DesignProjection, InterceptProjection, row_sum
+from metaverdict.models import formulas
+from metaverdict.models.backend import NUMPY, namespace
+from metaverdict.models.projection import (
+    Design,
+    DesignProjection,
+    InterceptProjection,
+    reference_point,
+    row_sum,
+)
 
 Array = Any
 _Projection = InterceptProjection | DesignProjection
 #: Standard error of tau² as a function of tau².
 _SeFn = Callable[[Array], Array]
-#: A closed-form estimator ``(y, v, design, k, p, weights) -> (tau2, se_fn, tau2_init, fe)``.
-_ClosedForm = Callable[[Array, Array, Design, int, int, Array | None],
-                       tuple[Array, _SeFn, Array | None, _Projection | None]]
 
-METHODS = {"EE": "EE", "FE": "FE", "CE": "EE", "DL": "DL", "HE": "HE", "HS": "HS", "HSK": "HSk",
-           "SJ": "SJ", "ML": "ML", "REML": "REML", "EB": "EB", "PM": "PM", "PMM": "PMM",
-           "GENQ": "GENQ"}
-COMMON_EFFECT = ("EE", "FE")
+
+class Method(StrEnum):
+    """Canonical codes of the estimators (strings: ``Method.REML == "REML"``)."""
+
+    EE = "EE"
+    FE = "FE"
+    DL = "DL"
+    HE = "HE"
+    HS = "HS"
+    HSK = "HSk"
+    SJ = "SJ"
+    ML = "ML"
+    REML = "REML"
+    EB = "EB"
+    PM = "PM"
+    PMM = "PMM"
+    GENQ = "GENQ"
+
+
+#: Accepted spellings (upper case; ``choice`` matches any case) and their canonical codes.
+METHODS: dict[str, Method] = {"EE": Method.EE, "FE": Method.FE, "CE": Method.EE,
+                              **{m.value.upper(): m for m in Method if m not in (Method.EE,
+                                                                                  Method.FE)}}
+COMMON_EFFECT = (Method.EE, Method.FE)
+
+
+class Step(StrEnum):
+    """The steps of the ML/REML/EB iteration (:attr:`SolverControl.step`)."""
+
+    FISHER = "fisher"
+    NEWTON = "newton"
 
 
 @dataclass(frozen=True)
 class Tau2Fit:
-    """tau² estimates for a batch: ``tau2``, ``se``, ``converged``, ``iterations`` (batch,)."""
+    """tau² estimates for a batch: ``tau2``, ``se``, ``converged``, ``iterations`` (batch,);
+    ``fe_projection``: the projection with weights 1/v where the estimator made it (DL, HS,
+    HSk, GENQ without user weights), whose Q and tr P pooling reuses."""
 
     tau2: Array
     se: Array
     converged: Array
     iterations: Array
-    tau2_init: Array | None = None   # SJ's starting value (needed for nothing else)
-    fe_projection: Any = None        # the projection with weights 1/v where the estimator made
-                                     # it (DL, HS, HSk): pooling reuses its Q and tr P
+    fe_projection: Any = None
 
 
 @dataclass(frozen=True)
@@ -97,17 +131,22 @@ class SolverControl:
     scoring elsewhere: the same root in about a third of the steps; the batch engine's default).
     """
 
+
     tol: float = 1e-12
     max_iter: int = 100
     global_search: bool | str = True
-    step: str = "fisher"
+    step: str = Step.FISHER
     scale_free: bool | None = None
+
+
+#: The default settings of single fits (:func:`single_fit_control` of ``None``).
+_SINGLE_FIT = SolverControl(scale_free=True)
 
 
 def single_fit_control(control: SolverControl | None) -> SolverControl:
     """``control`` (default :class:`SolverControl`) with ``scale_free=None`` resolved to True,
     as :func:`metaverdict.meta_analysis` and the diagnostics use it."""
-    control = control or SolverControl()
+    control = control or _SINGLE_FIT
     return control if control.scale_free is not None else replace(control, scale_free=True)
 
 
@@ -128,8 +167,21 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
         User weights for GENQ (default ``1/v``).
     control : SolverControl
         Convergence settings for ML, REML, EB, PM and PMM.
+
+    Returns
+    -------
+    Tau2Fit
+        tau² (truncated at 0), its standard error, convergence flags and iteration counts,
+        each of shape (batch,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit = estimate_tau2("DL", np.array([[0.1, 0.5, 0.9]]), np.array([[0.01, 0.02, 0.01]]))
+    >>> round(float(fit.tau2[0]), 4)
+    0.1875
     """
-    xp = array_namespace(y, v)
+    xp = namespace(y, v)
     design = design or Design()
     k, p = y.shape[-1], design.p
     zeros = xp.zeros(y.shape[:-1], dtype=y.dtype)
@@ -140,98 +192,120 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
     y = y - xp.mean(y, axis=-1, keepdims=True)
     fn = _CLOSED_FORM.get(method)
     if fn is not None:
-        tau2, se, init, fe = fn(y, v, design, k, p, weights)
-        tau2 = xp.maximum(tau2, 0.0)
-        return Tau2Fit(tau2, se(tau2), zeros == 0, xp.astype(zeros, xp.int64), init, fe)
-    return _iterative(method, y, v, design, k, p, control)
+        est = fn(y, v, design, k, p, weights, xp)
+        tau2 = xp.maximum(est.tau2, 0.0)
+        return Tau2Fit(tau2, est.se(tau2), zeros == 0, xp.astype(zeros, xp.int64), est.fe)
+    return _iterative(method, y, v, design, k, p, control, xp)
 
 
 # ----------------------------------------------------------------------------- closed forms
 
-def _dl(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
-        ) -> tuple[Array, _SeFn, None, _Projection]:
-    pr = design.project(1 / v, y)
-    tau2 = (pr.rss - (k - p)) / pr.tr_p
-    return (tau2,
-            lambda t: _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.tr_p,
-            None, pr)
+class _ClosedFit(NamedTuple):
+    """A closed-form estimate before truncation at 0, its SE as a function of tau², and the
+    projection with weights 1/v where the estimator made it (else None)."""
+
+    tau2: Array
+    se: _SeFn
+    fe: _Projection | None
 
 
-def _he(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
-        ) -> tuple[Array, _SeFn, None, None]:
-    xp = array_namespace(y)
-    pr = design.project(xp.ones_like(v), y)
-    trpv = pr.tr_pv(v)
-    tau2 = (pr.rss - trpv) / (k - p)
-    return (tau2,
-            lambda t: _sqrt(2 * pr.ss_pv(v) + 4 * t * trpv + 2 * t * t * (k - p)) / (k - p),
-            None, None)
+#: A closed-form estimator ``(y, v, design, k, p, weights, xp) -> _ClosedFit``.
+_ClosedForm = Callable[[Array, Array, Design, int, int, Array | None, Any], _ClosedFit]
+
+
+def _dl(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+        xp: Any) -> _ClosedFit:
+    """DerSimonian-Laird: (Q - (k - p)) / tr P with weights 1/v."""
+    pr = design.project(1 / v, y, xp)
+    return _ClosedFit(formulas.dl_tau2(pr.rss, k - p, pr.tr_p),
+                      lambda t: formulas.dl_tau2_se(t, k - p, pr.tr_p, pr.ss_p), pr)
+
+
+def _he(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+        xp: Any) -> _ClosedFit:
+    """Hedges: (y'P₁y - tr P₁V) / (k - p) with unit weights (for the intercept-only model
+    P₁ = I - J/k, whose traces are sums of v and v²)."""
+    if design.X is None:
+        dy = y - xp.mean(y, axis=-1, keepdims=True)
+        unit: tuple[Array, Array] = formulas.intercept_unit_traces(row_sum(v, xp),
+                                                                   xp.vecdot(v, v), k)
+        return _ClosedFit(formulas.he_tau2(xp.vecdot(dy, dy), unit[0], k - p),
+                          lambda t: formulas.he_tau2_se(t, k - p, unit[0], unit[1]), None)
+    pr = design.project(xp.ones_like(v), y, xp)
+    tr_pv = pr.tr_pv(v)
+    return _ClosedFit(formulas.he_tau2(pr.rss, tr_pv, k - p),
+                      lambda t: formulas.he_tau2_se(t, k - p, tr_pv, pr.ss_pv(v)), None)
 
 
 def _hunter_schmidt(k_corrected: bool) -> _ClosedForm:
-    def fn(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
-           ) -> tuple[Array, _SeFn, None, _Projection]:
-        pr = design.project(1 / v, y)
+    """Hunter-Schmidt (c y'Py - k) / Σw, with c = k/(k - p) for the k-corrected version."""
+    def fn(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+           xp: Any) -> _ClosedFit:
+        pr = design.project(1 / v, y, xp)
         c = k / (k - p) if k_corrected else 1.0
         tau2 = (c * pr.rss - k) / pr.sum_w
-        return (tau2,
-                lambda t: c * _sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w,
-                None, pr)
+        return _ClosedFit(
+            tau2,
+            lambda t: c * xp.sqrt(2 * (k - p) + 4 * t * pr.tr_p + 2 * t * t * pr.ss_p) / pr.sum_w,
+            pr)
     return fn
 
 
-def _sandwich_se(pr: _Projection, v: Array) -> _SeFn:
+def _sandwich_se(pr: _Projection, v: Array, xp: Any) -> _SeFn:
     """Common tail of the SJ and GENQ standard errors: 2 tr(PV)² + 4τ² tr(PVP) + 2τ⁴ tr(P²)."""
     ss_pv, pvp = pr.ss_pv(v), pr.pvp(v)
-    return lambda t: _sqrt(2 * ss_pv + 4 * t * pvp + 2 * t * t * pr.ss_p)
+    return lambda t: xp.sqrt(2 * ss_pv + 4 * t * pvp + 2 * t * t * pr.ss_p)
 
 
-def _sj(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
-        ) -> tuple[Array, _SeFn, Array, None]:
-    xp = array_namespace(y)
+def _sj(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+        xp: Any) -> _ClosedFit:
+    """Sidik-Jonkman: τ₀² y'Py / (k - p) with w = 1/(v + τ₀²), τ₀² = Σ(y - ȳ)²/k."""
     t0 = xp.vecdot(y, y) / k                   # y is centred
-    pr = design.project(1 / (v + t0[..., None]), y)
+    pr = design.project(1 / (v + t0[..., None]), y, xp)
     tau2 = t0 * pr.rss / (k - p)
-    tail = _sandwich_se(pr, v)
-    return tau2, lambda t: t0 / (k - p) * tail(t), t0, None
+    tail = _sandwich_se(pr, v, xp)
+    return _ClosedFit(tau2, lambda t: t0 / (k - p) * tail(t), None)
 
 
-def _genq(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None
-          ) -> tuple[Array, _SeFn, None, _Projection | None]:
-    pr = design.project(1 / v if weights is None else weights, y)
+def _genq(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+          xp: Any) -> _ClosedFit:
+    """Generalised Q: (y'P_a y - tr P_a V) / tr P_a with weights a (default 1/v)."""
+    pr = design.project(1 / v if weights is None else weights, y, xp)
     tau2 = (pr.rss - pr.tr_pv(v)) / pr.tr_p
-    tail = _sandwich_se(pr, v)
-    return tau2, lambda t: tail(t) / pr.tr_p, None, (pr if weights is None else None)
+    tail = _sandwich_se(pr, v, xp)
+    return _ClosedFit(tau2, lambda t: tail(t) / pr.tr_p, pr if weights is None else None)
 
 
 _CLOSED_FORM: dict[str, _ClosedForm] = {
-    "DL": _dl, "HE": _he, "HS": _hunter_schmidt(False), "HSk": _hunter_schmidt(True),
-    "SJ": _sj, "GENQ": _genq,
+    Method.DL: _dl, Method.HE: _he, Method.HS: _hunter_schmidt(False),
+    Method.HSK: _hunter_schmidt(True), Method.SJ: _sj, Method.GENQ: _genq,
 }
-
-
-def _sqrt(x: Array) -> Array:
-    return array_namespace(x).sqrt(x)
 
 
 # ----------------------------------------------------------------------------- iterative
 
-class _Equation:
+class EstimatingEquation:
     """The estimating equation of an iterative estimator for a batch, called as
-    ``f(tau2) -> (value, fisher_step, projection)``.
+    ``f(tau2) -> (value, step, projection)``.
 
-    ``value`` is positive below the root and negative above it; ``fisher_step`` is metafor's
-    Fisher-scoring adjustment (value divided by the expected information). ``subset(idx)``
-    gives the equation of the analyses at positions ``idx`` (the solvers shrink the batch to
-    the analyses still iterating, so converged ones cost nothing).
+    ``value`` is positive below the root and negative above it: the ML or REML score
+    (``method`` ``"ML"``, ``"REML"``), ``k/(k-p) y'Py - k`` (``"EB"``) or ``y'Py - target``
+    (``"PM"``, ``"PMM"`` and the Q-profile bounds, :func:`q_profile_equation`); ``step`` is
+    metafor's Fisher-scoring adjustment (value divided by the expected information), with
+    ``newton`` a Newton step where the equation decreases. ``subset(idx)`` gives the equation
+    of the analyses at positions ``idx`` (the solvers shrink the batch to the analyses still
+    iterating, so converged ones cost nothing).
     """
 
     def __init__(self, method: str, y: Array, v: Array, design: Design, k: int, p: int,
                  target: Array | float | None = None, newton: bool = False,
-                 scale_free: bool = False) -> None:
+                 scale_free: bool = False, xp: Any = None) -> None:
         self.method, self.y, self.v, self.design, self.k, self.p = method, y, v, design, k, p
-        self.target, self.newton, self.scale_free = target, newton, scale_free
+        self.target: Any = target
+        self.newton, self.scale_free = newton, scale_free
+        self.xp = xp or namespace(y, v)
         self._scale: Array | None = None
+        self._reference: tuple[Array, Array] | None = None
 
     @property
     def scale(self) -> Array:
@@ -239,37 +313,54 @@ class _Equation:
         1, or with ``scale_free`` the smallest sampling variance, so that the stopping rule is
         relative and rescaling the data (y by √c, v by c) rescales the solution exactly."""
         if self._scale is None:
-            xp = array_namespace(self.v)
+            xp = self.xp
             vmin = xp.min(self.v, axis=-1)
             self._scale = vmin if self.scale_free else xp.ones_like(vmin)
         return self._scale
 
-    def subset(self, idx: Array) -> _Equation:
-        xp = array_namespace(self.y)
+    @property
+    def reference(self) -> tuple[Array, Array] | None:
+        """:func:`~metaverdict.models.projection.reference_point` of intercept-only models
+        (the study with the smallest variance has the largest weight whatever tau²), found
+        once; None for meta-regressions."""
+        if self._reference is None and self.design.X is None:
+            self._reference = reference_point(1 / self.v, self.y, self.xp)
+        return self._reference
+
+    def project(self, t: Array) -> _Projection:
+        """The projection with weights ``1/(v + t)``."""
+        w = 1 / (self.v + t[..., None])
+        return self.design.project(w, self.y, self.xp, self.reference)
+
+    def with_newton(self) -> EstimatingEquation:
+        """The same equation taking Newton steps (sharing what was computed once)."""
+        f = EstimatingEquation(self.method, self.y, self.v, self.design, self.k, self.p,
+                               self.target, True, self.scale_free, self.xp)
+        f._scale, f._reference = self._scale, self._reference
+        return f
+
+    def subset(self, idx: Array) -> EstimatingEquation:
+        xp = self.xp
         target = self.target
         if target is not None and not isinstance(target, float) and getattr(target, "ndim", 0) > 0:
             target = xp.take(target, idx, axis=0)
-        return _Equation(self.method, xp.take(self.y, idx, axis=0), xp.take(self.v, idx, axis=0),
-                         self.design.subset(idx), self.k, self.p, target, self.newton,
-                         self.scale_free)
+        return EstimatingEquation(self.method, xp.take(self.y, idx, axis=0),
+                                  xp.take(self.v, idx, axis=0), self.design.subset(idx), self.k,
+                                  self.p, target, self.newton, self.scale_free, xp)
 
     def __call__(self, t: Array) -> tuple[Array, Array, _Projection]:
-        method, k, p = self.method, self.k, self.p
-        xp = array_namespace(t)
-        w = self.v + t[..., None]
-        w = 1 / w
-        pr = self.design.project(w, self.y)
-        if method == "ML":
-            val = pr.ypy2 - pr.sum_w
+        method, k, p, xp = self.method, self.k, self.p, self.xp
+        pr = self.project(t)
+        if method in (Method.ML, Method.REML):
+            if method == Method.ML:
+                val, info = formulas.ml_equation(pr.ypy2, pr.sum_w), pr.sum_w2
+            else:
+                val, info = formulas.reml_equation(pr.ypy2, pr.tr_p), pr.ss_p
             if not self.newton:
-                return val, val / pr.sum_w2, pr
-            return val, _newton_or_fisher(xp, val, pr.sum_w2 - 2 * pr.ypy3, pr.sum_w2), pr
-        if method == "REML":
-            val = pr.ypy2 - pr.tr_p
-            if not self.newton:
-                return val, val / pr.ss_p, pr
-            return val, _newton_or_fisher(xp, val, pr.ss_p - 2 * pr.ypy3, pr.ss_p), pr
-        if method == "EB":
+                return val, formulas.fisher_step(val, info), pr
+            slope = formulas.equation_slope(info, pr.ypy3)
+            return val, _newton_or_fisher(xp, val, slope, info), pr
+        if method == Method.EB:
             c = k / (k - p)
             val = pr.rss * c - k
             if not self.newton:
@@ -278,42 +369,56 @@ class _Equation:
             slope = c * pr.ypy2
             return val, val / xp.where(slope > 0, slope, pr.sum_w), pr
         # PM, PMM and Q-profile bounds: y'Py = target, Newton step (d y'Py / d tau2 = -y'P²y)
-        val = pr.rss - self.target
+        val = formulas.q_equation(pr.rss, self.target)
         slope = pr.ypy2
         return val, val / xp.where(slope > 0, slope, 1.0), pr
 
 
+def q_profile_equation(y: Array, v: Array, design: Design, target: Array) -> EstimatingEquation:
+    """The generalised Q equation ``y'P(τ²)y - target = 0`` of Q-profile confidence bounds
+    (Viechtbauer 2007), decreasing in τ², with the scale-free stopping rule; ``y``, ``v``:
+    (batch, k), ``target`` (batch,): one chi-squared quantile per bound."""
+    return EstimatingEquation(Method.PM, y, v, design, y.shape[-1], design.p, target=target,
+                              scale_free=True)
+
+
 def _newton_or_fisher(xp: Any, val: Array, slope: Array, info: Array) -> Array:
-    """The Newton step ``-val/slope`` where the equation decreases (``slope < 0``, the
-    likelihood is concave there), else metafor's Fisher-scoring step ``val/info``. Both have
-    the same fixed point; Newton converges quadratically where Fisher scoring is linear."""
-    return val / xp.where(slope < 0, -slope, info)
+    """The Newton step ``-val/slope`` (:func:`~metaverdict.models.formulas.newton_step`) where
+    the equation decreases (``slope < 0``, the likelihood is concave there), else metafor's
+    Fisher-scoring step ``val/info``. Both have the same fixed point; Newton converges
+    quadratically where Fisher scoring is linear."""
+    return formulas.fisher_step(val, xp.where(slope < 0, -slope, info))
+
+
+def chi2_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of the chi-squared distribution on ``df`` degrees of freedom
+    (``scipy.stats.chi2.ppf`` without its frozen-distribution overhead)."""
+    return float(2 * special.gammaincinv(df / 2, p))
 
 
 def _iterative(method: str, y: Array, v: Array, design: Design, k: int, p: int,
-               control: SolverControl) -> Tau2Fit:
-    xp = array_namespace(y, v)
-    if method in ("ML", "REML", "EB"):
-        start = _he(y, v, design, k, p, None)[0]
-        start = xp.maximum(start, 0.0)
-        f = _Equation(method, y, v, design, k, p, newton=control.step == "newton",
-                      scale_free=bool(control.scale_free))
+               control: SolverControl, xp: Any) -> Tau2Fit:
+    scale_free = bool(control.scale_free)
+    if method in (Method.ML, Method.REML, Method.EB):
+        start = xp.maximum(_he(y, v, design, k, p, None, xp).tau2, 0.0)
+        f = EstimatingEquation(method, y, v, design, k, p, newton=control.step == Step.NEWTON,
+                               scale_free=scale_free, xp=xp)
         tau2, conv, iters = fisher_scoring(f, start, control)
-        if control.step != "newton" and control.tol <= POLISH_BELOW_TOL:
-            tau2 = _newton_polish(method, tau2, y, v, design, k, p, bool(control.scale_free))
+        if control.step != Step.NEWTON and control.tol <= POLISH_BELOW_TOL:
+            tau2 = _newton_polish(f, tau2)
     else:
-        target = float(k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
-        f = _Equation(method, y, v, design, k, p, target, scale_free=bool(control.scale_free))
+        target = float(k - p) if method == Method.PM else chi2_quantile(0.5, k - p)
+        f = EstimatingEquation(method, y, v, design, k, p, target, scale_free=scale_free, xp=xp)
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
-    if method in ("ML", "REML"):
+    if method in (Method.ML, Method.REML):
         tau2, iters = _other_maxima(method, f, tau2, iters, y, v, design, k, p, control)
+    if method == Method.REML:
+        return Tau2Fit(tau2, formulas.reml_tau2_se(f.project(tau2).ss_p), conv, iters)
     w = 1 / (v + tau2[..., None])
-    if method == "ML":
-        se = _sqrt(2 / xp.vecdot(w, w))
-    elif method == "REML":
-        se = _sqrt(2 / design.project(w, y).ss_p)
+    if method == Method.ML:
+        se = formulas.ml_tau2_se(xp.vecdot(w, w))
     else:   # EB, PM, PMM
-        se = (2 * k * k / (k - p)) ** 0.5 / row_sum(w, xp)
+        se = formulas.pm_tau2_se(k, k - p, row_sum(w, xp))
     return Tau2Fit(tau2, se, conv, iters)
 
 
@@ -322,19 +427,17 @@ def _iterative(method: str, y: Array, v: Array, design: Design, k: int, p: int,
 POLISH_BELOW_TOL = 1e-10
 
 
-def _newton_polish(method: str, tau2: Array, y: Array, v: Array, design: Design, k: int,
-                   p: int, scale_free: bool = False) -> Array:
-    """One Newton step on the score (ML, REML) or estimating equation (EB) from an interior
-    root found by Fisher scoring.
+def _newton_polish(f: EstimatingEquation, tau2: Array) -> Array:
+    """One Newton step on the score (ML, REML) or estimating equation (EB) ``f`` from an
+    interior root found by Fisher scoring.
 
     Fisher scoring converges linearly, so when it stops (a step below ``tol``) the remaining
     error can be many times ``tol``; one Newton step makes it quadratically small, so that
     roots found with ``step="fisher"`` and ``step="newton"`` agree to rounding."""
-    xp = array_namespace(tau2)
-    f = _Equation(method, y, v, design, k, p, newton=True, scale_free=scale_free)
-    val, step, _ = f(tau2)
+    xp, newton = f.xp, f.with_newton()
+    val, step, _ = newton(tau2)
     t_new = tau2 + step
-    scale = f.scale
+    scale = newton.scale
     ok = ((tau2 > 0) & (t_new > 0) & (xp.abs(step) <= 1e-6 * (scale + tau2))
           & xp.isfinite(t_new))
     return xp.where(ok, t_new, tau2)
@@ -349,9 +452,9 @@ class _Active:
     finished), ``result`` puts the recorded values back in batch order.
     """
 
-    def __init__(self, f: _Equation, n: int, xp: Any) -> None:
+    def __init__(self, f: EstimatingEquation, n: int, xp: Any) -> None:
         self.f_all, self.f, self.xp, self.n = f, f, xp, n
-        self.idx = xp.arange(n, device=device(f.y))
+        self.idx = _arange(xp, n, f.y)
         self.parts: list[tuple[Array, ...]] = []
 
     def finish(self, mask: Array, *values: Array) -> None:
@@ -376,6 +479,8 @@ class _Active:
         xp = self.xp
         if not self.parts:
             return [xp.zeros((0,)) for _ in range(n_values)]
+        if len(self.parts) == 1 and self.parts[0][0].shape[0] == self.n:
+            return list(self.parts[0][1:])      # all at once: already in batch order
         idx = xp.concat([part[0] for part in self.parts])
         out = []
         order = None
@@ -400,12 +505,14 @@ def _scatters(x: Array) -> bool:
 _SHRINK_BELOW = 0.7   # shrink the working set when under this fraction of it is still active
 
 
-def fisher_scoring(f: _Equation, start: Array,
+def fisher_scoring(f: EstimatingEquation, start: Array,
                    control: SolverControl) -> tuple[Array, Array, Array]:
     """Fisher scoring from ``start`` (metafor's algorithm, step halving to stay >= 0), then the
     bracketing search for every analysis that has not converged in ``control.max_iter`` steps.
     Only the analyses still iterating are computed."""
-    xp = array_namespace(start)
+    xp = f.xp
+    if xp is NUMPY and start.shape[0] == 1:
+        return _fisher_scoring_one(f, float(start[0]), control)
     act = _Active(f, start.shape[0], xp)
     t = start
     iters = xp.zeros(t.shape, dtype=xp.int64)
@@ -414,8 +521,8 @@ def fisher_scoring(f: _Equation, start: Array,
         fa = act.f
         _, step, _ = fa(t)
         step = xp.where(live, step, 0.0)
-        boundary = xp.zeros(t.shape, dtype=xp.bool)
         below = (t + step) < 0
+        boundary = None
         if bool(xp.any(below)):
             # heading below 0: the boundary is the solution if the equation is <= 0 there
             # (metafor creeps towards it by step halving and stops near, not at, 0)
@@ -428,7 +535,8 @@ def fisher_scoring(f: _Equation, start: Array,
                 step = xp.where(neg, step / 2, step)
         t_new = xp.maximum(t + step, 0.0)
         iters = iters + xp.astype(live, xp.int64)
-        done = live & (boundary | (xp.abs(t_new - t) <= control.tol * (fa.scale + t_new)))
+        small = formulas.step_converged(t, t_new, control.tol, fa.scale)
+        done = live & (small if boundary is None else boundary | small)
         t = t_new
         live, n_live = act.settle(done, live, t, iters)
         if n_live == 0:
@@ -445,7 +553,33 @@ def fisher_scoring(f: _Equation, start: Array,
     return tau2, conv, iters
 
 
-def solve_decreasing(f: _Equation, lower: Array,
+def _fisher_scoring_one(f: EstimatingEquation, t: float,
+                        control: SolverControl) -> tuple[Array, Array, Array]:
+    """:func:`fisher_scoring` for a batch of one NumPy analysis: the same iteration, with its
+    book-keeping on Python floats (array masks cost more than the arithmetic of one fit)."""
+    scale, tol = float(f.scale[0]), control.tol
+    point = np.empty(1)
+    for it in range(1, control.max_iter + 1):
+        point[0] = t
+        step = float(f(point)[1][0])
+        boundary = False
+        if t + step < 0:
+            boundary = bool(f(np.zeros(1))[0][0] <= 0)
+            if boundary:
+                step = -t
+            for _ in range(60):                   # step halving at the boundary
+                if not t + step < 0:
+                    break
+                step = step / 2
+        t_new = max(t + step, 0.0)                # NaN stays NaN, as with np.maximum
+        if boundary or formulas.step_converged(t, t_new, tol, scale):
+            return np.array([t_new]), np.ones(1, dtype=bool), np.array([it])
+        t = t_new
+    t2, conv2, it2 = solve_decreasing(f, np.zeros(1), control)
+    return t2, conv2, it2 + control.max_iter
+
+
+def solve_decreasing(f: EstimatingEquation, lower: Array,
                      control: SolverControl) -> tuple[Array, Array, Array]:
     """Root of ``f`` above ``lower`` for functions positive below the root and negative above.
 
@@ -454,7 +588,7 @@ def solve_decreasing(f: _Equation, lower: Array,
     the bracket (superlinear, and it never leaves the bracket, so it cannot diverge or cycle).
     Only the analyses still searching are computed. Returns ``(root, converged, iterations)``.
     """
-    xp = array_namespace(lower)
+    xp = f.xp
     act = _Active(f, lower.shape[0], xp)
     flo, step, _ = f(lower)
     at_lower = flo <= 0
@@ -479,7 +613,7 @@ def solve_decreasing(f: _Equation, lower: Array,
     live = xp.ones(t.shape, dtype=xp.bool)
     for _ in range(max(control.max_iter, 200)):
         denom = fhi - flo
-        t_new = (lo * fhi - hi * flo) / xp.where(denom == 0, 1.0, denom)
+        t_new = (lo * fhi - hi * flo) / xp.where(denom == 0, 1.0, denom)   # regula falsi
         bad = ~((t_new > lo) & (t_new < hi)) | (denom == 0)
         t_new = xp.where(bad, (lo + hi) / 2, t_new)
         t_new = xp.where(live, t_new, t)
@@ -493,7 +627,7 @@ def solve_decreasing(f: _Equation, lower: Array,
         last = 2 * xp.astype(pos, xp.int64) - 1
         iters = iters + xp.astype(live, xp.int64)
         scale = act.f.scale
-        done = live & ((xp.abs(t_new - t) <= control.tol * (scale + t_new)) | (ft == 0)
+        done = live & (formulas.step_converged(t, t_new, control.tol, scale) | (ft == 0)
                        | (hi - lo <= control.tol * (scale + lo)))
         t = t_new
         live, n_live = act.settle(done, live, t, iters)
@@ -508,17 +642,28 @@ def solve_decreasing(f: _Equation, lower: Array,
     return root, conv, iters
 
 
+# ----------------------------------------------------------------------------- global maximum
+
 GRID_POINTS = 32
 
 
 def grid_fractions() -> list[float]:
-    """The likelihood grid of :func:`_global_maximum` as fractions of its top: 2^(j/2) steps
+    """The likelihood grid of :func:`_other_maxima` as fractions of its top: 2^(j/2) steps
     from 2^(-(GRID_POINTS-1)/2) up to 1."""
     return [(2.0 ** (j / 2)) / (2.0 ** ((GRID_POINTS - 1) / 2)) for j in range(GRID_POINTS)]
 
 
-def _other_maxima(method: str, f: _Equation, tau2: Array, iters: Array, y: Array, v: Array,
-                  design: Design, k: int, p: int, control: SolverControl
+_FRACTIONS = np.asarray(grid_fractions())
+#: The grid point below each one (0 below the first): where a restarted search begins.
+_FRACTIONS_BELOW = np.concatenate([[0.0], _FRACTIONS[:-1]])
+#: Likelihood evaluations at several tau² per analysis are made together as long as they
+#: hold at most this many values (batch x points x k, times k for a moderator design), one
+#: pass at a time beyond.
+GRID_BLOCK_VALUES = 1 << 20
+
+
+def _other_maxima(method: str, f: EstimatingEquation, tau2: Array, iters: Array, y: Array,
+                  v: Array, design: Design, k: int, p: int, control: SolverControl
                   ) -> tuple[Array, Array]:
     """Look for a higher maximum of the (restricted) likelihood than the one found: metafor's
     comparison with tau² = 0, then (``control.global_search``) the grid search of
@@ -526,12 +671,10 @@ def _other_maxima(method: str, f: _Equation, tau2: Array, iters: Array, y: Array
     found is at 0 or 0 is itself a local maximum (score <= 0 at 0); where the score is
     positive at 0 and the maximum found is interior no check is made (cheap, but a second
     interior maximum goes unnoticed)."""
-    xp = array_namespace(y, v)
+    xp = f.xp
     if control.global_search is True or not control.global_search:
-        tau2 = _prefer_zero_if_higher_likelihood(method, tau2, y, v, design, k, p)
-        if control.global_search:
-            tau2, iters = _global_maximum(method, f, tau2, iters, y, v, design, k, p, control)
-        return tau2, iters
+        return _global_maximum(method, f, tau2, iters, y, v, design, control,
+                               bool(control.global_search))
     score0 = f(xp.zeros_like(tau2))[0]
     check = (tau2 == 0) | (score0 <= 0)
     if not bool(xp.any(check)):
@@ -539,9 +682,7 @@ def _other_maxima(method: str, f: _Equation, tau2: Array, iters: Array, y: Array
     sel = xp.nonzero(check)[0]
     ys, vs, ds = xp.take(y, sel, axis=0), xp.take(v, sel, axis=0), design.subset(sel)
     ts, its = xp.take(tau2, sel, axis=0), xp.take(iters, sel, axis=0)
-    ts = _prefer_zero_if_higher_likelihood(method, ts, ys, vs, ds, k, p)
-    if control.global_search:      # "screened"
-        ts, its = _global_maximum(method, f.subset(sel), ts, its, ys, vs, ds, k, p, control)
+    ts, its = _global_maximum(method, f.subset(sel), ts, its, ys, vs, ds, control, True)
     if _scatters(tau2):
         tau2, iters = xp.asarray(tau2, copy=True), xp.asarray(iters, copy=True)
         tau2[sel], iters[sel] = ts, its
@@ -551,40 +692,54 @@ def _other_maxima(method: str, f: _Equation, tau2: Array, iters: Array, y: Array
     return (xp.where(check, xp.take(ts, pos), tau2), xp.where(check, xp.take(its, pos), iters))
 
 
-def _global_maximum(method: str, f: _Equation, tau2: Array, iters: Array, y: Array, v: Array,
-                    design: Design, k: int, p: int, control: SolverControl
+def _global_maximum(method: str, f: EstimatingEquation, tau2: Array, iters: Array, y: Array,
+                    v: Array, design: Design, control: SolverControl, grid: bool
                     ) -> tuple[Array, Array]:
-    """Replace a local maximum of the (restricted) likelihood by a higher one if a grid of
+    """metafor's check (tau² = 0 replaces the maximum found if its likelihood is higher), then
+    with ``grid`` the grid search: a local maximum is replaced by a higher one if a grid of
     tau² values up to ``4 (Σ(y-ȳ)²/(k-p) + max v)`` shows one (the likelihood's maxima all lie
-    below the scale of the unweighted residual variance plus the largest sampling variance).
+    below the scale of the unweighted residual variance plus the largest sampling variance);
+    the root search restarts from the grid point below the best one (or 0), where the score is
+    positive.
 
     When one sampling variance is huge (1e12 next to 1) that grid starts far above the scale
     of the other studies, so with ``control.scale_free`` a second grid of the same shape up
-    to ``4 (Σ(y-ȳ)²/(k-p) + min v)`` is searched too wherever it reaches below the first."""
-    xp = array_namespace(y, v)
-    resid_var = xp.vecdot(y, y) / (k - p)
-    top = 4 * (resid_var + xp.max(v, axis=-1))
-    top_low = 4 * (resid_var + xp.min(v, axis=-1))
-    fracs = grid_fractions()
-    tops = [top]
-    if control.scale_free and bool(xp.any(top_low < top * fracs[0])):
-        tops.append(xp.where(top_low < top * fracs[0], top_low, top))
-    ll_hat = log_likelihood(method, tau2, y, v, design)
-    best_ll, below = ll_hat, xp.zeros_like(tau2)
-    redo = xp.zeros(tau2.shape, dtype=xp.bool)
-    for grid_top in tops:
-        prev = xp.zeros_like(tau2)
-        for frac in fracs:
-            t = grid_top * frac
-            llj = log_likelihood(method, t, y, v, design)
-            better = llj > best_ll + 1e-10 * (1 + xp.abs(best_ll))
-            best_ll = xp.where(better, llj, best_ll)
-            # restart from the grid point below the best one (or 0): the score is positive there
-            below = xp.where(better, prev, below)
-            redo = redo | better
-            prev = t
+    to ``4 (Σ(y-ȳ)²/(k-p) + min v)`` is searched too wherever it reaches below the first.
+    The likelihoods at the estimate, at 0 and on the grids are evaluated together
+    (:func:`log_likelihood_at`)."""
+    xp = f.xp
+    k, p = y.shape[-1], design.p
+    zeros = xp.zeros_like(tau2)
+    columns = [tau2, zeros]
+    n_grid = 0
+    if grid:
+        resid_ss = xp.vecdot(y, y)
+        top: Array = formulas.likelihood_grid_top(resid_ss, k - p, xp.max(v, axis=-1))
+        top_low: Array = formulas.likelihood_grid_top(resid_ss, k - p, xp.min(v, axis=-1))
+        tops = [top]
+        low = top_low < top * float(_FRACTIONS[0])
+        if control.scale_free and bool(xp.any(low)):
+            tops.append(xp.where(low, top_low, top))
+        fracs = _as(xp, _FRACTIONS, tau2)
+        grid_t = xp.concat([g[..., None] * fracs for g in tops], axis=-1)
+        n_grid = grid_t.shape[-1]
+        columns.append(grid_t)
+    t_all = xp.concat([c if c.ndim == 2 else c[..., None] for c in columns], axis=-1)
+    ll = log_likelihood_at(method, t_all, y, v, design, f.reference)
+    ll_hat, ll0 = ll[..., 0], ll[..., 1]
+    zero = (ll0 - ll_hat > 1e-12 * (1 + xp.abs(ll_hat))) & (tau2 > 0)
+    tau2 = xp.where(zero, 0.0, tau2)
+    if not grid:
+        return tau2, iters
+    ll_hat = xp.where(zero, ll0, ll_hat)
+    ll_grid = ll[..., 2:]
+    best = xp.max(ll_grid, axis=-1)
+    redo = best > ll_hat + 1e-10 * (1 + xp.abs(ll_hat))
     if not bool(xp.any(redo)):
         return tau2, iters
+    below_t = xp.concat([g[..., None] * _as(xp, _FRACTIONS_BELOW, tau2) for g in tops], axis=-1)
+    at_best = xp.argmax(ll_grid, axis=-1)[..., None] == _arange(xp, n_grid, tau2)
+    below = xp.sum(xp.where(at_best, below_t, 0.0), axis=-1)
     start = xp.where(redo, below, tau2)
     t2, _, it2 = solve_decreasing(f, start, control)
     ll2 = log_likelihood(method, t2, y, v, design)
@@ -592,34 +747,55 @@ def _global_maximum(method: str, f: _Equation, tau2: Array, iters: Array, y: Arr
     return xp.where(use, t2, tau2), xp.where(use, iters + it2, iters)
 
 
-def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design) -> Array:
+def _arange(xp: Any, n: int, like: Array) -> Array:
+    """``0, 1, ..., n - 1`` on the device of ``like``."""
+    return xp.arange(n) if xp is NUMPY else xp.arange(n, device=device(like))
+
+
+def _as(xp: Any, values: np.ndarray, like: Array) -> Array:
+    """Constants ``values`` as an array of ``xp`` with the dtype and device of ``like``."""
+    if xp is NUMPY:
+        return values.astype(like.dtype, copy=False)
+    return xp.asarray(values, dtype=like.dtype, device=device(like))
+
+
+def log_likelihood_at(method: str, tau2: Array, y: Array, v: Array, design: Design,
+                      reference: tuple[Array, Array] | None = None) -> Array:
+    """:func:`log_likelihood` at ``m`` values of tau² per analysis: ``tau2`` of shape
+    (batch, m), ``y``, ``v`` (batch, k); computed together in blocks of at most
+    :data:`GRID_BLOCK_VALUES` values. ``reference``: the equation's
+    :attr:`EstimatingEquation.reference`, when known."""
+    xp = namespace(y, v)
+    n, m = tau2.shape
+    k = y.shape[-1]
+    per_column = n * k * (1 if design.X is None else k)      # a design forms k x k matrices
+    per = max(1, GRID_BLOCK_VALUES // max(1, per_column))
+    wide = design.broadcast()
+    yb, vb = y[..., None, :], v[..., None, :]
+    ref = None if reference is None else (reference[0][..., None], reference[1][..., None, :])
+    parts = [log_likelihood(method, tau2[..., j:min(j + per, m)], yb, vb, wide, reference=ref)
+             for j in range(0, m, per)]
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=-1)
+
+
+def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design,
+                   projection: _Projection | None = None,
+                   reference: tuple[Array, Array] | None = None) -> Array:
     """Log-likelihood (``"ML"``) or restricted log-likelihood (``"REML"``) at ``tau2``.
 
     ML: -k/2 log 2π - ½ Σ log(vᵢ+τ²) - ½ y'Py;  REML adds ½ log|X'X| - ½ log|X'WX| and uses
-    k - p in the first term (metafor's full REML likelihood).
+    k - p in the first term (metafor's full REML likelihood). ``projection``: the projection
+    with weights 1/(v + tau2) for these ``y``, when already made; ``reference``: its
+    :func:`~metaverdict.models.projection.reference_point`, when known.
     """
-    xp = array_namespace(y, v)
+    xp = namespace(y, v)
     k, p = y.shape[-1], design.p
-    w = 1 / (v + tau2[..., None])
-    pr = design.project(w, y)
-    logv = row_sum(xp.log(v + tau2[..., None]), xp)
-    if method == "ML":
-        return -0.5 * k * _LOG2PI - 0.5 * logv - 0.5 * pr.rss
+    vt = v + tau2[..., None]
+    pr = projection if projection is not None else design.project(1 / vt, y, xp, reference)
+    logv = row_sum(xp.log(vt), xp)
+    if method == Method.ML:
+        return formulas.ml_loglik(k, logv, pr.rss)
     # log|X'X|: log k for the intercept-only model (no need to project a matrix of ones)
-    logdet_xx = (math.log(k) if design.X is None
-                 else design.project(xp.ones_like(v), y).logdet_xwx())
-    return (-0.5 * (k - p) * _LOG2PI + 0.5 * logdet_xx - 0.5 * logv
-            - 0.5 * pr.logdet_xwx() - 0.5 * pr.rss)
-
-
-_LOG2PI = 1.8378770664093453
-
-
-def _prefer_zero_if_higher_likelihood(method: str, tau2: Array, y: Array, v: Array,
-                                      design: Design, k: int, p: int) -> Array:
-    """metafor's check: if the (restricted) likelihood is higher at tau² = 0 than at the
-    stationary point found, the point was a local maximum and tau² = 0 is returned."""
-    xp = array_namespace(tau2)
-    ll = log_likelihood(method, tau2, y, v, design)
-    ll0 = log_likelihood(method, xp.zeros_like(tau2), y, v, design)
-    return xp.where((ll0 - ll > 1e-12 * (1 + xp.abs(ll))) & (tau2 > 0), 0.0, tau2)
+    logdet_xx: Any = (math.log(k) if design.X is None
+                      else design.project(xp.ones_like(v), y).logdet_xwx())
+    return formulas.reml_loglik(k - p, logdet_xx, logv + pr.logdet_xwx(), pr.rss)

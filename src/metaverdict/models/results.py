@@ -1,15 +1,30 @@
-"""Result objects of the univariate models: frozen, named fields, ``summary()`` and
-``to_dict()``."""
+"""The result of the univariate models: frozen, named fields, ``summary()`` and ``to_dict()``.
+
+Arrays are read-only and :attr:`MetaAnalysisResult.coefficients` is a new DataFrame on every
+access, so a fit cannot be changed once made; results compare by identity.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict.models.confint import q_profile
 from metaverdict.models.inference import FitStatistics
+from metaverdict.models.intervals import (
+    COEFFICIENT_COLUMNS,
+    EstimateCI,
+    HeterogeneityCI,
+    coefficient_frame,
+    coefficient_rows,
+)
+from metaverdict.models.random_effects import COMMON_EFFECT
+
+_T = TypeVar("_T")
 
 METHOD_NAMES = {
     "EE": "common-effect (equal-effects) model", "FE": "fixed-effects model",
@@ -20,42 +35,28 @@ METHOD_NAMES = {
 }
 
 
-@dataclass(frozen=True, repr=False)
-class Interval(ResultMixin):
-    """An estimate with its confidence interval."""
-
-    estimate: float
-    ci_lower: float
-    ci_upper: float
-    _repr_fields = ("estimate", "ci_lower", "ci_upper")
-
-
-@dataclass(frozen=True, repr=False)
-class HeterogeneityCI(ResultMixin):
-    """Q-profile confidence intervals for tau², tau, I² (percent) and H² (metafor ``confint``)."""
-
-    level: float
-    tau2: Interval
-    tau: Interval
-    i2: Interval
-    h2: Interval
-    _repr_fields = ("level", "tau2", "i2")
-
-    def summary(self) -> str:
-        rows = [[name, fmt(iv.estimate), fmt(iv.ci_lower), fmt(iv.ci_upper)]
-                for name, iv in (("tau^2", self.tau2), ("tau", self.tau), ("I^2 (%)", self.i2),
-                                 ("H^2", self.h2))]
-        return format_table(["", "estimate", "ci.lb", "ci.ub"], rows)
-
-
-@dataclass(frozen=True, repr=False)
-class MetaAnalysisResult(ResultMixin):
+@dataclass(frozen=True, eq=False, repr=False)
+class MetaAnalysisResult(EstimateCI, ResultMixin):
     """A fitted common-effect, random-effects or mixed-effects (meta-regression) model.
 
     Scalar fields ``estimate`` ... ``ci_upper`` describe the pooled effect of an
     intercept-only model (for a meta-regression they describe the intercept; see
     ``coefficients`` for every coefficient). Effects are on the scale of ``yi`` (e.g. log odds
-    ratios). ``i2`` and ``weights`` are percentages.
+    ratios). ``i2`` and ``weights`` are percentages. ``terms`` names the coefficients
+    (``"intrcpt"`` first); ``df`` is the t degrees of freedom of Hartung-Knapp tests (NaN for
+    z tests).
+
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.015, 0.01], method="REML")
+    >>> res.coefficients.round(4)
+             estimate      se  statistic  pvalue  ci_lower  ci_upper
+    term
+    intrcpt    0.2632  0.0865     3.0422  0.0023    0.0936    0.4327
+    >>> ci = res.confidence_interval(0.90)
+    >>> round(ci.ci_lower, 4), round(ci.ci_upper, 4)
+    (0.1209, 0.4054)
     """
 
     method: str
@@ -79,7 +80,7 @@ class MetaAnalysisResult(ResultMixin):
     pi_upper: float
     df: float
     s2w: float
-    coefficients: pd.DataFrame
+    terms: tuple[str, ...]
     vcov: np.ndarray
     weights: np.ndarray
     fit_statistics: FitStatistics
@@ -90,22 +91,52 @@ class MetaAnalysisResult(ResultMixin):
     qm_pvalue: float | None = None
     r2: float | None = None
     # always given by meta_analysis (keyword-only, so they may follow the defaulted fields)
+    _coefficients: np.ndarray = field(kw_only=True, repr=False)
     yi: np.ndarray = field(kw_only=True, repr=False)
     vi: np.ndarray = field(kw_only=True, repr=False)
     labels: list[Any] | None = field(default=None, repr=False)
     design: np.ndarray | None = field(default=None, repr=False)
     user_weights: np.ndarray | None = field(default=None, repr=False)
     typical_vi: float = field(default=float("nan"), repr=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "pvalue", "tau2", "i2")
+    _dict_properties = ("coefficients",)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (rows named
+        by ``terms``), as a new DataFrame on each access."""
+        return coefficient_frame(self._coefficients, self.terms)
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The coefficients (read-only), in the order of ``terms``."""
+        return self.coefficient("estimate")
+
+    def coefficient(self, column: str) -> np.ndarray:
+        """One column of :attr:`coefficients` (``"estimate"``, ``"se"``, ``"statistic"``,
+        ``"pvalue"``, ``"ci_lower"``, ``"ci_upper"``) as a read-only array, without building
+        the DataFrame."""
+        out: np.ndarray = self._coefficients[:, COEFFICIENT_COLUMNS.index(column)]
+        return out
 
     @property
     def p(self) -> int:
         """Number of coefficients (1 for intercept-only models)."""
-        return len(self.coefficients)
+        return len(self.terms)
 
     @property
     def is_common_effect(self) -> bool:
-        return self.method in ("EE", "FE")
+        return self.method in COMMON_EFFECT
+
+    def derived(self, key: Any, compute: Callable[[], _T]) -> _T:
+        """A value derived from this fit, computed by ``compute()`` on first request for
+        ``key`` and then kept (the diagnostics share their refits this way: leave-one-out and
+        influence refit the same subsets). The fit itself never changes."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        out: _T = self._memo[key]
+        return out
 
     def tau2_ci(self, level: float | None = None) -> tuple[float, float]:
         """Q-profile confidence interval for tau² (Viechtbauer 2007) -> ``(lower, upper)``."""
@@ -114,7 +145,6 @@ class MetaAnalysisResult(ResultMixin):
 
     def heterogeneity_ci(self, level: float | None = None) -> HeterogeneityCI:
         """Q-profile confidence intervals for tau², tau, I² and H² (metafor ``confint()``)."""
-        from metaverdict.models.confint import q_profile
         return q_profile(self, self.level if level is None else level)
 
     def summary(self) -> str:
@@ -133,10 +163,8 @@ class MetaAnalysisResult(ResultMixin):
                          + (f", R^2 = {fmt(self.r2, 2)}%" if self.r2 is not None else ""))
         lines.append("")
         stat = "t" if self.test == "knha" else "z"
-        rows = [[str(name), fmt(r.estimate), fmt(r.se), fmt(r.statistic), fmt_p(r.pvalue),
-                 fmt(r.ci_lower), fmt(r.ci_upper)] for name, r in self.coefficients.iterrows()]
         lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
-                                  rows))
+                                  coefficient_rows(self._coefficients, self.terms)))
         if self.p == 1:
             lines += ["", f"{pct}% prediction interval: "
                           f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]

@@ -26,15 +26,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
 from metaverdict.errors import InputError
+from metaverdict.models.inference import critical_value
+from metaverdict.models.intervals import (
+    EstimateCI,
+    coefficient_frame,
+    coefficient_rows,
+    coefficient_values,
+)
 
 
-@dataclass(frozen=True, repr=False)
-class RobustResult(ResultMixin):
-    """Cluster-robust coefficients table; ``estimate`` ... ``ci_upper`` describe the intercept."""
+@dataclass(frozen=True, eq=False, repr=False)
+class RobustResult(EstimateCI, ResultMixin):
+    """Cluster-robust coefficients table (``coefficients``, rows named by ``terms``, a new
+    DataFrame on each access); ``estimate`` ... ``ci_upper`` describe the intercept, with t
+    tests on ``df`` degrees of freedom."""
 
     method: str
     level: float
@@ -48,12 +57,20 @@ class RobustResult(ResultMixin):
     ci_lower: float
     ci_upper: float
     df: float
-    coefficients: pd.DataFrame
+    terms: tuple[str, ...]
     vcov: np.ndarray
     qm: float
     qm_df: tuple[int, float]
     qm_pvalue: float
+    _coefficients: np.ndarray
     _repr_fields = ("method", "k", "n_clusters", "estimate", "se", "pvalue")
+    _dict_properties = ("coefficients",)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """estimate, se, statistic, pvalue, ci_lower, ci_upper per coefficient (a new
+        DataFrame on each access)."""
+        return coefficient_frame(self._coefficients, self.terms)
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
@@ -62,9 +79,8 @@ class RobustResult(ResultMixin):
                  f"{'n/(n-p)' if self.adjust else 'none'})", "",
                  f"Test of coefficients: F({self.qm_df[0]}, {fmt(self.qm_df[1], 0)}) = "
                  f"{fmt(self.qm)}, p = {fmt_p(self.qm_pvalue)}", ""]
-        rows = [[str(n), fmt(r.estimate), fmt(r.se), fmt(r.statistic), fmt_p(r.pvalue),
-                 fmt(r.ci_lower), fmt(r.ci_upper)] for n, r in self.coefficients.iterrows()]
-        lines.append(format_table(["", "estimate", "se", "t", "p", f"{pct}% ci.lb", "ci.ub"], rows))
+        lines.append(format_table(["", "estimate", "se", "t", "p", f"{pct}% ci.lb", "ci.ub"],
+                                  coefficient_rows(self._coefficients, self.terms)))
         return "\n".join(lines)
 
 
@@ -109,7 +125,7 @@ def robust(res: Any, cluster: Any, adjust: bool = True) -> RobustResult:
         raise InputError(f"the number of clusters ({n}) must exceed the number of coefficients "
                          f"({p})")
     W = _weight_matrix(res, k)
-    beta = res.coefficients["estimate"].to_numpy()
+    beta = res.beta
     bread = np.linalg.solve(X.T @ W @ X, X.T @ W)
     e = y - X @ beta
     scores = np.zeros((n, k))
@@ -121,21 +137,20 @@ def robust(res: Any, cluster: Any, adjust: bool = True) -> RobustResult:
     df = float(n - p)
     se = np.sqrt(np.diag(vb))
     t = beta / se
-    pval = 2 * stats.t.sf(np.abs(t), df)
-    crit = float(stats.t.isf((1 - res.level) / 2, df))
-    names = list(res.coefficients.index)
+    pval = 2 * special.stdtr(df, -np.abs(t))
+    crit = critical_value(res.level, df)
+    names = list(res.terms)
     idx = [j for j, nm in enumerate(names) if nm != "intrcpt"] or [0]
     b = beta[idx]
     m = len(idx)
     qm = float(b @ np.linalg.solve(vb[np.ix_(idx, idx)], b)) / m
-    coef = pd.DataFrame({"estimate": beta, "se": se, "statistic": t, "pvalue": pval,
-                         "ci_lower": beta - crit * se, "ci_upper": beta + crit * se},
-                        index=res.coefficients.index)
     return RobustResult(
         method=res.method, level=res.level, k=k, n_clusters=n, adjust=bool(adjust),
         estimate=float(beta[0]), se=float(se[0]), statistic=float(t[0]), pvalue=float(pval[0]),
         ci_lower=float(beta[0] - crit * se[0]), ci_upper=float(beta[0] + crit * se[0]), df=df,
-        coefficients=coef, vcov=vb, qm=qm, qm_df=(m, df), qm_pvalue=float(stats.f.sf(qm, m, df)))
+        terms=tuple(names), vcov=read_only(vb), qm=qm, qm_df=(m, df),
+        qm_pvalue=float(special.fdtrc(m, df, qm)),
+        _coefficients=coefficient_values(beta, se, t, pval, beta - crit * se, beta + crit * se))
 
 
 def _weight_matrix(res: Any, k: int) -> np.ndarray:

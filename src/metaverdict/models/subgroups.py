@@ -21,28 +21,32 @@ estimate is that study's yi with SE sqrt(vi)) and a warning names it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.univariate import column, fit, meta_analysis
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class SubgroupResult(ResultMixin):
-    """Per-subgroup fits (``fits``, ``table``) and the two tests for subgroup differences."""
+    """Per-subgroup fits (``fits``, a read-only mapping, and ``table``, a new DataFrame on
+    each access) and the two tests for subgroup differences."""
 
     method: str
     test: str
     level: float
     group_name: str
-    fits: dict[str, MetaAnalysisResult]
-    table: pd.DataFrame
+    fits: Mapping[str, MetaAnalysisResult]
+    _table: pd.DataFrame
     q_between: float
     q_between_df: int
     q_between_pvalue: float
@@ -51,11 +55,18 @@ class SubgroupResult(ResultMixin):
     qm_pvalue: float | None
     moderator_fit: MetaAnalysisResult | None
     _repr_fields = ("method", "group_name", "q_between", "q_between_pvalue", "qm_pvalue")
+    _dict_properties = ("table",)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per subgroup: k, estimate, se, ci_lower, ci_upper, pvalue, tau2, i2, q,
+        q_pvalue (a copy)."""
+        return self._table.copy()
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
         rows = [[str(g), str(int(r.k)), fmt(r.estimate), fmt(r.ci_lower), fmt(r.ci_upper),
-                 fmt_p(r.pvalue), fmt(r.tau2), fmt(r.i2, 1)] for g, r in self.table.iterrows()]
+                 fmt_p(r.pvalue), fmt(r.tau2), fmt(r.i2, 1)] for g, r in self._table.iterrows()]
         lines = [f"Subgroup analysis by {self.group_name} ({self.method}; "
                  f"{'Hartung-Knapp t' if self.test == 'knha' else 'z'} test)", "",
                  format_table([self.group_name, "k", "estimate", f"{pct}% ci.lb", "ci.ub", "p",
@@ -100,7 +111,6 @@ def subgroup_analysis(yi: Any, vi: Any = None, *, groups: Any, data: pd.DataFram
     InputError
         Unknown group column, missing group values (naming the study), fewer than two levels.
     """
-    from metaverdict.models.univariate import _column, fit, meta_analysis
     group_name = groups if isinstance(groups, str) else "group"
     if isinstance(groups, str):
         if data is None or groups not in data.columns:
@@ -109,8 +119,8 @@ def subgroup_analysis(yi: Any, vi: Any = None, *, groups: Any, data: pd.DataFram
         g = data[groups].reset_index(drop=True)
     else:
         g = pd.Series(list(groups))
-    y = np.asarray(_column(yi, data, "yi"), dtype=float)
-    v = np.asarray(_column(vi, data, "vi"), dtype=float)
+    y = np.asarray(column(yi, data, "yi"), dtype=float)
+    v = np.asarray(column(vi, data, "vi"), dtype=float)
     if len(g) != len(y):
         raise InputError(f"field 'groups': {len(g)} group values for {len(y)} studies")
     labels = list(data.index) if labels is None and data is not None else labels
@@ -156,7 +166,7 @@ def subgroup_analysis(yi: Any, vi: Any = None, *, groups: Any, data: pd.DataFram
         warnings.warn(f"the mixed-effects test needs more studies ({len(y)}) than subgroups "
                       f"({len(levels)}); only the test with separate tau² is reported",
                       UserWarning, stacklevel=2)
-    return SubgroupResult(method=method, test=test, level=level, group_name=group_name, fits=fits,
-                          table=table, q_between=q_b, q_between_df=df_b,
-                          q_between_pvalue=float(stats.chi2.sf(q_b, df_b)), qm=qm, qm_df=qm_df,
-                          qm_pvalue=qm_p, moderator_fit=mod_fit)
+    return SubgroupResult(method=method, test=test, level=level, group_name=group_name,
+                          fits=MappingProxyType(fits), _table=table, q_between=q_b,
+                          q_between_df=df_b, q_between_pvalue=float(special.chdtrc(df_b, q_b)),
+                          qm=qm, qm_df=qm_df, qm_pvalue=qm_p, moderator_fit=mod_fit)

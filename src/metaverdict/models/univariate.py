@@ -3,28 +3,35 @@ the counterpart of metafor's ``rma.uni``. A single fit is a batch of one through
 :mod:`.random_effects` and :mod:`.inference`."""
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from metaverdict._validation import as_float_array, check_bounds, check_same_length, choice
+from metaverdict._results import read_only
+from metaverdict._validation import (
+    as_float_array,
+    check_bounds,
+    check_level,
+    check_same_length,
+    choice,
+)
 from metaverdict.errors import InputError
 from metaverdict.models.design import complete_moderators, design_matrix
-from metaverdict.models.inference import fit_statistics, pool
+from metaverdict.models.inference import TESTS, InferenceTest, critical_value, fit_statistics, pool
+from metaverdict.models.intervals import coefficient_values
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import (
+    COMMON_EFFECT,
     METHODS,
+    Method,
     SolverControl,
     estimate_tau2,
     single_fit_control,
 )
 from metaverdict.models.results import MetaAnalysisResult
-
-TESTS = {"z": "z", "knha": "knha", "hksj": "knha", "hartung-knapp": "knha"}
 
 
 def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFrame | None = None,
@@ -84,14 +91,14 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     >>> import metaverdict as mv
     >>> res = mv.meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.015], method="DL")
     >>> round(res.estimate, 4)
-    0.2892
+    0.2922
     """
     method = choice(method, METHODS, "method")
     test = choice(test, TESTS, "test")
-    level = _check_level(level)
+    level = check_level(level)
     y, v, labels, data = _inputs(yi, vi, sei, data, labels)
     a = (None if weights is None
-         else as_float_array(_column(weights, data, "weights"), "weights", labels))
+         else as_float_array(column(weights, data, "weights"), "weights", labels))
     if missing == "omit":
         keep = np.isfinite(y) & np.isfinite(v)
         if mods is not None:
@@ -115,52 +122,53 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
                       "Hartung-Knapp adjustment needs at least 2 studies", UserWarning,
                       stacklevel=2)
     return fit(y, v, method=method, test=test, level=level, X=X, names=names, weights=a,
-               labels=labels, control=control or SolverControl())
+               labels=labels, control=control)
 
 
 def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         X: np.ndarray | None = None, names: list[str] | None = None,
         weights: np.ndarray | None = None,
-        labels: list[Any] | None = None, control: SolverControl = SolverControl(),
+        labels: list[Any] | None = None, control: SolverControl | None = None,
         skip_r2: bool = False) -> MetaAnalysisResult:
     """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it).
     ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests).
     A single study with ``test="knha"`` is fitted with a z test (se = sqrt(vi)), as metafor."""
     names = names or ["intrcpt"]
     control = single_fit_control(control)
-    if test == "knha" and len(y) == 1:
-        test = "z"          # metafor: "Setting argument test='z' since k=1"
+    if test == InferenceTest.KNHA and len(y) == 1:
+        test = InferenceTest.Z          # metafor: "Setting argument test='z' since k=1"
     if X is not None and X.shape[1] == 1 and np.all(X == 1):
         X = None
     design = Design(None if X is None else X[None])
     yb, vb = y[None], v[None]
     wb = None if weights is None else weights[None]
-    t2 = estimate_tau2(method, yb, vb, design, wb if method == "GENQ" else None, control)
-    if method == "GENQ" and weights is None:
+    t2 = estimate_tau2(method, yb, vb, design, wb if method == Method.GENQ else None, control)
+    if method == Method.GENQ and weights is None:
         wb = 1 / vb                              # GENQ weights also estimate the coefficients
     po = pool(method, test, level, yb, vb, t2, design, wb)
     k, p = len(y), design.p
     beta = po.beta[0]
-    coef = pd.DataFrame({"estimate": beta, "se": po.se[0], "statistic": po.statistic[0],
-                         "pvalue": po.pvalue[0], "ci_lower": po.ci_lower[0],
-                         "ci_upper": po.ci_upper[0]}, index=pd.Index(names, name="term"))
+    tau2 = float(t2.tau2[0])
     qm = qm_df = qm_p = r2 = None
     if X is not None:
         qm, qm_df, qm_p = _omnibus(beta, po.vb[0], names, test, k, p)
-        r2 = None if skip_r2 else _pseudo_r2(method, y, v, float(t2.tau2[0]), X, weights, control)
+        r2 = None if skip_r2 else _pseudo_r2(method, y, v, tau2, X, weights, control)
     return MetaAnalysisResult(
         method=method, test=test, level=level, k=k,
         estimate=float(beta[0]), se=float(po.se[0, 0]), statistic=float(po.statistic[0, 0]),
         pvalue=float(po.pvalue[0, 0]), ci_lower=float(po.ci_lower[0, 0]),
-        ci_upper=float(po.ci_upper[0, 0]), tau2=float(t2.tau2[0]), tau2_se=float(t2.se[0]),
+        ci_upper=float(po.ci_upper[0, 0]), tau2=tau2, tau2_se=float(t2.se[0]),
         i2=float(po.i2[0]), h2=float(po.h2[0]), q=float(po.q[0]), q_df=k - p,
         q_pvalue=float(po.q_pvalue[0]), pi_lower=float(po.pi_lower[0]),
-        pi_upper=float(po.pi_upper[0]), df=po.df, s2w=float(po.s2w[0]), coefficients=coef,
-        vcov=np.asarray(po.vb[0]), weights=np.asarray(po.weights[0]),
-        fit_statistics=fit_statistics(method, yb, vb, float(t2.tau2[0]), beta, design),
+        pi_upper=float(po.pi_upper[0]), df=po.df, s2w=float(po.s2w[0]), terms=tuple(names),
+        vcov=read_only(po.vb[0]), weights=read_only(po.weights[0]),
+        fit_statistics=fit_statistics(method, yb, vb, tau2, beta, design, po.projection),
         converged=bool(t2.converged[0]), iterations=int(t2.iterations[0]),
-        qm=qm, qm_df=qm_df, qm_pvalue=qm_p, r2=r2, yi=y, vi=v, labels=labels,
-        design=X, user_weights=weights, typical_vi=float(po.vt[0]))
+        qm=qm, qm_df=qm_df, qm_pvalue=qm_p, r2=r2,
+        _coefficients=coefficient_values(beta, po.se[0], po.statistic[0], po.pvalue[0],
+                                         po.ci_lower[0], po.ci_upper[0]),
+        yi=read_only(y), vi=read_only(v), labels=None if labels is None else list(labels),
+        design=read_only(X), user_weights=read_only(weights), typical_vi=float(po.vt[0]))
 
 
 def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: int,
@@ -170,10 +178,10 @@ def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: i
     b = beta[idx]
     qm = _wald(b, vb[np.ix_(idx, idx)])
     m = len(idx)
-    if test == "knha":
+    if test == InferenceTest.KNHA:
         qm /= m
-        return qm, (m, float(k - p)), float(stats.f.sf(qm, m, k - p))
-    return qm, (m, float("nan")), float(stats.chi2.sf(qm, m))
+        return qm, (m, float(k - p)), float(special.fdtrc(m, k - p, qm))
+    return qm, (m, float("nan")), float(special.chdtrc(m, qm))
 
 
 def _wald(b: np.ndarray, vb: np.ndarray) -> float:
@@ -205,7 +213,7 @@ def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.nda
     residual sums of squares of the model and of the intercept-only model.
     """
     k, p = X.shape
-    if method in ("EE", "FE"):
+    if method in COMMON_EFFECT:
         if np.var(y) == 0:
             return 0.0
         w = 1 / v if weights is None else weights
@@ -215,7 +223,7 @@ def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.nda
             return 0.0
         r2: float = max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
         return r2
-    wb = None if (weights is None or method != "GENQ") else weights[None]
+    wb = None if (weights is None or method != Method.GENQ) else weights[None]
     tau2_re = float(estimate_tau2(method, y[None], v[None], Design(), wb, control).tau2[0])
     if tau2_re == 0:
         return 0.0
@@ -258,8 +266,16 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
     -------
     DataFrame
         Columns ``pred``, ``se``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``.
+
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.015, 0.01, 0.03])
+    >>> mv.predict(res).round(4)
+         pred      se  ci_lower  ci_upper  pi_lower  pi_upper
+    0  0.3153  0.0901    0.1386    0.4919   -0.0404    0.6709
     """
-    level = res.level if level is None else _check_level(level)
+    level = res.level if level is None else check_level(level)
     p = res.p
     if newmods is None:
         X = np.ones((1, 1)) if res.design is None else np.asarray(res.design, dtype=float)
@@ -268,15 +284,13 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
         new = new.reshape(-1, p - 1) if new.ndim < 2 else new
         if new.shape[1] != p - 1:
             raise InputError(f"field 'newmods': {new.shape[1]} moderator columns given, the model "
-                             f"has {p - 1} ({list(res.coefficients.index[1:])})")
+                             f"has {p - 1} ({list(res.terms[1:])})")
         if not np.isfinite(new).all():
             raise InputError("field 'newmods': values must be finite numbers")
         X = np.column_stack([np.ones(len(new)), new])
-    beta = res.coefficients["estimate"].to_numpy()
-    pred = X @ beta
+    pred = X @ res.beta
     se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, res.vcov, X), 0.0))   # >= 0 but rounding
-    crit = (stats.t.isf((1 - level) / 2, res.k - p) if res.test == "knha"
-            else stats.norm.isf((1 - level) / 2))
+    crit = critical_value(level, res.df)
     half = crit * np.sqrt(se ** 2 + res.tau2)
     no_pi = res.is_common_effect
     return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
@@ -285,18 +299,9 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
                          "pi_upper": np.nan if no_pi else pred + half})
 
 
-def _check_level(level: Any) -> float:
-    """``level`` as a float in (0, 1) (a real number, NumPy scalars included), else InputError."""
-    if (isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real)
-            or not 0 < float(level) < 1):
-        hint = " (a proportion such as 0.95, not a percentage)" if (
-            isinstance(level, numbers.Real) and 1 <= float(level) <= 100) else ""
-        raise InputError(f"field 'level': confidence level must be a number in (0, 1), "
-                         f"got {level!r}{hint}")
-    return float(level)
-
-
-def _column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
+def column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
+    """``value`` itself, or the column of ``data`` it names (InputError naming ``field`` when
+    there is no such column or no data)."""
     if isinstance(value, str):
         if data is None:
             raise InputError(f"field {field!r}: {value!r} names a column but no data= was given")
@@ -314,13 +319,13 @@ def _inputs(yi: Any, vi: Any, sei: Any, data: pd.DataFrame | None, labels: Any
         yi, vi = yi.yi, yi.vi
     if labels is None and data is not None:
         labels = list(data.index)
-    y = as_float_array(_column(yi, data, "yi"), "yi", labels)
+    y = as_float_array(column(yi, data, "yi"), "yi", labels)
     if vi is None and sei is None:
         raise InputError("field 'vi': give the sampling variances vi= (or standard errors sei=)")
     if vi is not None:
-        v = as_float_array(_column(vi, data, "vi"), "vi", labels)
+        v = as_float_array(column(vi, data, "vi"), "vi", labels)
     else:
-        s = as_float_array(_column(sei, data, "sei"), "sei", labels)
+        s = as_float_array(column(sei, data, "sei"), "sei", labels)
         check_bounds(s[np.isfinite(s)], "sei", None, lower=0, lower_strict=True)
         v = s * s
     check_same_length({"yi": y, "vi": v})

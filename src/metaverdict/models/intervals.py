@@ -1,0 +1,103 @@
+"""Interval results shared by the models: an estimate with its CI (:class:`Interval`), the
+Q-profile intervals of the heterogeneity statistics (:class:`HeterogeneityCI`), the table of
+coefficients, and :class:`EstimateCI`, which gives a result with a pooled ``estimate`` and
+``se`` a ``confidence_interval(level)`` at any level.
+
+>>> Interval(0.5, 0.3, 0.7)
+Interval(estimate=0.5000, ci_lower=0.3000, ci_upper=0.7000)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._validation import check_level
+from metaverdict.models.inference import critical_value
+
+#: Columns of a coefficient table (``coefficients`` of the fitted models).
+COEFFICIENT_COLUMNS = ("estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper")
+
+
+@dataclass(frozen=True, repr=False)
+class Interval(ResultMixin):
+    """An estimate with its confidence interval."""
+
+    estimate: float
+    ci_lower: float
+    ci_upper: float
+    _repr_fields = ("estimate", "ci_lower", "ci_upper")
+
+
+@dataclass(frozen=True, repr=False)
+class HeterogeneityCI(ResultMixin):
+    """Q-profile confidence intervals for tau², tau, I² (percent) and H² (metafor ``confint``)."""
+
+    level: float
+    tau2: Interval
+    tau: Interval
+    i2: Interval
+    h2: Interval
+    _repr_fields = ("level", "tau2", "i2")
+
+    def summary(self) -> str:
+        rows = [[name, fmt(iv.estimate), fmt(iv.ci_lower), fmt(iv.ci_upper)]
+                for name, iv in (("tau^2", self.tau2), ("tau", self.tau), ("I^2 (%)", self.i2),
+                                 ("H^2", self.h2))]
+        return format_table(["", "estimate", "ci.lb", "ci.ub"], rows)
+
+
+class _Estimated(Protocol):
+    @property
+    def estimate(self) -> float: ...
+    @property
+    def se(self) -> float: ...
+    @property
+    def df(self) -> float: ...
+
+
+class EstimateCI:
+    """``confidence_interval(level)`` for results with a pooled ``estimate``, its ``se`` and
+    the t degrees of freedom ``df`` of its test (NaN: a z test)."""
+
+    def confidence_interval(self: _Estimated, level: float = 0.95) -> Interval:
+        """The CI of the pooled estimate at another confidence ``level``, with the fit's own
+        distribution: ``estimate ± c se`` with c the normal quantile, or the t quantile on
+        ``df`` degrees of freedom for t tests (Hartung-Knapp, ``test="t"``, robust).
+
+        Raises
+        ------
+        InputError
+            ``level`` not a number in (0, 1).
+        """
+        crit = critical_value(check_level(level), self.df)
+        return Interval(self.estimate, self.estimate - crit * self.se,
+                        self.estimate + crit * self.se)
+
+
+def coefficient_values(*columns: Any) -> np.ndarray:
+    """The (p, 6) read-only array of a coefficient table from its columns, in the order of
+    :data:`COEFFICIENT_COLUMNS`."""
+    out = np.empty((len(columns[0]), len(columns)))
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    values: np.ndarray = read_only(out)
+    return values
+
+
+def coefficient_frame(values: np.ndarray, terms: Sequence[str]) -> pd.DataFrame:
+    """A new DataFrame of the coefficient table ``values`` (p, 6), rows named by ``terms``."""
+    return pd.DataFrame(np.array(values), index=pd.Index(list(terms), name="term"),
+                        columns=list(COEFFICIENT_COLUMNS))
+
+
+def coefficient_rows(values: np.ndarray, terms: Sequence[str]) -> list[list[str]]:
+    """The rows of a coefficient table as text (for ``summary()``): term, estimate, se,
+    statistic, p-value, ci_lower, ci_upper."""
+    return [[str(name), fmt(float(b)), fmt(float(s)), fmt(float(z)), fmt_p(float(pv)),
+             fmt(float(lo)), fmt(float(hi))]
+            for name, (b, s, z, pv, lo, hi) in zip(terms, values)]

@@ -1,0 +1,227 @@
+"""The compiled kernel is optional and equals the array kernels: Numba stays out of
+``import metaverdict`` and single fits, the NumPy path serves every call without it, threads
+and chunks do not change a result, the on-disk cache follows the sources, and the kernel's
+special functions equal SciPy's."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from metaverdict.batch import compiled, fit_arrays, group_rows, meta_analyses
+from metaverdict.errors import InputError
+from metaverdict.models.random_effects import SolverControl
+
+needs_numba = pytest.mark.skipif(not compiled.available(),
+                                 reason="the compiled kernel needs Numba (the 'fast' extra; "
+                                        "the 'dev' extra has it)")
+METHODS = ["EE", "DL", "HE", "PM", "ML", "REML"]
+
+
+def _python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def _frame(n: int = 200, seed: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ks = rng.integers(1, 9, n)
+    ids = np.repeat(np.arange(n), ks)
+    v = rng.uniform(0.01, 0.3, ids.size)
+    return pd.DataFrame({"analysis_id": ids, "yi": rng.normal(0.2, np.sqrt(v + 0.05)), "vi": v})
+
+
+def test_import_and_single_fits_never_load_numba() -> None:
+    code = ("import sys, metaverdict as mv\n"
+            "mv.meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.015], method='REML')\n"
+            "mv.meta_analysis([0.1, 0.3, 0.5], [0.01, 0.02, 0.015], method='DL', test='knha')\n"
+            "import metaverdict.batch\n"
+            "print('numba' in sys.modules)")
+    assert _python(code) == "False"
+
+
+_WITHOUT_NUMBA = """
+import json, sys
+sys.modules["numba"] = None                    # as if Numba were not installed
+import pandas as pd
+from metaverdict.batch import compiled, meta_analyses
+from metaverdict.errors import InputError
+frame = pd.read_parquet(sys.argv[1])
+out = {"available": compiled.available()}
+for method in sys.argv[2].split(","):
+    for test in ("z", "knha"):
+        res = meta_analyses(frame, method=method, test=test)
+        out[method + "-" + test] = res.drop(columns="reason").to_dict(orient="list")
+try:
+    meta_analyses(frame, method="REML", backend="numba")
+except InputError as exc:
+    out["numba_error"] = str(exc)
+print(json.dumps(out))
+"""
+
+
+def test_without_numba_the_numpy_kernels_serve_every_call(tmp_path: Path) -> None:
+    frame = _frame()
+    src = tmp_path / "frame.parquet"
+    frame.to_parquet(src)
+    got = json.loads(subprocess.run(
+        [sys.executable, "-c", _WITHOUT_NUMBA, str(src), ",".join(METHODS)], check=True,
+        capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    assert got["available"] is False
+    assert "pip install 'metaverdict[fast]'" in got["numba_error"]
+    for method in METHODS:
+        for test in ("z", "knha"):
+            want = meta_analyses(frame, method=method, test=test).drop(columns="reason")
+            have = pd.DataFrame(got[f"{method}-{test}"])
+            for col in want.columns:
+                a, b = have[col].to_numpy(float), want[col].to_numpy(float)
+                if col == "iterations":       # another summation order may stop a step apart
+                    assert np.all(np.abs(a - b) <= 2), method
+                    continue
+                assert np.allclose(a, b, rtol=1e-10, atol=1e-10, equal_nan=True), (method, col)
+
+
+@needs_numba
+@pytest.mark.parametrize("method", METHODS)
+def test_threads_and_chunks_do_not_change_results(method: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(9)
+    v = rng.uniform(0.01, 0.3, (3000, 6))
+    y = rng.normal(0.1, np.sqrt(v + 0.04))
+    one = fit_arrays(y, v, method=method, test="knha", threads=1)
+    monkeypatch.setattr(compiled, "CHUNK_VALUES", 6 * 96)         # 96 analyses a chunk
+    many = fit_arrays(y, v, method=method, test="knha", threads=3)
+    pd.testing.assert_frame_equal(one, many, check_exact=True)
+
+
+def test_threads_are_checked() -> None:
+    with pytest.raises(InputError, match="field 'threads'"):
+        fit_arrays(np.zeros((2, 3)), np.ones((2, 3)), threads=0)
+
+
+@needs_numba
+def test_the_cache_key_follows_the_sources(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba's cache checks only the kernel module's own file; the salt in the key (a closure
+    variable of the entry point) covers the formulas and the schema it is compiled from."""
+    from metaverdict.batch import _kernels
+    from metaverdict.models import formulas
+    cells = [c.cell_contents for c in _kernels.fit_range.py_func.__closure__]
+    assert _kernels._source_salt() in cells
+    edited = tmp_path / "formulas.py"
+    edited.write_text(Path(formulas.__file__).read_text() + "\n# an edit\n")
+    before = _kernels._source_salt()
+    monkeypatch.setattr(formulas, "__file__", str(edited))
+    assert _kernels._source_salt() != before
+
+
+@needs_numba
+def test_the_kernel_is_compiled_without_fastmath() -> None:
+    """The kernel keeps IEEE semantics (the order of every sum is the reference engine's up to
+    the lane layout), so no result depends on fast-math reassociation."""
+    from metaverdict.batch import _kernels
+    assert not _kernels.fit_range.targetoptions.get("fastmath")
+
+
+@needs_numba
+def test_special_functions_equal_scipy() -> None:
+    import numba
+
+    from metaverdict.batch import _kernels as K
+
+    lanes = K.LANES
+
+    @numba.njit
+    def erfc(x: np.ndarray) -> np.ndarray:
+        L = np.zeros(K.N_LANE_FIELDS * lanes)
+        out = np.empty_like(x)
+        for a in range(0, x.shape[0], lanes):
+            for ln in range(lanes):
+                L[K.Lane.o_q * lanes + ln] = x[min(a + ln, x.shape[0] - 1)]
+            K._erfc_lanes(L, K.Lane.o_q, K.Lane.o_p)
+            for ln in range(min(lanes, x.shape[0] - a)):
+                out[a + ln] = L[K.Lane.o_p * lanes + ln]
+        return out
+
+    @numba.njit
+    def chi2(x: np.ndarray, df: int) -> np.ndarray:
+        L = np.zeros(K.N_LANE_FIELDS * lanes)
+        out = np.empty_like(x)
+        for a in range(0, x.shape[0], lanes):
+            for ln in range(lanes):
+                L[K.Lane.o_q * lanes + ln] = x[min(a + ln, x.shape[0] - 1)]
+            K._chi2_sf_lanes(L, K.Lane.o_q, K.Lane.o_qp, df)
+            for ln in range(min(lanes, x.shape[0] - a)):
+                out[a + ln] = L[K.Lane.o_qp * lanes + ln]
+        return out
+
+    x = np.concatenate([[0.0, 1e-300, 1e-12], np.linspace(0, 27, 20_001), [30.0, 1e10]])
+    want = special.erfc(x)
+    got = erfc(x)
+    big = want > 1e-290
+    assert np.all(np.abs(got[big] / want[big] - 1) < 5e-14)
+    assert np.all(got[~big] < 1e-280)
+    assert erfc(np.array([math.inf]))[0] == 0.0 and np.isnan(erfc(np.array([math.nan]))[0])
+    q = np.concatenate([[0.0, 1e-10], np.geomspace(1e-6, 1500, 4_000), [math.inf]])
+    for df in range(1, 61):
+        want = special.chdtrc(df, q)
+        got = chi2(q, df)
+        ok = want > 1e-290
+        assert np.all(np.abs(got[ok] - want[ok]) <= 1e-13 * want[ok] + 1e-15), df
+        assert got[-1] == 0.0
+
+
+@needs_numba
+@pytest.mark.parametrize("sort", [True, False])
+def test_grouping_is_the_same_with_and_without_numba(sort: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _frame(3000)
+    keys = frame["analysis_id"] if sort else frame["analysis_id"].sample(frac=1, random_state=1)
+    fast = group_rows(keys.reset_index(drop=True), threads=2)
+    monkeypatch.setattr(compiled, "available", lambda: False)
+    slow = group_rows(keys.reset_index(drop=True))
+    pd.testing.assert_index_equal(fast.keys, slow.keys)
+    assert np.array_equal(fast.sizes, slow.sizes)
+    assert np.array_equal(fast.first_rows, slow.first_rows)
+    assert [(b.k, b.positions.tolist()) for b in fast] == [(b.k, b.positions.tolist())
+                                                           for b in slow]
+
+
+def _outliers(n: int = 1500, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Analyses with outlying studies: ML/REML likelihoods with two maxima are common here."""
+    rng = np.random.default_rng(5)
+    v = 10 ** rng.uniform(-3, 0.5, (n, k))
+    y = rng.normal(0, 1, (n, k)) * np.sqrt(v) + rng.choice([0, 2, -2], (n, k), p=[0.6, 0.2, 0.2])
+    return y, v
+
+
+@needs_numba
+@pytest.mark.parametrize("method", ["ML", "REML"])
+@pytest.mark.parametrize("control", [
+    SolverControl(step="newton"), SolverControl(step="newton", global_search=False),
+    SolverControl(step="newton", global_search="screened"),
+    SolverControl(step="newton", max_iter=2)], ids=["grid", "no-grid", "screened", "max_iter=2"])
+def test_every_path_of_the_solver_equals_the_array_kernels(method: str,
+                                                           control: SolverControl) -> None:
+    """The grid restarts (a second, higher maximum), the comparison with tau² = 0, the
+    screened checks and the bracketing search after max_iter Newton steps."""
+    y, v = _outliers()
+    got = fit_arrays(y, v, method=method, control=control)
+    want = fit_arrays(y, v, method=method, control=control, backend="numpy")
+    if control.global_search is True and control.max_iter > 2:
+        local = fit_arrays(y, v, method=method, backend="numpy",
+                           control=SolverControl(step="newton", global_search=False))
+        assert (np.abs(local["tau2"] - want["tau2"]) > 1e-6).sum() >= 5    # restarts happen
+    if control.max_iter == 2:
+        assert (want["iterations"] > 2).sum() >= 10                       # searches happen
+    for col in ("estimate", "se", "tau2", "tau2_se", "pvalue", "q_pvalue", "pi_lower"):
+        assert np.allclose(got[col], want[col], rtol=1e-10, atol=1e-12), col
+    assert (got["converged"] == want["converged"]).all()
