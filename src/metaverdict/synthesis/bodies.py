@@ -28,6 +28,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from metaverdict.errors import InputError
 from metaverdict.evidence.queries import ResultRow
 from metaverdict.grade.body import Body, is_ratio
 from metaverdict.grade.levels import Basis
@@ -152,7 +153,14 @@ def _se(r: ResultRow) -> float | None:
 def pool_rows(rows: list[ResultRow], term: str | None = None) -> Body:
     """Pool primary-trial rows (one per study) with REML and Hartung-Knapp."""
     yi = np.array([r.harmonised_estimate for r in rows], dtype=float)
-    vi = np.array([_se(r) ** 2 for r in rows], dtype=float)        # type: ignore[operator]
+    se = np.array([_se(r) for r in rows], dtype=float)
+    with np.errstate(over="ignore"):
+        vi = se * se
+    if not np.all(np.isfinite(vi)):
+        bad = rows[int(np.flatnonzero(~np.isfinite(vi))[0])]
+        raise InputError(f"source {bad.source_id!r}, result {bad.id}: standard error "
+                         f"{float(se[~np.isfinite(vi)][0]):.3g} is too large to pool (its "
+                         "square overflows); check the stored CI or SE")
     labels = [r.study or r.source_id for r in rows]
     res = meta_analysis(yi, vi, method="REML", test="knha", labels=labels)  # one pass each
     wald = meta_analysis(yi, vi, method="REML", test="z", labels=labels)
