@@ -305,6 +305,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_line(f"  exemption {ex.name!r}: {n} values" + ("" if n else " (unused)"))
 
 
+def evidence_row(source: str, timepoint: str, estimate: float, **kw: Any) -> dict[str, str]:
+    """One studies.csv row of a dry-needling neck-pain trial (MD with a CI of ±1), for import
+    tests; keyword arguments set or add columns."""
+    out = {"source_id": source, "citation": f"Author {source}. A trial. 2020.", "design": "rct",
+           "treatment": "dry needling", "comparator": "sham", "condition": "neck pain",
+           "outcome": "pain (VAS, 0-10)", "timepoint": timepoint, "effect_measure": "MD",
+           "estimate": str(estimate), "ci_lower": str(estimate - 1),
+           "ci_upper": str(estimate + 1), "n_treatment": "20", "n_control": "20",
+           "certainty": "PEDro 8/10", "url_or_location": "https://example.org/t",
+           "verbatim_quote": f"MD {estimate}"}
+    out.update({k: str(v) for k, v in kw.items()})
+    return out
+
+
 @pytest.fixture(params=case_ids())
 def case(request: pytest.FixtureRequest) -> dict[str, Any]:
     return load_case(request.param)

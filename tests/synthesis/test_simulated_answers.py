@@ -13,19 +13,12 @@ from metaverdict.evidence.io import import_rows
 from metaverdict.evidence.models import Opinion, Source, Treatment
 from metaverdict.synthesis import answers, answers_table, read_evidence, synthesize
 
+from conftest import evidence_row  # noqa: E402
+
 DN = "dry needling"
 
 
-def row(source: str, timepoint: str, estimate: float, **kw: Any) -> dict[str, str]:
-    out = {"source_id": source, "citation": f"Author {source}. A trial. 2020.", "design": "rct",
-           "treatment": DN, "comparator": "sham", "condition": "neck pain",
-           "outcome": "pain (VAS, 0-10)", "timepoint": timepoint, "effect_measure": "MD",
-           "estimate": str(estimate), "ci_lower": str(estimate - 1),
-           "ci_upper": str(estimate + 1), "n_treatment": "20", "n_control": "20",
-           "certainty": "PEDro 8/10", "url_or_location": "https://example.org/t",
-           "verbatim_quote": f"MD {estimate}"}
-    out.update({k: str(v) for k, v in kw.items()})
-    return out
+row = evidence_row
 
 
 REAL = [row("real2020", "4 weeks", -1.5), row("real2020", "6 months", -0.2)]

@@ -115,16 +115,27 @@ def power_command(
         typer.echo(res.summary())
 
 
+# options shared by ``analyze`` and ``import``
+TrialFile = Annotated[Path, typer.Argument(help="Long-format CSV: participant, arm, visit, "
+                                                "outcome, value, baseline (+ covariates).")]
+CovarianceOption = Annotated[str, typer.Option(
+    help="MMRM covariance: us, toep, toeph, ar1, ar1h, cs, csh.")]
+DfOption = Annotated[str, typer.Option(
+    "--df", help="kenward-roger, kenward-roger-linear, satterthwaite, residual, "
+                 "between-within.")]
+ControlOption = Annotated[str | None, typer.Option(
+    help="The control arm (default: the arm named sham/placebo/control).")]
+HigherIsBetterOption = Annotated[bool, typer.Option(
+    "--higher-is-better", help="The outcome improves upward (default: lower is better, "
+                               "as pain).")]
+
+
 @app.command("analyze")
 @fail_on_input_error
 def analyze(
-    file: Annotated[Path, typer.Argument(help="Long-format CSV: participant, arm, visit, "
-                                              "outcome, value, baseline (+ covariates).")],
-    covariance: Annotated[str, typer.Option(
-        help="MMRM covariance: us, toep, toeph, ar1, ar1h, cs, csh.")] = "us",
-    df: Annotated[str, typer.Option(
-        "--df", help="kenward-roger, kenward-roger-linear, satterthwaite, residual, "
-                     "between-within.")] = "kenward-roger",
+    file: TrialFile,
+    covariance: CovarianceOption = "us",
+    df: DfOption = "kenward-roger",
     mcid: Annotated[float | None, typer.Option(
         help="MCID in outcome units (responders improve by at least this much; the plot's "
              "±MCID lines), e.g. 1.0 for 0-10 pain (Salaffi 2004).")] = None,
@@ -132,11 +143,8 @@ def analyze(
         help="A participant-level column (e.g. belief) whose arm interaction is tested.")] = None,
     outcome: Annotated[list[str] | None, typer.Option(
         help="Analyse only this outcome (repeatable).")] = None,
-    control: Annotated[str | None, typer.Option(
-        help="The control arm (default: the arm named sham/placebo/control).")] = None,
-    higher_is_better: Annotated[bool, typer.Option(
-        "--higher-is-better", help="The outcome improves upward (default: lower is better, "
-                                   "as pain).")] = False,
+    control: ControlOption = None,
+    higher_is_better: HigherIsBetterOption = False,
     plot: Annotated[Path | None, typer.Option(
         help="Write the figure (arm means and difference by visit, per outcome).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
@@ -184,8 +192,7 @@ def _analysis(file: Path, *, covariance: str, df: str, control: str | None,
 @app.command("import")
 @fail_on_input_error
 def import_command(
-    file: Annotated[Path, typer.Argument(help="Long-format CSV: participant, arm, visit, "
-                                              "outcome, value, baseline (+ covariates).")],
+    file: TrialFile,
     source_id: Annotated[str, typer.Option(
         help="Key of the new source in the store (e.g. mytrial2026); must be new.")],
     citation: Annotated[str, typer.Option(
@@ -200,16 +207,10 @@ def import_command(
     db: Annotated[str | None, typer.Option(
         "--db", help="Database URL (default: METAVERDICT_DATABASE_URL or the user data "
                      "SQLite file, seeded with the bundled evidence).")] = None,
-    covariance: Annotated[str, typer.Option(
-        help="MMRM covariance: us, toep, toeph, ar1, ar1h, cs, csh.")] = "us",
-    df: Annotated[str, typer.Option(
-        "--df", help="kenward-roger, kenward-roger-linear, satterthwaite, residual, "
-                     "between-within.")] = "kenward-roger",
-    control: Annotated[str | None, typer.Option(
-        help="The control arm (default: the arm named sham/placebo/control).")] = None,
-    higher_is_better: Annotated[bool, typer.Option(
-        "--higher-is-better", help="The outcome improves upward (default: lower is better, "
-                                   "as pain).")] = False,
+    covariance: CovarianceOption = "us",
+    df: DfOption = "kenward-roger",
+    control: ControlOption = None,
+    higher_is_better: HigherIsBetterOption = False,
     outcome: Annotated[list[str] | None, typer.Option(
         help="Import only this outcome (repeatable).")] = None,
     outcome_domain: Annotated[str | None, typer.Option(
