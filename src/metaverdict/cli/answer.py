@@ -16,7 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from metaverdict.cli.common import fail_on_input_error, load_mcid_option
+from metaverdict.cli.common import (
+    PriorTailOption,
+    fail_on_input_error,
+    load_mcid_option,
+    sceptical_prior,
+)
 
 _STYLE = {"benefit": "green", "harm": "red", "none": "cyan", "unknown": "yellow"}
 
@@ -34,21 +39,23 @@ def answer(
     include_simulated: Annotated[bool, typer.Option(
         "--include-simulated", help="Also use sources computed from simulated data (left "
                                     "out by default); they are labelled SIMULATED.")] = False,
+    prior_tail: PriorTailOption = 0.05,
 ) -> None:
     """The bottom line per clinical question: GRADE statement, certainty, verdict, effect and
     the source chosen, with the other sources as consistent or conflicting."""
     from metaverdict.evidence import open_store
     from metaverdict.synthesis import read_evidence, synthesize
     table_m = load_mcid_option(mcid) if mcid else None
+    prior = sceptical_prior(prior_tail)
     with open_store(db) as store:
         evidence = read_evidence(store, include_simulated=include_simulated)
-    synth = synthesize(evidence, treatment, mcid_table=table_m)
+    synth = synthesize(evidence, treatment, mcid_table=table_m, prior=prior)
     if json_:
         typer.echo(json.dumps([a.to_dict() for a in synth.answers], indent=2,
                               ensure_ascii=False))
         return
     table = Table(title=f"{synth.treatment}: {len(synth.answers)} questions", show_lines=True)
-    for col in ("question", "bottom line", "certainty", "effect", "source"):
+    for col in ("question", "bottom line", "certainty", "effect", "P(beyond MCID)", "source"):
         table.add_column(col, overflow="fold")
     for a in synth.answers:
         q = a.question
@@ -59,9 +66,13 @@ def answer(
                       escape(a.certainty or "-"),
                       escape((a.chosen.effect if a.chosen else "-")
                              + (f"\n{a.absolute_effect.text}" if a.absolute_effect else "")),
+                      escape(a.probability.describe() if a.probability else "-"),
                       escape(a.source_name or "-"))
     Console().print(table)
     Console().print(escape(f"Overlap between reviews: {synth.overlap.status}"), soft_wrap=True)
+    Console().print(escape(f"P(beyond MCID): {prior.describe()}; MD and SMD answers with a CI "
+                           "and an MCID only, computed from the effect as reported (it does "
+                           "not replace the GRADE certainty)"), soft_wrap=True)
     simulated = [k for k in evidence.simulated_sources
                  if any(k in a.simulated_sources or any(o.simulated and o.id == k
                                                         for o in a.other_sources)

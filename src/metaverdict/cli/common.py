@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -23,6 +23,7 @@ from metaverdict.errors import InputError
 if TYPE_CHECKING:
     from metaverdict.grade.mcid import MCIDTable
     from metaverdict.synthesis.claim_check import StatedClaim
+    from metaverdict.synthesis.probability import SkepticalPrior
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
@@ -133,6 +134,22 @@ def load_claims_option(path: Path, option: str) -> list[StatedClaim]:
                              "more than once")
         seen.add(c.id)
     return claims
+
+
+#: ``--prior-tail``: the sceptical prior of the probability beyond the MCID.
+PriorTailOption = Annotated[float, typer.Option(
+    "--prior-tail", help="Sceptical prior of P(effect beyond the MCID): the prior probability "
+                         "of an effect beyond the MCID, each way (default 0.05, Spiegelhalter "
+                         "et al. 1994); in (0, 0.5).")]
+
+
+def sceptical_prior(tail: float) -> SkepticalPrior:
+    """The ``--prior-tail`` option as a prior (an InputError naming the option if invalid)."""
+    from metaverdict.synthesis.probability import SkepticalPrior
+    try:
+        return SkepticalPrior(tail)
+    except InputError as exc:
+        raise InputError(f"option '--prior-tail': {exc}") from None
 
 
 def load_mcid_option(path: Path, option: str = "--mcid") -> MCIDTable:

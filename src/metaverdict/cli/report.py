@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 
 from metaverdict.cli.common import (
+    PriorTailOption,
     fail_on_input_error,
     load_claims_option,
     load_mcid_option,
     output_path,
+    sceptical_prior,
 )
 from metaverdict.errors import InputError
 
@@ -43,6 +45,7 @@ def report(
         "--include-simulated", help="Also use sources computed from simulated data (left "
                                     "out by default); the report then labels them SIMULATED "
                                     "wherever they appear.")] = False,
+    prior_tail: PriorTailOption = 0.05,
 ) -> None:
     """Write the evidence report: summary of findings, verdicts per condition, forest and
     time-course plots, claim check, gaps, opinions and references with DOIs."""
@@ -59,12 +62,13 @@ def report(
                          + ("both" if all_ else "neither"))
     _check_out(out, format)
     table = load_mcid_option(mcid) if mcid else None
+    prior = sceptical_prior(prior_tail)
     stated = load_claims_option(claims, "--claims") if claims else None
     names = list(ALL_TREATMENTS) if all_ else [str(treatment)]
     with err.status("opening the evidence store") as status:
         with open_store(db) as store:
             evidence = read_evidence(store, include_simulated=include_simulated)
-        doc = build_report(evidence, names, mcid_table=table, claims=stated,
+        doc = build_report(evidence, names, mcid_table=table, claims=stated, prior=prior,
                            progress=lambda msg: status.update(msg))
         status.update(f"writing {out}")
         fmt = format.lower() if format else None

@@ -37,6 +37,8 @@ from metaverdict.report.document import (
     EvidenceMap,
     Finding,
     MapCell,
+    NetworkSection,
+    NetworkView,
     NumberSource,
     OpinionFlag,
     Reference,
@@ -66,6 +68,8 @@ from metaverdict.synthesis import (
 )
 from metaverdict.synthesis.bodies import verification
 from metaverdict.synthesis.evidence import is_true
+from metaverdict.synthesis.networks import ActiveComparisons, active_networks
+from metaverdict.synthesis.probability import SkepticalPrior
 from metaverdict.synthesis.terms import visit_days
 from metaverdict.verdict import Verdict
 from metaverdict.verdict.wording import outcome_words
@@ -225,7 +229,8 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
         certainty_reasons=tuple(v.certainty.reasons) if v is not None and v.certainty else (),
         details=tuple(mark(f"{d.label or d.timepoint}: {d.effect} ({d.category}, "
                            f"{d.level or 'not rated'})") for d in a.details),
-        simulated=a.simulated)
+        simulated=a.simulated, probability=a.probability.describe() if a.probability else "",
+        probability_prior=a.probability.prior.describe() if a.probability else "")
 
 
 def _group_title(outcome: str, cls: str, terms: str) -> str:
@@ -360,9 +365,28 @@ def _warnings(synth: Synthesis, simulated: frozenset[str] = frozenset()) -> tupl
     return tuple(mark_simulated(w, simulated) for w in out)
 
 
+def network_section(comparisons: ActiveComparisons) -> NetworkSection:
+    """The networks of a treatment's active comparisons, as text."""
+    views = []
+    for n in comparisons.networks:
+        league = n.league()
+        rows: tuple[tuple[str, ...], ...] = ()
+        if league is not None:
+            rows = (("", *league.columns),) + tuple(
+                (str(i), *(str(c) for c in r)) for i, r in zip(league.index, league.to_numpy()))
+        views.append(NetworkView(
+            f"{(n.condition or 'all conditions').capitalize()}: {outcome_words(n.outcome)}, "
+            f"{term_words(n.term)} ({n.measure}, benefit scale)", n.verdict, rows,
+            tuple(c.describe() for c in n.comparisons), n.caveats))
+    return NetworkSection(comparisons.statement, tuple(views), comparisons.single,
+                          comparisons.excluded)
+
+
 def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
-                   progress: Callable[[str], None]) -> TreatmentPart:
-    """One treatment's part of the report, rendered from its synthesis."""
+                   progress: Callable[[str], None],
+                   network: NetworkSection | None = None) -> TreatmentPart:
+    """One treatment's part of the report, rendered from its synthesis (and the networks of
+    its active comparisons)."""
     term = synth.treatment
     pid = slug(term)
     a = synth.assessment
@@ -391,7 +415,7 @@ def treatment_part(synth: Synthesis, evidence: EvidenceBase, *,
                          tuple(mark_simulated(o, sim) for o in synth.possible_overlap),
                          _warnings(synth, sim), tuple(sections), tuple(time_courses),
                          tuple(mark_simulated(g, sim) for g in a.not_shown),
-                         opinion_flags(a, evidence))
+                         opinion_flags(a, evidence), network)
 
 
 def _data_source(evidence: EvidenceBase, rows: Sequence[ResultRow],
@@ -442,7 +466,8 @@ def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
                  mcid_table: MCIDTable | None = None,
                  claims: Sequence[StatedClaim] | None = None, generated: date | None = None,
                  progress: Callable[[str], None] | None = None,
-                 syntheses: Sequence[Synthesis] | None = None) -> ReportDocument:
+                 syntheses: Sequence[Synthesis] | None = None,
+                 prior: SkepticalPrior | None = None) -> ReportDocument:
     """Build the evidence report for one or more treatments.
 
     Parameters
@@ -465,6 +490,9 @@ def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
     syntheses : sequence of Synthesis, optional
         Syntheses already computed (by ``metaverdict answer`` or the web app); computed
         here otherwise.
+    prior : SkepticalPrior, optional
+        The sceptical prior of the probability beyond the MCID of the syntheses computed
+        here (default ``SkepticalPrior()``); the report states it.
 
     Returns
     -------
@@ -484,11 +512,14 @@ def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
         term = base.vocabulary.treatment(name)[0]
         if term not in done:
             say(f"{name}: judging the evidence")
-            done[term] = synthesize(base, name, mcid_table=table)
+            done[term] = synthesize(base, name, mcid_table=table, prior=prior)
         if done[term] not in synths:
             synths.append(done[term])
     terms = [s.treatment for s in synths]
-    parts = [treatment_part(s, base, progress=say) for s in synths]
+    every = [a for s in synths for a in s.answers]
+    parts = [treatment_part(s, base, progress=say,
+                            network=network_section(active_networks(every, s.treatment)))
+             for s in synths]
     rows = [r for s in synths for r in s.rows]
     say("checking claims")
     stated = _claims_for(list(claims) if claims is not None else article_claims(), base, terms)
@@ -512,7 +543,20 @@ def build_report(evidence: EvidenceReader, treatments: Sequence[str], *,
         secondary_rows=_secondary_rows(rows), parts=tuple(parts),
         claims=claim_rows(checks, sim), claims_note=claims_note, references=refs,
         simulated_sources=named, simulated_left_out=tuple(base.left_out),
-        simulated_keys=tuple(base.simulated_sources))
+        simulated_keys=tuple(base.simulated_sources),
+        probability_note=probability_note(synths, prior))
+
+
+def probability_note(synths: Sequence[Synthesis], prior: SkepticalPrior | None) -> str:
+    """What the report says about its P(beyond MCID) column: the prior the answers used."""
+    used = next((a.probability.prior for s in synths for a in s.answers if a.probability),
+                prior or SkepticalPrior())
+    return (f"P(beyond MCID): the posterior probability that the true effect is beyond the MCID "
+            f"(benefit or harm) or within it, under a {used.describe()}, from the answer's own "
+            "estimate and 95% CI (normal approximation); given for mean differences and SMDs "
+            "with a CI and an MCID only. It is computed from the numbers as reported and "
+            "inherits every bias the GRADE certainty rates down for: read it beside the "
+            "certainty, never instead of it.")
 
 
 _DERIVED = ("derived values (|SMD| bounds from P-values and group sizes, estimates pooled here "

@@ -149,6 +149,8 @@ class AnswerRow:
     certainty_reasons: tuple[str, ...]
     details: tuple[str, ...]
     simulated: bool = False
+    probability: str = ""
+    probability_prior: str = ""
 
     @property
     def certainty_symbol(self) -> str:
@@ -301,6 +303,28 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class NetworkView:
+    """One network of active comparisons, as text (:class:`metaverdict.synthesis.networks.
+    ActiveNetwork`): the league table's rows (the first is the header)."""
+
+    title: str
+    verdict: str
+    league: tuple[tuple[str, ...], ...]
+    comparisons: tuple[str, ...]
+    caveats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """A treatment's comparisons with other active treatments, networked where they connect."""
+
+    statement: str
+    networks: tuple[NetworkView, ...]
+    single: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TreatmentPart:
     """Everything the report says about one treatment."""
 
@@ -319,6 +343,7 @@ class TreatmentPart:
     time_courses: tuple[TimeCourseSection, ...]
     not_shown: tuple[str, ...]
     opinions: tuple[OpinionFlag, ...]
+    network: NetworkSection | None = None
 
 
 @dataclass(frozen=True)
@@ -343,6 +368,7 @@ class ReportDocument:
     simulated_sources: tuple[str, ...] = ()
     simulated_left_out: tuple[str, ...] = ()
     simulated_keys: tuple[str, ...] = ()
+    probability_note: str = ""
 
     @property
     def figures(self) -> list[Figure]:

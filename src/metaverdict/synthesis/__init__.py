@@ -41,6 +41,11 @@ from metaverdict.synthesis.claim_check import (
 )
 from metaverdict.synthesis.evidence import EvidenceBase, read_evidence
 from metaverdict.synthesis.overlap import Overlap, corrected_covered_area, overlap
+from metaverdict.synthesis.probability import (
+    MCIDProbability,
+    SkepticalPrior,
+    probability_beyond_mcid,
+)
 from metaverdict.synthesis.synthesize import (
     Synthesis,
     available_treatments,
@@ -50,19 +55,20 @@ from metaverdict.synthesis.synthesize import (
 from metaverdict.synthesis.terms import TERMS, term_of
 
 __all__ = ["ALL_CONDITIONS", "AbsoluteEffect", "Answer", "Assessment", "ClaimCheck",
-           "EvidenceBase", "NO_RESULT", "OtherSource", "Overlap", "Question", "SELECTION_RULE",
-           "SIMULATED_LABEL", "StatedClaim", "Synthesis", "TERMS", "TimeCourse", "TypicalSD",
-           "answers", "answers_table", "article_claims", "assess", "available_treatments",
-           "bodies_from_rows", "build_answers", "check_claims", "corrected_covered_area",
-           "indirectness", "load_claims", "mcid_for", "overlap", "overreach", "read_evidence",
-           "resolve_treatment", "source_name", "synthesize", "term_of", "time_course",
-           "typical_sd"]
+           "EvidenceBase", "MCIDProbability", "NO_RESULT", "OtherSource", "Overlap", "Question",
+           "SELECTION_RULE", "SIMULATED_LABEL", "SkepticalPrior", "StatedClaim", "Synthesis",
+           "TERMS", "TimeCourse", "TypicalSD", "answers", "answers_table", "article_claims",
+           "assess", "available_treatments", "bodies_from_rows", "build_answers", "check_claims",
+           "corrected_covered_area", "indirectness", "load_claims", "mcid_for", "overlap",
+           "overreach", "probability_beyond_mcid", "read_evidence", "resolve_treatment",
+           "source_name", "synthesize", "term_of", "time_course", "typical_sd"]
 
 
 def answers(treatment: str, *, evidence: EvidenceBase | None = None,
             store: EvidenceReader | None = None,
             mcid_table: MCIDTable | None = None,
-            include_simulated: bool = False) -> list[Answer]:
+            include_simulated: bool = False,
+            prior: SkepticalPrior | None = None) -> list[Answer]:
     """The answers for one treatment (one per clinical question).
 
     Parameters
@@ -77,6 +83,9 @@ def answers(treatment: str, *, evidence: EvidenceBase | None = None,
     include_simulated : bool
         When the store is read here: keep the simulated sources (default False; see
         :func:`read_evidence`).
+    prior : SkepticalPrior, optional
+        The sceptical prior of each answer's probability beyond the MCID (default
+        ``SkepticalPrior()``; :mod:`metaverdict.synthesis.probability`).
 
     Returns
     -------
@@ -88,4 +97,4 @@ def answers(treatment: str, *, evidence: EvidenceBase | None = None,
                 evidence = read_evidence(s, include_simulated)
         else:
             evidence = read_evidence(store, include_simulated)
-    return list(synthesize(evidence, treatment, mcid_table=mcid_table).answers)
+    return list(synthesize(evidence, treatment, mcid_table=mcid_table, prior=prior).answers)

@@ -47,6 +47,7 @@ from metaverdict.grade.body import is_ratio
 from metaverdict.grade.levels import LEVELS, Basis, Level
 from metaverdict.synthesis.absolute import AbsoluteEffect, TypicalSD, absolute_effect
 from metaverdict.synthesis.overlap import Overlap, overlap
+from metaverdict.synthesis.probability import MCIDProbability, SkepticalPrior, body_probability
 from metaverdict.synthesis.terms import TERMS, visit_days
 from metaverdict.verdict.record import Verdict
 from metaverdict.verdict.rules import Category, Direction
@@ -165,6 +166,9 @@ class Answer(ResultMixin):
         results, comparators that are not a treatment comparison).
     simulated_sources : tuple of str
         The chosen sources whose numbers come from simulated data (empty for real evidence).
+    probability : MCIDProbability or None
+        P(effect beyond the MCID) under the stated sceptical prior, for an MD or SMD with a CI
+        and an MCID (:mod:`metaverdict.synthesis.probability`); None otherwise.
     """
 
     question: Question
@@ -182,6 +186,7 @@ class Answer(ResultMixin):
     flags: tuple[str, ...] = ()
     selection_rule: str = SELECTION_RULE
     simulated_sources: tuple[str, ...] = ()
+    probability: MCIDProbability | None = None
     _repr_fields = ("question", "verdict", "certainty")
 
     @property
@@ -219,6 +224,7 @@ class Answer(ResultMixin):
         """The machine-readable answer (the keys of ``metaverdict answer --json``)."""
         q = self.question
         a = self.absolute_effect
+        p = self.probability
         return {
             "treatment": q.treatment, "condition": q.condition, "outcome": q.outcome,
             "comparator_class": q.comparator_class, "comparator": q.comparator or None,
@@ -241,7 +247,11 @@ class Answer(ResultMixin):
             "details": [{"label": v.label, "timepoint": v.timepoint, "effect": v.effect,
                          "verdict": v.category, "certainty": v.level} for v in self.details],
             "selection_rule": self.selection_rule,
-            "probability_beyond_mcid": None,
+            "probability_beyond_mcid": None if p is None else p.benefit,
+            "probability": None if p is None else {
+                "benefit_beyond_mcid": p.benefit, "within_mcid": p.within,
+                "harm_beyond_mcid": p.harm, "mcid": p.mcid, "prior": p.prior.describe(),
+                "prior_tail": p.prior.tail, "text": p.describe()},
             "simulated": self.simulated,
             "simulated_sources": list(self.simulated_sources),
         }
@@ -254,6 +264,8 @@ class Answer(ResultMixin):
             lines.append(f"  effect: {self.chosen.effect} [{self.source_name}]")
         if self.absolute_effect:
             lines.append(f"  absolute: {self.absolute_effect.text}")
+        if self.probability:
+            lines.append(f"  {self.probability.describe()} ({self.probability.prior.describe()})")
         lines += [f"  {o.relation}: {o.name} ({o.category}, {o.certainty})"
                   for o in self.other_sources]
         if self.overlap:
@@ -333,9 +345,11 @@ def _flags(v: Verdict) -> tuple[str, ...]:
 
 def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[IncludedTrialRow],
                     rows: dict[int, ResultRow], sd: TypicalSD | None,
-                    simulated: frozenset[str] = frozenset()) -> Answer:
+                    simulated: frozenset[str] = frozenset(),
+                    prior: SkepticalPrior | None = None) -> Answer:
     """The answer to one question from its verdicts (rules in the module docstring);
-    ``simulated`` holds the keys of simulated sources."""
+    ``simulated`` holds the keys of simulated sources, ``prior`` the sceptical prior of the
+    probability beyond the MCID (default :class:`SkepticalPrior`)."""
     by_source: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         by_source["+".join(v.sources)].append(v)
@@ -354,7 +368,9 @@ def answer_question(q: Question, verdicts: list[Verdict], included: Iterable[Inc
                           o.category, o.level, o.effect, bool(simulated & set(o.sources)))
               for o in others),
         ov, tuple(details), tuple(others), _flags(chosen),
-        simulated_sources=tuple(k for k in chosen.sources if k in simulated))
+        simulated_sources=tuple(k for k in chosen.sources if k in simulated),
+        probability=body_probability(chosen.body, chosen.mcid.threshold if chosen.mcid else None,
+                                     prior))
 
 
 def _opinion_answer(v: Verdict, simulated: frozenset[str] = frozenset()) -> Answer:
@@ -376,10 +392,12 @@ def build_answers(treatment: str, verdicts: Sequence[Verdict],
                   included: Iterable[IncludedTrialRow], rows: Iterable[ResultRow],
                   sd: TypicalSD | None,
                   vocabulary: Vocabulary | None = None,
-                  simulated: Iterable[str] = ()) -> tuple[Answer, ...]:
+                  simulated: Iterable[str] = (),
+                  prior: SkepticalPrior | None = None) -> tuple[Answer, ...]:
     """One answer per question of a treatment's verdicts, in bottom-line order.
 
-    ``simulated`` names simulated sources (besides those of rows flagged ``simulated``)."""
+    ``simulated`` names simulated sources (besides those of rows flagged ``simulated``);
+    ``prior`` is the sceptical prior of each answer's probability beyond the MCID."""
     included = tuple(included)
     rows = list(rows)
     by_id = {r.id: r for r in rows}
@@ -391,7 +409,7 @@ def build_answers(treatment: str, verdicts: Sequence[Verdict],
             opinions.append(_opinion_answer(v, sim))
         else:
             groups[question_of(v, vocabulary)].append(v)
-    out = [answer_question(q, vs, included, by_id, sd, sim) for q, vs in groups.items()]
+    out = [answer_question(q, vs, included, by_id, sd, sim, prior) for q, vs in groups.items()]
     if not any(a.question.outcome == ADVERSE_EVENTS for a in out):
         out.append(_no_adverse_events(treatment))
     return tuple(sorted(out, key=lambda a: a.question.key)) + tuple(opinions)

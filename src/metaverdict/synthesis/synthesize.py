@@ -20,6 +20,7 @@ from metaverdict.synthesis.assess import Assessment, assess
 from metaverdict.synthesis.bodies import source_year
 from metaverdict.synthesis.evidence import EvidenceBase
 from metaverdict.synthesis.overlap import Overlap, overlap
+from metaverdict.synthesis.probability import SkepticalPrior
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,7 +97,8 @@ def available_treatments(evidence: EvidenceReader) -> list[str]:
 
 
 def synthesize(evidence: EvidenceBase, treatment: str, *,
-               mcid_table: MCIDTable | None = None) -> Synthesis:
+               mcid_table: MCIDTable | None = None,
+               prior: SkepticalPrior | None = None) -> Synthesis:
     """Judge one treatment's evidence once.
 
     Parameters
@@ -107,6 +109,9 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
         Name or alias (``"dry needling"``, ``"PRP"``, ``"CSI"``).
     mcid_table : MCIDTable, optional
         Default: :meth:`MCIDTable.bundled`.
+    prior : SkepticalPrior, optional
+        The sceptical prior of each answer's probability beyond the MCID (default
+        ``SkepticalPrior()``: P(effect beyond the MCID) = 5% each way before the data).
 
     Returns
     -------
@@ -118,7 +123,7 @@ def synthesize(evidence: EvidenceBase, treatment: str, *,
     a = assess(evidence, term, table)
     sd = typical_sd(evidence.rows)
     answers = build_answers(term, a.verdicts, evidence.included, rows, sd, evidence.vocabulary,
-                            simulated=getattr(evidence, "simulated_sources", ()))
+                            simulated=getattr(evidence, "simulated_sources", ()), prior=prior)
     reviews = sorted({r.source_id for r in rows if r.kind == "review"})
     return Synthesis(term, answers, a, overlap(reviews, evidence.included), sd, rows,
                      tuple(r for r in rows if r.data_problem),
