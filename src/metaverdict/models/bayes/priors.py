@@ -499,7 +499,12 @@ RHODES_AREAS: tuple[str, ...] = ("other", "respiratory", "cancer")
 #: location of log(tau²) per area, then comparison type, outcomes in RHODES_OUTCOMES order
 #: (as bayesmeta 3.4 stores them; two entries break the tables' additive pattern and are kept
 #: for parity: "other"/non-pharmacological/mental health -3.85 (the pattern gives -2.85) and
-#: "cancer"/pharmacological vs placebo/internal structure -0.13 (the pattern gives +0.13))
+#: "cancer"/pharmacological vs placebo/internal structure -0.13 (the pattern gives +0.13)).
+#: Cross-checked against a second, independent transcription of the tables (R package
+#: rnmamod, table_tau2_prior): it has the same -3.85 and -0.13, so both are most likely what
+#: the paper prints; it differs in one cell, cancer/pharmacological vs placebo/resource use
+#: (rnmamod -0.01, bayesmeta and the additive pattern +0.01), kept at +0.01 here. The paper's
+#: Table 3 itself (J Clin Epidemiol 68:52-60, PMC4270451) could not be read in this check.
 _RHODES_LOCATION: dict[str, tuple[tuple[float, ...], ...]] = {
     "other": ((-4.13, -2.55, -2.43, -3.16, -3.00, -2.99, -3.41, -2.76),
               (-4.40, -2.83, -2.70, -3.44, -3.27, -3.27, -3.68, -3.03),
