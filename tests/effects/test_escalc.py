@@ -1,5 +1,6 @@
-"""effect_sizes: parity with metafor 3.8's escalc on every fixture case, hand-derived checks,
-and one test per kind of bad input (InputError naming the study and the field)."""
+"""effect_sizes: parity with metafor's escalc on every fixture case (3.8-1 with
+``metafor="3.8"``, 5.0-1 by default), hand-derived checks, one test per kind of bad input
+(InputError naming the study and the field), and the missing-input contract."""
 from __future__ import annotations
 
 import math
@@ -11,9 +12,18 @@ import pytest
 from metaverdict.effects import MEASURES, EffectSizes, effect_sizes, hedges_correction
 from metaverdict.errors import InputError
 
-from conftest import assert_close, case_data, case_ids, case_yi_vi, load_case
+from conftest import (
+    assert_close,
+    case_data,
+    case_ids,
+    case_yi_vi,
+    load_case,
+    versioned_case_ids,
+)
 
 ESCALC_CASES = [c for c in case_ids() if load_case(c)["escalc"]["measure"] != "GEN"]
+VERSIONED_CASES = [(v, c) for v, c in versioned_case_ids()
+                   if load_case(c, v)["escalc"]["measure"] != "GEN"]
 MH_CASES = [c for c in ESCALC_CASES if "rma.mh" in load_case(c)]
 PETO_CASES = [c for c in ESCALC_CASES if "rma.peto" in load_case(c)]
 
@@ -25,15 +35,35 @@ def test_every_fixture_measure_is_supported() -> None:
     assert len(ESCALC_CASES) >= 30
 
 
-@pytest.mark.parametrize("case_id", ESCALC_CASES)
-def test_escalc_parity(case_id: str) -> None:
-    case = load_case(case_id)
+@pytest.mark.parametrize(("version", "case_id"), VERSIONED_CASES)
+def test_escalc_parity(version: str, case_id: str) -> None:
+    """3.8-1 fixtures with metafor="3.8"; 5.0-1 fixtures with the defaults (ROM's bias
+    correction, ZPCOR's 1/(n - m - 2))."""
+    case = load_case(case_id, version)
     spec = case["escalc"]
-    assert spec["defaults"] == {"add": 0.5, "to": "only0", "drop00": False, "vtype": "LS"}
-    es = effect_sizes(spec["measure"], data=case_data(case), **spec["args"])
+    defaults = {"add": 0.5, "to": "only0", "drop00": False, "vtype": "LS"}
+    assert spec["defaults"] == (defaults if version == "3.8" else {**defaults, "correct": True})
+    kw = {"metafor": "3.8"} if version == "3.8" else {}
+    es = effect_sizes(spec["measure"], data=case_data(case), **spec["args"], **kw)
     yi, vi = case_yi_vi(case)
-    assert_close(es.yi, yi, f"{case_id} yi")
-    assert_close(es.vi, vi, f"{case_id} vi")
+    assert_close(es.yi, yi, f"{version} {case_id} yi")
+    assert_close(es.vi, vi, f"{version} {case_id} vi")
+
+
+def test_metafor5_changes_only_rom_yi_and_zpcor_vi() -> None:
+    """The two escalc changes from 3.8-1 to 5.0-1 that the fixtures carry, and the documented
+    ways back: correct=False (metafor 5's own option) for ROM, metafor="3.8" for both."""
+    rom = load_case("dat.normand1999__ROM")
+    args = rom["escalc"]["args"]
+    new = effect_sizes("ROM", data=case_data(rom), **args)
+    yi38, vi38 = case_yi_vi(rom)
+    assert not np.allclose(new.yi, yi38) and np.allclose(new.vi, vi38, rtol=1e-12)
+    assert_close(effect_sizes("ROM", data=case_data(rom), **args, correct=False).yi, yi38,
+                 "ROM correct=False")
+    pc = load_case("dat.aloe2013__ZPCOR")
+    new = effect_sizes("ZPCOR", data=case_data(pc), **pc["escalc"]["args"])
+    yi38, vi38 = case_yi_vi(pc)
+    assert np.allclose(new.yi, yi38, rtol=1e-12) and not np.allclose(new.vi, vi38)
 
 
 @pytest.mark.parametrize("case_id", MH_CASES)
@@ -146,15 +176,21 @@ def test_correlations_by_hand() -> None:
     assert z.yi[0] == pytest.approx(math.atanh(0.3)) and z.vi[0] == pytest.approx(1 / 47)
     zp = effect_sizes("ZPCOR", ti=[2.0], ni=[30], mi=[3])
     assert zp.yi[0] == pytest.approx(math.atanh(2 / math.sqrt(4 + 26)))
-    assert zp.vi[0] == pytest.approx(1 / 26)
+    assert zp.vi[0] == pytest.approx(1 / 25)        # metafor 5.0-1: 1/(n - m - 2)
+    legacy = effect_sizes("ZPCOR", ti=[2.0], ni=[30], mi=[3], metafor="3.8")
+    assert legacy.yi[0] == zp.yi[0] and legacy.vi[0] == pytest.approx(1 / 26)
 
 
 def test_means_by_hand() -> None:
     md = effect_sizes("MD", m1i=5, sd1i=2, n1i=10, m2i=3, sd2i=1, n2i=20)
     assert md.yi[0] == 2 and md.vi[0] == pytest.approx(0.4 + 0.05)
     rom = effect_sizes("ROM", m1i=5, sd1i=2, n1i=10, m2i=4, sd2i=1, n2i=20)
-    assert rom.yi[0] == pytest.approx(math.log(1.25))
+    # Lajeunesse (2015, eq. 8): + (sd1^2/(n1 m1^2) - sd2^2/(n2 m2^2))/2
+    assert rom.yi[0] == pytest.approx(math.log(1.25) + (4 / 250 - 1 / 320) / 2)
     assert rom.vi[0] == pytest.approx(4 / 250 + 1 / 320)
+    for legacy in (dict(correct=False), dict(metafor="3.8")):
+        old = effect_sizes("ROM", m1i=5, sd1i=2, n1i=10, m2i=4, sd2i=1, n2i=20, **legacy)
+        assert old.yi[0] == pytest.approx(math.log(1.25)) and old.vi[0] == rom.vi[0]
 
 
 def test_result_object() -> None:
@@ -209,9 +245,38 @@ def test_sample_size_below_two(means: pd.DataFrame) -> None:
     _raises(["Smith 2001", "n1", ">= 2"], _smd, means)
 
 
-def test_nan_input(means: pd.DataFrame) -> None:
+def test_missing_input_leaves_the_study_out(means: pd.DataFrame) -> None:
+    """metafor drops a study with a missing input (NA) and reports it; so do we."""
+    full = _smd(means)
     means.loc["Jones 2005", "m1"] = np.nan
-    _raises(["Jones 2005", "m1", "finite"], _smd, means)
+    with pytest.warns(UserWarning, match=r"1 study with missing input.*Jones 2005.*m1"):
+        es = _smd(means)
+    assert np.isnan(es.yi[1]) and np.isnan(es.vi[1])
+    assert es.yi[0] == full.yi[0] and es.vi[0] == full.vi[0]
+    assert es.dropped[0].row == 2 and es.dropped[0].label == "Jones 2005"
+    assert es.dropped[0].fields == ("m1",) and es.dropped[0].reason == "missing input"
+    assert "Jones 2005" in es.summary() and es.to_dict()["dropped"][0]["fields"] == ["m1"]
+
+
+def test_missing_input_completed_from_totals() -> None:
+    """A missing non-event count is no loss when the group size gives it (metafor's replmiss)."""
+    es = effect_sizes("OR", ai=[4, 6], bi=[np.nan, 300], n1i=[123, np.nan], ci=[11, 29],
+                      di=[128, 274])
+    assert es.dropped == () and es.yi[0] == pytest.approx(math.log(4 * 128 / (119 * 11)))
+    with pytest.warns(UserWarning, match="row 2"):
+        es = effect_sizes("OR", ai=[4, 6], bi=[119, None], ci=[11, 29], di=[128, 274])
+    assert np.isnan(es.yi[1]) and es.dropped[0].fields == ("bi",)
+
+
+def test_missing_input_of_unused_argument_is_harmless() -> None:
+    es = effect_sizes("VR", m1i=[np.nan], sd1i=[2.0], n1i=[20], m2i=[1.0], sd2i=[2.5], n2i=[20])
+    assert es.dropped == () and np.isfinite(es.yi).all()
+
+
+def test_missing_input_with_impossible_value_still_raises(means: pd.DataFrame) -> None:
+    means.loc["Jones 2005", "m1"] = np.nan
+    means.loc["Smith 2001", "sd2"] = -1.0
+    _raises(["Smith 2001", "sd2", "> 0"], _smd, means)
 
 
 def test_infinite_input(means: pd.DataFrame) -> None:

@@ -1,13 +1,17 @@
-"""``effect_sizes``: metafor's ``escalc()`` for the common measures, with checked input.
+"""``effect_sizes``: metafor's ``escalc()`` for every measure, with checked input.
 
-Each study's effect size ``yi`` and sampling variance ``vi`` are computed exactly as metafor
-3.8 computes them (defaults ``add=1/2``, ``to="only0"``, ``drop00=FALSE``, ``vtype="LS"``); the
-formulas are in :mod:`metaverdict.effects.measures`. Unlike ``escalc``, impossible input
-(negative counts, SD <= 0, |r| >= 1, events above the group size, NaN...) raises an
-:class:`~metaverdict.errors.InputError` naming the study and the field, instead of yielding NA.
+Each study's effect size ``yi`` and sampling variance ``vi`` are computed as metafor 5.0-1
+computes them (defaults ``add=1/2``, ``to="only0"``, ``drop00=FALSE``, ``vtype="LS"``,
+``correct=TRUE``), or as metafor 3.8-1 does with ``metafor="3.8"``; the formulas are in
+:mod:`metaverdict.effects.measures`. A study with a missing (NaN/None) required input is left
+out as metafor leaves it out (``yi = vi = NaN``), listed in ``EffectSizes.dropped`` and named in
+a warning. Unlike ``escalc``, impossible input (negative counts, SD <= 0, |r| >= 1, events above
+the group size, infinite values...) raises an :class:`~metaverdict.errors.InputError` naming
+the study and the field, instead of yielding NA.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,28 +22,30 @@ import pandas as pd
 from metaverdict._validation import (
     as_float_array,
     check_bounds,
-    check_finite,
     check_same_length,
     choice,
     study_labels,
 )
 from metaverdict.effects.continuity import TO_OPTIONS, add_to_cells
-from metaverdict.effects.measures import FAMILY_FIELDS, MEASURES, Arrays, FloatArray, Measure
-from metaverdict.effects.results import EffectSizes
+from metaverdict.effects.measures import (
+    D_INPUTS,
+    FAMILY_FIELDS,
+    MEASURES,
+    Arrays,
+    Measure,
+    Options,
+)
+from metaverdict.effects.results import DroppedStudy, EffectSizes
 from metaverdict.errors import InputError, row_error
 
 Labels = list[Any] | None
 BoolArray = npt.NDArray[np.bool_]
+Names = Mapping[str, str]
 
-#: Required inputs per family; a tuple lists alternatives (one of them is needed).
-_REQUIRED: dict[str, tuple[str | tuple[str, str], ...]] = {
-    "table": ("ai", ("bi", "n1i"), "ci", ("di", "n2i")),
-    "rates": ("x1i", "t1i", "x2i", "t2i"),
-    "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-    "cor": ("ri", "ni"),
-    "pcor": ("ti", "ni", "mi"),
-    "prop": ("xi", ("ni", "mi")),
-}
+_INPUTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
+           "sd1i", "sd2i", "xi", "mi", "ri", "ti", "sdi", "r2i", "ni")
+#: What a d (or t) from ``D_INPUTS`` stands for: m1i = d, m2i = 0, sd1i = sd2i = 1 (metafor).
+_D_AS_MEANS = {"m1i": None, "m2i": 0.0, "sd1i": 1.0, "sd2i": 1.0}
 
 
 def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = None, *,
@@ -47,66 +53,128 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
                  n1i: Any = None, n2i: Any = None, x1i: Any = None, x2i: Any = None,
                  t1i: Any = None, t2i: Any = None, m1i: Any = None, m2i: Any = None,
                  sd1i: Any = None, sd2i: Any = None, xi: Any = None, mi: Any = None,
-                 ri: Any = None, ti: Any = None, ni: Any = None, labels: Any = None,
-                 add: float | None = None, to: str = "only0", drop00: bool = False) -> EffectSizes:
+                 ri: Any = None, ti: Any = None, sdi: Any = None, r2i: Any = None,
+                 ni: Any = None, labels: Any = None, add: float | None = None,
+                 to: str = "only0", drop00: bool = False, vtype: str = "LS",
+                 correct: bool = True, metafor: str = "5.0") -> EffectSizes:
     """Effect sizes and sampling variances from reported statistics (metafor's ``escalc``).
 
     Parameters
     ----------
     measure : str
-        metafor's code (case-insensitive). 2x2 tables (``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``;
-        ``ai``/``ci`` events in group 1/2): ``"OR"`` log odds ratio, ``"RR"`` log risk ratio,
-        ``"RD"`` risk difference, ``"PETO"`` Peto's log odds ratio. Person-time
-        (``x1i, t1i, x2i, t2i``): ``"IRR"`` log incidence rate ratio. Means
-        (``m1i, sd1i, n1i, m2i, sd2i, n2i``): ``"MD"``, ``"SMD"`` (Hedges' g, exact bias
-        correction, large-sample variance), ``"ROM"`` log ratio of means. Correlations
-        (``ri, ni``): ``"COR"``, ``"ZCOR"`` (Fisher's z); ``"ZPCOR"`` from a regression's t
-        statistic ``ti``, sample size ``ni`` and number of predictors ``mi``. Proportions
-        (``xi`` events of ``ni``, or ``mi`` non-events): ``"PR"``, ``"PLO"`` (logit), ``"PFT"``
-        (Freeman-Tukey double arcsine). Formulas: :data:`~metaverdict.effects.measures.MEASURES`.
+        metafor's code (case-insensitive); arguments use metafor's names.
+
+        * 2x2 tables (``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``; ``ai``/``ci`` events in group
+          1/2): ``"OR"`` log odds ratio, ``"RR"`` log risk ratio, ``"RD"`` risk difference,
+          ``"PETO"`` Peto's log odds ratio, ``"AS"`` arcsine risk difference, ``"PHI"`` phi
+          coefficient, ``"ZPHI"`` its Fisher z, ``"YUQ"`` Yule's Q, ``"YUY"`` Yule's Y,
+          ``"RTET"`` tetrachoric correlation, ``"ZTET"`` its Fisher z, ``"PBIT"`` probit
+          difference, ``"OR2D"``/``"OR2DL"`` and ``"OR2DN"`` log odds ratio as an SMD
+          (logistic, normal). Paired tables (cells of the pre/post or matched-pairs table):
+          ``"MPRD"``, ``"MPRR"``, ``"MPOR"`` (marginal), ``"MPORC"``, ``"MPPETO"``
+          (conditional).
+        * Person-time (``x1i, t1i, x2i, t2i``): ``"IRR"`` log rate ratio, ``"IRD"`` rate
+          difference, ``"IRSD"`` square-root rate difference. One group (``xi`` events in
+          ``ti`` person-time): ``"IR"``, ``"IRLN"`` (log), ``"IRS"`` (square root), ``"IRFT"``
+          (Freeman-Tukey).
+        * Two groups' means (``m1i, sd1i, n1i, m2i, sd2i, n2i``): ``"MD"``, ``"SMD"`` (Hedges'
+          g; per study also from a reported d ``di`` or two-sample t ``ti`` with ``n1i, n2i``,
+          as metafor takes them), ``"SMD1"`` (Glass: group 2's SD; no ``sd1i`` needed),
+          ``"SMDH"``, ``"SMD1H"`` (heteroscedastic), ``"ROM"`` log ratio of means, ``"CVR"``
+          log CV ratio, ``"VR"`` log SD ratio (no means needed), ``"RPB"``/``"ZPB"``
+          point-biserial, ``"RBIS"``/``"ZBIS"`` biserial correlation,
+          ``"D2OR"``/``"D2ORL"``/``"D2ORN"`` d as a log odds ratio.
+        * One group (``mi`` mean, ``sdi``, ``ni``): ``"MN"``, ``"SMN"`` (standardized),
+          ``"MNLN"`` log mean, ``"CVLN"`` log CV, ``"SDLN"`` log SD (``sdi, ni`` only).
+        * Pre-post or matched (``m1i, m2i, sd1i, sd2i, ni, ri``; ``ri`` the correlation of the
+          two measurements): ``"MC"`` mean change, ``"SMCC"`` (change-score SD), ``"SMCR"``
+          (raw-score SD ``sd1i``; no ``sd2i`` needed), ``"SMCRH"``, ``"SMCRP"`` (pooled SD),
+          ``"SMCRPH"``, ``"ROMC"``, ``"CVRC"``, ``"VRC"`` (``sd1i, sd2i, ni, ri`` only).
+        * Correlations (``ri, ni``): ``"COR"``, ``"UCOR"`` (unbiased), ``"ZCOR"`` (Fisher's z).
+          From a regression's t statistic ``ti``, ``ni`` and number of predictors ``mi``:
+          ``"PCOR"``, ``"ZPCOR"`` partial correlation, and with its ``r2i``: ``"SPCOR"``,
+          ``"ZSPCOR"`` semi-partial; from its ``r2i``, ``mi`` predictors and ``ni``: ``"R2"``,
+          ``"ZR2"`` (Fisher's z of R).
+        * Proportions (``xi`` events of ``ni``, or ``mi`` non-events): ``"PR"``, ``"PLN"``
+          (log), ``"PLO"`` (logit), ``"PRZ"`` (probit), ``"PAS"`` (arcsine), ``"PFT"``
+          (Freeman-Tukey double arcsine).
+        * Cronbach's alpha ``ai`` of ``mi`` items in ``ni`` people: ``"ARAW"``, ``"AHW"``
+          (Hakstian-Whalen), ``"ABT"`` (Bonett).
+        * Genotype counts (``ai, bi, ci`` with 0, 1, 2 copies of an allele): ``"REH"`` log
+          relative excess heterozygosity.
+
+        Formulas: :data:`~metaverdict.effects.measures.MEASURES`.
     data : pandas.DataFrame or mapping, optional
         When given, string arguments are column names in ``data``.
-    ai, bi, ..., ni : str or array-like
-        Column names or one value per study.
+    ai, bi, ..., ni, sdi, r2i : str or array-like
+        Column names or one value per study; a NaN/None value is a missing input. ``mi`` is
+        the non-events (proportions), the number of predictors (PCOR, R2...), the mean (MN...)
+        or the number of items (alpha), as in metafor; ``ti`` a person-time or a t statistic.
     labels : str or sequence, optional
         Study labels (a column name or values); default: the index of a DataFrame ``data``.
         Error messages name studies by label (or by 1-based row number without labels).
     add : float, optional
         Continuity correction for zero counts (count measures only). Default as in metafor:
-        1/2, except 0 for ``"PFT"``.
+        1/2, except 0 for AS, PHI, ZPHI, RTET, ZTET, IRSD, PAS, PFT, IRS, IRFT.
     to : {"only0", "all", "if0all", "none"}
         Which studies get ``add``: those with a zero cell (default), all, all if any has a
         zero cell, none.
     drop00 : bool
         If true, studies with no events (or only events) in both groups (2x2 tables) or no
-        events in both groups (``"IRR"``) get ``yi = vi = NaN``, as metafor's ``NA``; the
-        Mantel-Haenszel and Peto methods exclude them. This is the only case with NaN output.
+        events in both groups (person-time) get ``yi = vi = NaN``, as metafor's ``NA``.
+    vtype : str
+        metafor's ``vtype``, the variance estimator: ``"LS"`` (default, large-sample) for all
+        measures; also ``"AV"`` (from the sample-size weighted mean outcome) for OR, RR, RD,
+        SMD, SMD1, COR, UCOR, PCOR, SPCOR, ZSPCOR, R2, PR, PLN, PLO; ``"UB"`` (unbiased) for
+        RD, MD, SMD, SMD1, UCOR, SMCC, SMCR, PR; ``"LS2"`` for SMD, SMD1, SMDH, SMCC, SMCR,
+        SMCRH, SMCRPH, R2; ``"LS3"`` for SMDH; ``"HO"`` (homoscedastic) for MD, ROM, MN;
+        ``"AVHO"`` for ROM; ``"ST"`` (stratified) and ``"CS"`` (cross-sectional sampling) for
+        PHI, ZPHI, RPB, ZPB.
+    correct : bool
+        metafor 5's ``correct``: the small-sample bias corrections (Hedges' ``c(m)`` of the
+        standardized measures, ``1/(2(n-1))`` of CVR, VR, CVLN, SDLN, and ROM's second-order
+        correction). ``correct=False`` gives ROM as metafor 3.8-1 (``ln(m1/m2)``).
+    metafor : {"5.0", "3.8"}
+        Whose formulas where they differ: ``"5.0"`` (default, metafor 5.0-1) or ``"3.8"``
+        (metafor 3.8-1: ROM without the bias correction, ZPCOR ``vi = 1/(n - m - 1)`` instead
+        of ``1/(n - m - 2)``, PCOR ``(1 - r^2)^2/(n - m - 1)`` instead of ``/(n - m)``, SMDH
+        and SMCRH ``vi`` multiplied by ``c(m)^2``, SMDH "LS2" and SMD1H with ``n`` where
+        Bonett (2008) has ``n - 1``).
 
     Returns
     -------
     EffectSizes
-        ``yi``, ``vi`` (one entry per study, input order), ``measure``, ``labels``.
+        ``yi``, ``vi`` (one entry per study, input order), ``measure``, ``labels`` and
+        ``dropped`` (the studies with NaN ``yi``, ``vi`` and why).
 
     Raises
     ------
     InputError
-        Unknown measure, missing or superfluous argument, unknown column, mismatched lengths,
-        or a study whose input is impossible or whose measure is undefined (e.g. a zero cell
-        with ``to="none"``); the message names the study and the field.
+        Unknown measure or option, missing or superfluous argument, unknown column,
+        mismatched lengths, or a study whose input is impossible or whose measure is undefined
+        (e.g. a zero cell with ``to="none"``); the message names the study and the field.
+
+    Warns
+    -----
+    UserWarning
+        When studies with a missing input were left out (naming them and the fields).
 
     Examples
     --------
     >>> es = effect_sizes("OR", ai=[4, 6], bi=[119, 300], ci=[11, 29], di=[128, 274])
     >>> es.yi.round(4).tolist()
     [-0.9387, -1.6662]
+    >>> smcr = effect_sizes("SMCR", m1i=[38.5], m2i=[30.6], sd1i=[15.0], ni=[20], ri=[0.47])
+    >>> round(float(smcr.yi[0]), 4)
+    0.5056
     """
     code = choice(measure, list(MEASURES), "measure")
     spec = MEASURES[code]
     to = choice(to, TO_OPTIONS, "to")
-    given = {name: value for name, value in dict(
-        ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, x2i=x2i, t1i=t1i, t2i=t2i,
-        m1i=m1i, m2i=m2i, sd1i=sd1i, sd2i=sd2i, xi=xi, mi=mi, ri=ri, ti=ti, ni=ni).items()
-        if value is not None}
+    options = _options(spec, vtype, correct, metafor)
+    given = {name: value for name, value in zip(_INPUTS, (
+        ai, bi, ci, di, n1i, n2i, x1i, x2i, t1i, t2i, m1i, m2i, sd1i, sd2i, xi, mi, ri, ti,
+        sdi, r2i, ni)) if value is not None}
     _check_arguments(spec, given)
     add_value = _continuity_add(spec, add)
 
@@ -116,30 +184,54 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
     names = {f: (v if isinstance(v, str) else f) for f, v in given.items()}
     x = {f: as_float_array(v, names[f], labs) for f, v in raw.items()}
     for f, arr in x.items():
-        check_finite(arr, names[f], labs)
+        bad = np.flatnonzero(np.isinf(arr))
+        if bad.size:
+            raise row_error(labs, int(bad[0]), names[f],
+                            f"must be a finite number (or missing), got {arr[bad[0]]}")
+    missing_fields = {f: np.isnan(arr) for f, arr in x.items()}
 
-    prepared, dropped = _PREPARE[spec.family](x, names, labs, drop00)
+    prepared, drop_00 = _PREPARE[spec.family](x, names, labs, drop00)
+    missing = _missing_rows(spec, prepared, k)
+    out = missing | drop_00
     if spec.default_add is not None:
         cells = _CELLS[spec.family]
-        corrected = add_to_cells([prepared[f] for f in cells], add_value, to, dropped)
-        for f, arr in zip(cells, corrected):
-            prepared[f] = arr
-    with np.errstate(divide="ignore", invalid="ignore"):
-        yi, vi = (np.asarray(v, dtype=np.float64) for v in spec.kernel(prepared))
-    yi[dropped] = np.nan
-    vi[dropped] = np.nan
-    _check_defined(spec, yi, vi, dropped, labs, names)
-    return EffectSizes(measure=code, yi=yi, vi=vi, labels=labs)
+        corrected = add_to_cells([prepared[f] for f in cells], add_value, to, out)
+        prepared.update(zip(cells, corrected))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        yi, vi = (np.array(v, dtype=np.float64) for v in spec.kernel(prepared, options))
+    yi, vi = np.broadcast_to(yi, (k,)).copy(), np.broadcast_to(vi, (k,)).copy()
+    yi[out] = np.nan
+    vi[out] = np.nan
+    _check_defined(spec, yi, vi, out, labs, names)
+    dropped = _dropped(missing, drop_00, missing_fields, names, labs)
+    if missing.any():
+        left = [d for d in dropped if d.reason == "missing input"]
+        warnings.warn(f"{code}: {len(left)} stud{'y' if len(left) == 1 else 'ies'} with missing "
+                      f"input left out (yi = vi = NaN): {'; '.join(map(str, left))}",
+                      UserWarning, stacklevel=2)
+    return EffectSizes(measure=code, yi=yi, vi=vi, labels=labs, dropped=dropped)
 
 
 # --- arguments ------------------------------------------------------------------------------------
+def _options(spec: Measure, vtype: str, correct: bool, metafor: str) -> Options:
+    if not isinstance(vtype, str) or vtype.upper() not in spec.vtypes:
+        raise InputError(f"field 'vtype': {spec.code} takes vtype {', '.join(spec.vtypes)}; "
+                         f"got {vtype!r}")
+    if not isinstance(correct, (bool, np.bool_)):
+        raise InputError(f"field 'correct': expected True or False, got {correct!r}")
+    version = choice(metafor, ("5.0", "3.8"), "metafor")
+    return Options(vtype=vtype.upper(), correct=bool(correct),
+                   metafor="3.8" if version == "3.8" else "5.0")
+
+
 def _check_arguments(spec: Measure, given: Mapping[str, Any]) -> None:
-    allowed = FAMILY_FIELDS[spec.family]
+    allowed = FAMILY_FIELDS[spec.family] + (D_INPUTS if spec.from_d else ())
     extra = [f for f in given if f not in allowed]
     if extra:
         raise InputError(f"measure {spec.code!r} does not use argument(s) {', '.join(extra)}; "
                          f"it takes {', '.join(allowed)}")
-    for need in _REQUIRED[spec.family]:
+    with_d = spec.from_d and any(f in given for f in D_INPUTS)
+    for need in (("n1i", "n2i") if with_d else spec.needs):
         options = need if isinstance(need, tuple) else (need,)
         if not any(o in given for o in options):
             raise InputError(f"measure {spec.code!r} needs argument "
@@ -173,8 +265,11 @@ def _resolve(field: str, value: Any, data: Any) -> np.ndarray:
         try:
             return value.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
-            return value.to_numpy()
-    return np.atleast_1d(np.asarray(value))
+            value = value.to_numpy()
+    arr = np.atleast_1d(np.asarray(value))
+    if arr.dtype == object:      # None marks a missing value, as NaN does
+        arr = np.array([np.nan if v is None or v is pd.NA else v for v in arr], dtype=object)
+    return arr
 
 
 def _labels(labels: Any, data: Any, k: int) -> Labels:
@@ -187,25 +282,64 @@ def _labels(labels: Any, data: Any, k: int) -> Labels:
     return study_labels(labels, k)
 
 
+# --- missing inputs -------------------------------------------------------------------------------
+#: The inputs of the prepared arrays that a missing value in removes the study, per family
+#: (after a 2x2 table or a proportion is completed from its totals).
+_COMPLETED: dict[str, tuple[str, ...]] = {"table": ("ai", "bi", "ci", "di"), "prop": ("xi", "mi")}
+
+
+def _missing_rows(spec: Measure, prepared: Arrays, k: int) -> BoolArray:
+    needed = _COMPLETED.get(spec.family) or tuple(
+        f for f in spec.needs if isinstance(f, str))
+    missing = np.zeros(k, bool)
+    for f in needed:
+        missing |= np.isnan(prepared[f])
+    return missing
+
+
+def _dropped(missing: BoolArray, drop_00: BoolArray, missing_fields: Mapping[str, BoolArray],
+             names: Names, labels: Labels) -> tuple[DroppedStudy, ...]:
+    rows = []
+    for i in np.flatnonzero(missing | drop_00):
+        label = labels[i] if labels is not None else None
+        if missing[i]:
+            fields = tuple(names[f] for f, m in missing_fields.items() if m[i])
+            rows.append(DroppedStudy(int(i) + 1, label, fields, "missing input"))
+        else:
+            rows.append(DroppedStudy(int(i) + 1, label, (), "drop00"))
+    return tuple(rows)
+
+
 # --- checks and preparation per family ------------------------------------------------------------
-def _not_above(x: Arrays, names: Mapping[str, str], labels: Labels, part: str, total: str) -> None:
-    bad = np.flatnonzero(x[part] > x[total])
-    if bad.size:
-        i = int(bad[0])
-        raise row_error(labels, i, names[part], f"events ({x[part][i]:g}) exceed the group size "
-                        f"{names[total]!r} ({x[total][i]:g})")
+def _bounds(x: Arrays, names: Names, labels: Labels, fields: tuple[str, ...], *,
+            lower: float | None = None, upper: float | None = None,
+            lower_strict: bool = False, upper_strict: bool = False) -> None:
+    """``check_bounds`` on the given ``fields`` of ``x``, skipping missing (NaN) entries."""
+    inside = (0.0 if lower is None and upper is None else
+              (lower + upper) / 2 if lower is not None and upper is not None else
+              lower + 1 if lower is not None else upper - 1 if upper is not None else 0.0)
+    for f in fields:
+        if f in x:
+            check_bounds(np.where(np.isnan(x[f]), inside, x[f]), names[f], labels, lower=lower,
+                         upper=upper, lower_strict=lower_strict, upper_strict=upper_strict)
 
 
-def _complete(x: Arrays, names: Mapping[str, str], labels: Labels,
-              events: str, rest: str, total: str) -> None:
-    """Fill in ``rest = total - events`` (or check it agrees when both are given)."""
+def _complete(x: Arrays, names: Names, labels: Labels, events: str, rest: str,
+              total: str) -> None:
+    """Fill in ``rest = total - events`` where it is missing (or check it agrees)."""
     if total in x:
-        _not_above(x, names, labels, events, total)
+        bad = np.flatnonzero(x[events] > x[total])
+        if bad.size:
+            i = int(bad[0])
+            raise row_error(labels, i, names[events], f"events ({x[events][i]:g}) exceed the "
+                            f"group size {names[total]!r} ({x[total][i]:g})")
         if rest in x:
-            bad = np.flatnonzero(x[events] + x[rest] != x[total])
+            both = np.isfinite(x[events] + x[rest] + x[total])
+            bad = np.flatnonzero(both & (x[events] + x[rest] != x[total]))
             if bad.size:
                 raise row_error(labels, int(bad[0]), names[total],
                                 f"must equal {names[events]!r} + {names[rest]!r}")
+            x[rest] = np.where(np.isnan(x[rest]), x[total] - x[events], x[rest])
         else:
             x[rest] = x[total] - x[events]
     bad = np.flatnonzero(x[events] + x[rest] <= 0)
@@ -214,10 +348,15 @@ def _complete(x: Arrays, names: Mapping[str, str], labels: Labels,
                         "the group has no participants; the group size must be > 0")
 
 
-def _prep_table(x: Arrays, names: Mapping[str, str], labels: Labels,
-                drop00: bool) -> tuple[Arrays, BoolArray]:
-    for f, arr in x.items():
-        check_bounds(arr, names[f], labels, lower=0)
+_Prepared = tuple[Arrays, BoolArray]
+
+
+def _no_drop(x: Arrays) -> BoolArray:
+    return np.zeros(len(next(iter(x.values()))), bool)
+
+
+def _prep_table(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, tuple(x), lower=0)
     _complete(x, names, labels, "ai", "bi", "n1i")
     _complete(x, names, labels, "ci", "di", "n2i")
     a, b, c, d = x["ai"], x["bi"], x["ci"], x["di"]
@@ -225,79 +364,134 @@ def _prep_table(x: Arrays, names: Mapping[str, str], labels: Labels,
     return {"ai": a, "bi": b, "ci": c, "di": d}, both & drop00
 
 
-def _prep_rates(x: Arrays, names: Mapping[str, str], labels: Labels,
-                drop00: bool) -> tuple[Arrays, BoolArray]:
-    for f in ("x1i", "x2i"):
-        check_bounds(x[f], names[f], labels, lower=0)
-    for f in ("t1i", "t2i"):
-        check_bounds(x[f], names[f], labels, lower=0, lower_strict=True)
+def _prep_rates(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("x1i", "x2i"), lower=0)
+    _bounds(x, names, labels, ("t1i", "t2i"), lower=0, lower_strict=True)
     return dict(x), (x["x1i"] == 0) & (x["x2i"] == 0) & drop00
 
 
-def _prep_means(x: Arrays, names: Mapping[str, str], labels: Labels,
-                drop00: bool) -> tuple[Arrays, BoolArray]:
-    for f in ("n1i", "n2i"):
-        check_bounds(x[f], names[f], labels, lower=2)
-    for f in ("sd1i", "sd2i"):
-        check_bounds(x[f], names[f], labels, lower=0, lower_strict=True)
-    return dict(x), np.zeros(len(x["n1i"]), bool)
+def _prep_means(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("n1i", "n2i"), lower=2)
+    _bounds(x, names, labels, ("sd1i", "sd2i"), lower=0, lower_strict=True)
+    out = dict(x)
+    if any(f in x for f in D_INPUTS):   # a d (or t) where given stands in for the means
+        nan = np.full(len(x["n1i"]), np.nan)
+        d = x.get("di", nan)
+        if "ti" in x:
+            d = np.where(np.isnan(d), x["ti"] * np.sqrt(1 / x["n1i"] + 1 / x["n2i"]), d)
+        has_d = np.isfinite(d)
+        for f, value in _D_AS_MEANS.items():
+            out[f] = np.where(has_d, d if value is None else value, x.get(f, nan))
+    return out, _no_drop(x)
 
 
-def _prep_cor(x: Arrays, names: Mapping[str, str], labels: Labels,
-              drop00: bool) -> tuple[Arrays, BoolArray]:
-    check_bounds(x["ri"], names["ri"], labels, lower=-1, upper=1, lower_strict=True,
-                 upper_strict=True)
+def _prep_cor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("ri",), lower=-1, upper=1, lower_strict=True, upper_strict=True)
     # metafor returns vi = NA for ni <= 4 ("cannot estimate the sampling variance")
-    check_bounds(x["ni"], names["ni"], labels, lower=5)
-    return dict(x), np.zeros(len(x["ri"]), bool)
+    _bounds(x, names, labels, ("ni",), lower=5)
+    return dict(x), _no_drop(x)
 
 
-def _prep_pcor(x: Arrays, names: Mapping[str, str], labels: Labels,
-               drop00: bool) -> tuple[Arrays, BoolArray]:
-    check_bounds(x["mi"], names["mi"], labels, lower=0)
+def _prep_pcor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("mi",), lower=0)
+    _bounds(x, names, labels, ("r2i",), lower=0, upper=1)
     bad = np.flatnonzero(x["ni"] - x["mi"] - 1 < 1)
     if bad.size:
         raise row_error(labels, int(bad[0]), names["ni"],
                         f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 "
                         f"must be >= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
-    return dict(x), np.zeros(len(x["ti"]), bool)
+    return dict(x), _no_drop(x)
 
 
-def _prep_prop(x: Arrays, names: Mapping[str, str], labels: Labels,
-               drop00: bool) -> tuple[Arrays, BoolArray]:
-    for f, arr in x.items():
-        check_bounds(arr, names[f], labels, lower=0)
+def _prep_prop(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, tuple(x), lower=0)
     _complete(x, names, labels, "xi", "mi", "ni")
-    return {"xi": x["xi"], "mi": x["mi"]}, np.zeros(len(x["xi"]), bool)
+    return {"xi": x["xi"], "mi": x["mi"]}, _no_drop(x)
 
 
-_Prepare = Callable[[Arrays, Mapping[str, str], Labels, bool], tuple[Arrays, BoolArray]]
+def _prep_rate1(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("xi",), lower=0)
+    _bounds(x, names, labels, ("ti",), lower=0, lower_strict=True)
+    return dict(x), _no_drop(x)
+
+
+def _prep_mean1(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("ni",), lower=2)
+    _bounds(x, names, labels, ("sdi",), lower=0, lower_strict=True)
+    return dict(x), _no_drop(x)
+
+
+def _prep_change(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("ni",), lower=2)
+    _bounds(x, names, labels, ("sd1i", "sd2i"), lower=0, lower_strict=True)
+    _bounds(x, names, labels, ("ri",), lower=-1, upper=1)
+    return dict(x), _no_drop(x)
+
+
+def _prep_genotype(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("ai", "bi", "ci"), lower=0)
+    return dict(x), _no_drop(x)
+
+
+def _prep_r2(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("r2i",), lower=0, upper=1)
+    _bounds(x, names, labels, ("mi",), lower=1)
+    bad = np.flatnonzero(x["ni"] - x["mi"] - 1 < 1)
+    if bad.size:
+        raise row_error(labels, int(bad[0]), names["ni"],
+                        f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 "
+                        f"must be >= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
+    return dict(x), _no_drop(x)
+
+
+def _prep_alpha(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("ai",), upper=1, upper_strict=True)
+    _bounds(x, names, labels, ("mi",), lower=2)
+    _bounds(x, names, labels, ("ni",), lower=3)
+    return dict(x), _no_drop(x)
+
+
+_Prepare = Callable[[Arrays, Names, Labels, bool], _Prepared]
 
 _PREPARE: dict[str, _Prepare] = {
-    "table": _prep_table, "rates": _prep_rates, "means": _prep_means,
-    "cor": _prep_cor, "pcor": _prep_pcor, "prop": _prep_prop,
+    "table": _prep_table, "rates": _prep_rates, "means": _prep_means, "cor": _prep_cor,
+    "pcor": _prep_pcor, "prop": _prep_prop, "rate1": _prep_rate1, "mean1": _prep_mean1,
+    "change": _prep_change, "alpha": _prep_alpha, "genotype": _prep_genotype,
+    "r2": _prep_r2,
 }
 
 #: The inputs named when a study's measure is undefined.
 _OUTCOME_FIELDS: dict[str, tuple[str, ...]] = {
     "table": ("ai", "bi", "n1i", "ci", "di", "n2i"), "rates": ("x1i", "x2i"),
-    "means": ("m1i", "m2i"), "cor": ("ri",), "pcor": ("ti",), "prop": ("xi", "mi", "ni"),
+    "means": ("m1i", "m2i", "sd1i", "sd2i"), "cor": ("ri",), "pcor": ("ti",),
+    "prop": ("xi", "mi", "ni"), "rate1": ("xi",), "mean1": ("mi", "sdi"),
+    "change": ("m1i", "m2i", "sd1i", "sd2i", "ri"), "alpha": ("ai",),
+    "genotype": ("ai", "bi", "ci"), "r2": ("r2i",),
 }
 
 #: The counts that receive the continuity correction, per family.
 _CELLS: dict[str, tuple[str, ...]] = {
     "table": ("ai", "bi", "ci", "di"), "rates": ("x1i", "x2i"), "prop": ("xi", "mi"),
+    "rate1": ("xi",),
+}
+
+_HINTS: dict[str, str] = {
+    "ROM": " (ROM needs two non-zero means of the same sign)",
+    "ROMC": " (ROMC needs two non-zero means of the same sign)",
+    "CVR": " (CVR needs two non-zero means of the same sign)",
+    "CVRC": " (CVRC needs two non-zero means of the same sign)",
+    "MNLN": " (MNLN needs a positive mean)", "CVLN": " (CVLN needs a positive mean)",
 }
 
 
-def _check_defined(spec: Measure, yi: FloatArray, vi: FloatArray, dropped: BoolArray,
-                   labels: Labels, names: Mapping[str, str]) -> None:
+def _check_defined(spec: Measure, yi: npt.NDArray[np.float64], vi: npt.NDArray[np.float64],
+                   out: BoolArray, labels: Labels, names: Names) -> None:
     """Raise for a study whose measure is undefined (metafor would return NA)."""
-    bad = np.flatnonzero(~dropped & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)))
+    bad = np.flatnonzero(~out & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)))
     if not bad.size:
         return
     i = int(bad[0])
-    hint = " (ROM needs two non-zero means of the same sign)" if spec.family == "means" else ""
+    hint = _HINTS.get(spec.code, "")
     if spec.default_add is not None:
         hint = " (zero counts: use a continuity correction, add > 0 with to='only0')"
     field = "/".join(names[f] for f in _OUTCOME_FIELDS[spec.family] if f in names)

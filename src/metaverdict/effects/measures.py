@@ -1,56 +1,87 @@
 """The effect-size measures of metafor's ``escalc()``: one table, one formula per measure.
 
 Every kernel is elementwise, so it works on arrays of any shape (a leading batch axis
-included). Kernels take the *prepared* inputs (counts after the continuity correction, 2x2
-tables completed to ``ai, bi, ci, di``) and return ``(yi, vi)``; input checking lives in
-:mod:`metaverdict.effects.escalc`.
+included; the ``vtype="AV"``/``"HO"`` variances average over the last axis, the studies).
+Kernels take the *prepared* inputs (counts after the continuity correction, 2x2 tables
+completed to ``ai, bi, ci, di``, proportions to ``xi, mi``) and :class:`Options`, and return
+``(yi, vi)``; input checking lives in :mod:`metaverdict.effects.escalc`. The formulas are in
+:mod:`~metaverdict.effects.measures_counts`, :mod:`~metaverdict.effects.measures_continuous` and
+:mod:`~metaverdict.effects.measures_correlation`.
 
 References
 ----------
 Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package. Journal of
-Statistical Software, 36(3), 1-48 (and the ``escalc`` help page of metafor 3.8).
-Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and related
-estimators. Journal of Educational Statistics, 6(2), 107-128.
-Hedges, L. V., Gurevitch, J., & Curtis, P. S. (1999). The meta-analysis of response ratios in
-experimental ecology. Ecology, 80(4), 1150-1156.
-Freeman, M. F., & Tukey, J. W. (1950). Transformations related to the angular and the square
-root. Annals of Mathematical Statistics, 21(4), 607-611.
-Nakagawa, S., Poulin, R., Mengersen, K., et al. (2015). Meta-analysis of variation: ecological
-and evolutionary applications and beyond. Methods in Ecology and Evolution, 6(2), 143-152.
-Yusuf, S., Peto, R., et al. (1985). Beta blockade during and after myocardial infarction.
-Progress in Cardiovascular Diseases, 27(5), 335-371.
+Statistical Software, 36(3), 1-48; the ``escalc`` help page of metafor 3.8-1 and 5.0-1.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-from scipy.special import gammaln
+from metaverdict.effects import measures_continuous as cont
+from metaverdict.effects import measures_correlation as corr
+from metaverdict.effects import measures_counts as counts
+from metaverdict.effects._base import (
+    Arrays,
+    FloatArray,
+    Kernel,
+    Options,
+    hedges_correction,
+    pooled_sd_kernel,
+)
 
-FloatArray = npt.NDArray[np.float64]
-Arrays = dict[str, FloatArray]
-Kernel = Callable[[Arrays], tuple[FloatArray, FloatArray]]
+__all__ = ["D_INPUTS", "FAMILY_FIELDS", "FAMILY_REQUIRED", "MEASURES", "Arrays", "FloatArray",
+           "Kernel", "Measure", "Options", "hedges_correction", "pooled_sd_kernel"]
 
-#: Inputs of each family of measures (alternatives: a 2x2 table may give n1i/n2i instead of
-#: bi/di, a proportion mi (non-events) instead of ni).
+Required = tuple[str | tuple[str, str], ...]
+
+#: Inputs each family of measures accepts (alternatives: a 2x2 table may give n1i/n2i instead
+#: of bi/di, a proportion ni instead of mi; some measures need only part, see Measure.required).
 FAMILY_FIELDS: dict[str, tuple[str, ...]] = {
     "table": ("ai", "bi", "ci", "di", "n1i", "n2i"),
     "rates": ("x1i", "t1i", "x2i", "t2i"),
     "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "cor": ("ri", "ni"),
-    "pcor": ("ti", "ni", "mi"),
+    "pcor": ("ti", "ni", "mi", "r2i"),
     "prop": ("xi", "ni", "mi"),
+    "rate1": ("xi", "ti"),
+    "mean1": ("mi", "sdi", "ni"),
+    "change": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "alpha": ("ai", "mi", "ni"),
+    "genotype": ("ai", "bi", "ci"),
+    "r2": ("r2i", "mi", "ni"),
 }
+
+#: Inputs each family needs by default; a tuple lists alternatives (one of them is needed).
+FAMILY_REQUIRED: dict[str, Required] = {
+    "table": ("ai", ("bi", "n1i"), "ci", ("di", "n2i")),
+    "rates": ("x1i", "t1i", "x2i", "t2i"),
+    "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "cor": ("ri", "ni"),
+    "pcor": ("ti", "ni", "mi"),
+    "prop": ("xi", ("ni", "mi")),
+    "rate1": ("xi", "ti"),
+    "mean1": ("mi", "sdi", "ni"),
+    "change": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "alpha": ("ai", "mi", "ni"),
+    "genotype": ("ai", "bi", "ci"),
+    "r2": ("r2i", "mi", "ni"),
+}
+
+#: Inputs that can stand in for the means and SDs of an SMD: the d itself (``di``) or the
+#: two-sample t statistic (``ti``, d = t sqrt(1/n1 + 1/n2)), as metafor's escalc takes them.
+D_INPUTS = ("di", "ti")
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One effect-size measure: its family of inputs, formula and continuity-correction default.
+    """One effect-size measure: its family of inputs, formula and options.
 
-    ``default_add`` is the ``add`` used when the caller gives none (metafor: 1/2 for count
-    measures, 0 for the Freeman-Tukey transformation); ``None`` means no correction applies.
+    ``default_add`` is the ``add`` used when the caller gives none (metafor: 1/2 for most count
+    measures, 0 for the arcsine, square-root, Freeman-Tukey, phi and tetrachoric ones);
+    ``None`` means no continuity correction applies. ``vtypes`` are the accepted ``vtype``
+    values (the first, ``"LS"``, is the default); ``required`` overrides the family's inputs
+    for measures that need only part of them (e.g. ``VR`` needs no means); ``from_d`` marks
+    the measures that also take :data:`D_INPUTS` instead of the means and SDs.
     """
 
     code: str
@@ -58,165 +89,170 @@ class Measure:
     description: str
     kernel: Kernel
     default_add: float | None = None
+    vtypes: tuple[str, ...] = ("LS",)
+    required: Required | None = None
+    from_d: bool = False
+
+    @property
+    def needs(self) -> Required:
+        """The required inputs (a tuple entry lists alternatives)."""
+        return self.required if self.required is not None else FAMILY_REQUIRED[self.family]
 
 
-#: From this many degrees of freedom on, :func:`hedges_correction` uses its asymptotic series.
-HEDGES_SERIES_FROM = 30.0
-
-
-def hedges_correction(m: FloatArray) -> FloatArray:
-    """Exact small-sample bias correction of Hedges (1981).
-
-    .. math:: c(m) = \\exp\\{\\ln\\Gamma(m/2) - \\tfrac12\\ln(m/2) - \\ln\\Gamma((m-1)/2)\\},
-
-    with ``m = n1 + n2 - 2`` degrees of freedom (approximately ``1 - 3/(4m - 1)``).
-
-    The difference of two log-gamma values of size ~m log m cancels for large m (relative
-    error 4e-6 at m = 2e9, nonsense from m ~ 1e15), so from ``m >=`` :data:`HEDGES_SERIES_FROM`
-    the logarithm is the asymptotic series of :math:`\\ln\\Gamma(z+\\tfrac12) - \\ln\\Gamma(z)`,
-    :math:`z = (m-1)/2`: :math:`\\ln c = -\\tfrac12\\ln(1 + \\tfrac1{2z}) - \\tfrac1{8z}
-    + \\tfrac1{192z^3} - \\tfrac1{640z^5} + \\tfrac{17}{14336z^7} - \\tfrac{31}{18432z^9}`,
-    accurate to 1e-15 there (the exact formula is used below, as metafor does).
-    """
-    m = np.asarray(m, dtype=np.float64)
-    big = m >= HEDGES_SERIES_FROM
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        z = np.where(big, (m - 1) / 2, HEDGES_SERIES_FROM)
-        iz = 1 / z
-        iz2 = iz * iz
-        log_series = (-0.5 * np.log1p(0.5 * iz)
-                      - iz * (1 / 8 - iz2 * (1 / 192 - iz2 * (1 / 640 - iz2 * (
-                          17 / 14336 - iz2 * 31 / 18432)))))
-        small = np.where(big, HEDGES_SERIES_FROM, m)
-        log_exact = gammaln(small / 2) - 0.5 * np.log(small / 2) - gammaln((small - 1) / 2)
-    c: FloatArray = np.exp(np.where(big, log_series, log_exact))
-    return c
-
-
-def pooled_sd_kernel(sd1: FloatArray, n1: FloatArray, sd2: FloatArray,
-                     n2: FloatArray) -> FloatArray:
-    """Pooled standard deviation ``sqrt(((n1-1) sd1^2 + (n2-1) sd2^2) / (n1 + n2 - 2))``."""
-    return np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
-
-
-def _fisher_z(r: FloatArray) -> FloatArray:
-    return 0.5 * np.log((1 + r) / (1 - r))
-
-
-# --- 2x2 tables: ai, ci events and bi, di non-events in groups 1 and 2 ------------------------
-def _or(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    a, b, c, d = x["ai"], x["bi"], x["ci"], x["di"]
-    return np.log(a / b) - np.log(c / d), 1 / a + 1 / b + 1 / c + 1 / d
-
-
-def _rr(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    a, c, n1, n2 = x["ai"], x["ci"], x["ai"] + x["bi"], x["ci"] + x["di"]
-    return np.log(a / n1) - np.log(c / n2), 1 / a - 1 / n1 + 1 / c - 1 / n2
-
-
-def _rd(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    n1, n2 = x["ai"] + x["bi"], x["ci"] + x["di"]
-    p1, p2 = x["ai"] / n1, x["ci"] / n2
-    return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-
-
-def _peto(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    a, b, c, d = x["ai"], x["bi"], x["ci"], x["di"]
-    n1, n2 = a + b, c + d
-    n = n1 + n2
-    events, nonevents = a + c, b + d
-    expected = events * n1 / n
-    hyper_var = events * nonevents * n1 * n2 / (n**2 * (n - 1))
-    return (a - expected) / hyper_var, 1 / hyper_var
-
-
-# --- two-group person-time data -----------------------------------------------------------------
-def _irr(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    x1, x2 = x["x1i"], x["x2i"]
-    return np.log(x1 / x["t1i"]) - np.log(x2 / x["t2i"]), 1 / x1 + 1 / x2
-
-
-# --- two-group means and SDs ----------------------------------------------------------------------
-def _md(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    return x["m1i"] - x["m2i"], x["sd1i"] ** 2 / x["n1i"] + x["sd2i"] ** 2 / x["n2i"]
-
-
-def _smd(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    n1, n2 = x["n1i"], x["n2i"]
-    d = (x["m1i"] - x["m2i"]) / pooled_sd_kernel(x["sd1i"], n1, x["sd2i"], n2)
-    g = hedges_correction(n1 + n2 - 2) * d
-    return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
-
-
-def _rom(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    m1, m2 = x["m1i"], x["m2i"]
-    vi = x["sd1i"] ** 2 / (x["n1i"] * m1**2) + x["sd2i"] ** 2 / (x["n2i"] * m2**2)
-    return np.log(m1 / m2), vi
-
-
-def _vr(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    a, b = 1 / (2 * (x["n1i"] - 1)), 1 / (2 * (x["n2i"] - 1))
-    return np.log(x["sd1i"] / x["sd2i"]) + a - b, a + b
-
-
-# --- correlations ---------------------------------------------------------------------------------
-def _cor(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    r = x["ri"]
-    return r.copy(), (1 - r**2) ** 2 / (x["ni"] - 1)
-
-
-def _zcor(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    return _fisher_z(x["ri"]), 1 / (x["ni"] - 3)
-
-
-def _zpcor(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    df = x["ni"] - x["mi"] - 1
-    t = x["ti"]
-    return _fisher_z(t / np.sqrt(t**2 + df)), 1 / df
-
-
-# --- single proportions: xi events, mi non-events -------------------------------------------------
-def _plo(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    e, ne = x["xi"], x["mi"]
-    return np.log(e / ne), 1 / e + 1 / ne
-
-
-def _pr(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    n = x["xi"] + x["mi"]
-    p = x["xi"] / n
-    return p, p * (1 - p) / n
-
-
-def _pft(x: Arrays) -> tuple[FloatArray, FloatArray]:
-    e = x["xi"]
-    n = e + x["mi"]
-    yi = 0.5 * (np.arcsin(np.sqrt(e / (n + 1))) + np.arcsin(np.sqrt((e + 1) / (n + 1))))
-    return yi, 1 / (4 * n + 2)
-
-
-_TABLE: tuple[tuple[str, str, str, Kernel, float | None], ...] = (
-    ("OR", "table", "log odds ratio: ln(ad/bc), vi = 1/a + 1/b + 1/c + 1/d", _or, 0.5),
-    ("RR", "table", "log risk ratio: ln(p1/p2), vi = 1/a - 1/n1 + 1/c - 1/n2", _rr, 0.5),
-    ("RD", "table", "risk difference: p1 - p2, vi = p1(1-p1)/n1 + p2(1-p2)/n2", _rd, 0.5),
-    ("PETO", "table", "Peto log odds ratio: (a - E)/V, vi = 1/V (hypergeometric E, V)", _peto, 0.5),
-    ("IRR", "rates", "log incidence rate ratio: ln((x1/t1)/(x2/t2)), vi = 1/x1 + 1/x2", _irr, 0.5),
-    ("MD", "means", "mean difference: m1 - m2, vi = sd1^2/n1 + sd2^2/n2", _md, None),
-    ("SMD", "means",
-     "Hedges' g: c(m)(m1 - m2)/sd_pooled, vi = 1/n1 + 1/n2 + g^2/(2(n1+n2))", _smd, None),
-    ("ROM", "means",
-     "log ratio of means: ln(m1/m2), vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)", _rom, None),
-    ("VR", "means",
-     "log variability ratio: ln(sd1/sd2) + 1/(2(n1-1)) - 1/(2(n2-1)), "
-     "vi = 1/(2(n1-1)) + 1/(2(n2-1)) (Nakagawa et al. 2015)", _vr, None),
-    ("COR", "cor", "raw correlation: r, vi = (1 - r^2)^2/(n - 1)", _cor, None),
-    ("ZCOR", "cor", "Fisher's z: atanh(r), vi = 1/(n - 3)", _zcor, None),
-    ("ZPCOR", "pcor",
-     "Fisher's z of the partial correlation t/sqrt(t^2 + n - m - 1), vi = 1/(n - m - 1)",
-     _zpcor, None),
-    ("PLO", "prop", "logit proportion: ln(x/(n-x)), vi = 1/x + 1/(n-x)", _plo, 0.5),
-    ("PR", "prop", "raw proportion: x/n, vi = p(1-p)/n", _pr, 0.5),
-    ("PFT", "prop", "Freeman-Tukey double arcsine, vi = 1/(4n + 2)", _pft, 0.0),
+_AV = ("LS", "AV")
+_TABLE: tuple[Measure, ...] = (
+    # 2x2 tables
+    Measure("OR", "table", "log odds ratio ln(ad/bc); vi = 1/a + 1/b + 1/c + 1/d",
+            counts.odds_ratio, 0.5, _AV),
+    Measure("RR", "table", "log risk ratio ln(p1/p2); vi = 1/a - 1/n1 + 1/c - 1/n2",
+            counts.risk_ratio, 0.5, _AV),
+    Measure("RD", "table", "risk difference p1 - p2; vi = p1(1-p1)/n1 + p2(1-p2)/n2",
+            counts.risk_difference, 0.5, ("LS", "UB", "AV")),
+    Measure("PETO", "table", "Peto log odds ratio (a - E)/V; vi = 1/V (hypergeometric E, V)",
+            counts.peto, 0.5),
+    Measure("AS", "table", "arcsine risk difference asin(sqrt p1) - asin(sqrt p2); "
+            "vi = 1/(4 n1) + 1/(4 n2)", counts.arcsine_difference, 0.0),
+    Measure("PHI", "table", "phi coefficient (ad - bc)/sqrt(n1 n2 (a+c)(b+d))",
+            counts.phi, 0.0, ("LS", "ST", "CS")),
+    Measure("ZPHI", "table", "Fisher's z of the phi coefficient", counts.phi_z, 0.0,
+            ("LS", "ST", "CS")),
+    Measure("YUQ", "table", "Yule's Q (OR - 1)/(OR + 1); vi = (1 - Q^2)^2 (1/a+1/b+1/c+1/d)/4",
+            counts.yule_q, 0.5),
+    Measure("YUY", "table", "Yule's Y (sqrt OR - 1)/(sqrt OR + 1); "
+            "vi = (1 - Y^2)^2 (1/a+1/b+1/c+1/d)/16", counts.yule_y, 0.5),
+    Measure("RTET", "table", "tetrachoric correlation (maximum likelihood)",
+            counts.tetrachoric, 0.0),
+    Measure("ZTET", "table", "Fisher's z of the tetrachoric correlation",
+            counts.tetrachoric_z, 0.0),
+    Measure("PBIT", "table", "probit difference Phi^-1(p1) - Phi^-1(p2) (an SMD)",
+            counts.probit_difference, 0.5),
+    Measure("OR2D", "table", "log odds ratio as an SMD: sqrt(3)/pi ln OR", counts.logistic_d, 0.5),
+    Measure("OR2DL", "table", "log odds ratio as an SMD: sqrt(3)/pi ln OR (as OR2D)",
+            counts.logistic_d, 0.5),
+    Measure("OR2DN", "table", "log odds ratio as an SMD: ln OR/1.65 (Cox)", counts.normal_d, 0.5),
+    Measure("MPRD", "table", "paired risk difference (a+b)/n - (a+c)/n",
+            counts.paired_risk_difference, 0.5),
+    Measure("MPRR", "table", "paired log risk ratio ln((a+b)/(a+c))",
+            counts.paired_risk_ratio, 0.5),
+    Measure("MPOR", "table", "paired log odds ratio (marginal)", counts.paired_odds_ratio, 0.5),
+    Measure("MPORC", "table", "conditional log odds ratio ln(b/c); vi = 1/b + 1/c",
+            counts.conditional_odds_ratio, 0.5),
+    Measure("MPPETO", "table", "conditional Peto log odds ratio from b, c", counts.paired_peto,
+            0.5),
+    # two-group person-time
+    Measure("IRR", "rates", "log incidence rate ratio ln((x1/t1)/(x2/t2)); vi = 1/x1 + 1/x2",
+            counts.rate_ratio, 0.5),
+    Measure("IRD", "rates", "incidence rate difference x1/t1 - x2/t2; vi = x1/t1^2 + x2/t2^2",
+            counts.rate_difference, 0.5),
+    Measure("IRSD", "rates", "square-root rate difference; vi = 1/(4 t1) + 1/(4 t2)",
+            counts.sqrt_rate_difference, 0.0),
+    # two groups, means and SDs
+    Measure("MD", "means", "mean difference m1 - m2; vi = sd1^2/n1 + sd2^2/n2",
+            cont.mean_difference, None, ("LS", "UB", "HO")),
+    Measure("SMD", "means", "Hedges' g c(m)(m1 - m2)/sd_pooled; "
+            "vi = 1/n1 + 1/n2 + g^2/(2(n1+n2))", cont.standardized_mean_difference, None,
+            ("LS", "LS2", "UB", "AV"), from_d=True),
+    Measure("SMD1", "means", "Glass's delta c(n2-1)(m1 - m2)/sd2; vi = 1/n1 + 1/n2 + g^2/(2 n2)",
+            cont.glass_delta, None, ("LS", "LS2", "UB", "AV"),
+            ("m1i", "n1i", "m2i", "sd2i", "n2i")),
+    Measure("SMDH", "means", "SMD with heteroscedastic variances (sd^2 averaged; Bonett 2008)",
+            cont.smd_heteroscedastic, None, ("LS", "LS2", "LS3")),
+    Measure("SMD1H", "means", "Glass's delta with heteroscedastic variances (Bonett 2008)",
+            cont.glass_delta_heteroscedastic),
+    Measure("ROM", "means", "log ratio of means ln(m1/m2) (+ second-order bias correction); "
+            "vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)", cont.ratio_of_means, None,
+            ("LS", "HO", "AV", "AVHO")),
+    Measure("CVR", "means", "log coefficient-of-variation ratio (Nakagawa et al. 2015)",
+            cont.cv_ratio),
+    Measure("VR", "means", "log variability ratio ln(sd1/sd2) + 1/(2(n1-1)) - 1/(2(n2-1)); "
+            "vi = 1/(2(n1-1)) + 1/(2(n2-1))", cont.variability_ratio, None, ("LS",),
+            ("sd1i", "n1i", "sd2i", "n2i")),
+    Measure("RPB", "means", "point-biserial correlation from d", cont.point_biserial, None,
+            ("LS", "ST", "CS")),
+    Measure("ZPB", "means", "Fisher's z of the point-biserial correlation",
+            cont.point_biserial_z, None, ("LS", "ST", "CS")),
+    Measure("RBIS", "means", "biserial correlation from d (Soper 1914)", cont.biserial),
+    Measure("ZBIS", "means", "Fisher's z of the biserial correlation", cont.biserial_z),
+    Measure("D2OR", "means", "d as a log odds ratio: pi/sqrt(3) d", cont.d_to_log_odds_logistic),
+    Measure("D2ORL", "means", "d as a log odds ratio: pi/sqrt(3) d (as D2OR)",
+            cont.d_to_log_odds_logistic),
+    Measure("D2ORN", "means", "d as a log odds ratio: 1.65 d (Cox)", cont.d_to_log_odds_normal),
+    # correlations
+    Measure("COR", "cor", "raw correlation r; vi = (1 - r^2)^2/(n - 1)", corr.correlation,
+            None, _AV),
+    Measure("UCOR", "cor", "unbiased correlation r 2F1(1/2,1/2;(n-2)/2;1-r^2) (Olkin & Pratt)",
+            corr.unbiased_correlation, None, ("LS", "UB", "AV")),
+    Measure("ZCOR", "cor", "Fisher's z atanh(r); vi = 1/(n - 3)", corr.fisher_z_correlation),
+    Measure("PCOR", "pcor", "partial correlation t/sqrt(t^2 + n - m - 1); "
+            "vi = (1 - r^2)^2/(n - m)", corr.partial_correlation, None, _AV),
+    Measure("ZPCOR", "pcor", "Fisher's z of the partial correlation; vi = 1/(n - m - 2)",
+            corr.partial_correlation_z),
+    Measure("R2", "r2", "coefficient of determination R^2; vi = 4 R^2 (1 - R^2)^2/n",
+            corr.r_squared, None, ("LS", "LS2", "AV")),
+    Measure("ZR2", "r2", "Fisher's z of R: atanh(sqrt(R^2)); vi = 1/n", corr.r_squared_z),
+    Measure("SPCOR", "pcor", "semi-partial correlation t sqrt(1 - R^2)/sqrt(n - m - 1)",
+            corr.semipartial_correlation, None, _AV, ("ti", "ni", "mi", "r2i")),
+    Measure("ZSPCOR", "pcor", "Fisher's z of the semi-partial correlation",
+            corr.semipartial_correlation_z, None, _AV, ("ti", "ni", "mi", "r2i")),
+    # single proportions
+    Measure("PR", "prop", "raw proportion x/n; vi = p(1-p)/n", counts.proportion, 0.5,
+            ("LS", "UB", "AV")),
+    Measure("PLN", "prop", "log proportion ln(x/n); vi = 1/x - 1/n", counts.log_proportion,
+            0.5, _AV),
+    Measure("PLO", "prop", "logit proportion ln(x/(n-x)); vi = 1/x + 1/(n-x)",
+            counts.logit_proportion, 0.5, _AV),
+    Measure("PRZ", "prop", "probit proportion Phi^-1(x/n)", counts.probit_proportion, 0.5),
+    Measure("PAS", "prop", "arcsine proportion asin(sqrt(x/n)); vi = 1/(4n)",
+            counts.arcsine_proportion, 0.0),
+    Measure("PFT", "prop", "Freeman-Tukey double arcsine; vi = 1/(4n + 2)",
+            counts.freeman_tukey_proportion, 0.0),
+    # single-group person-time
+    Measure("IR", "rate1", "incidence rate x/t; vi = x/t^2", counts.rate, 0.5),
+    Measure("IRLN", "rate1", "log incidence rate ln(x/t); vi = 1/x", counts.log_rate, 0.5),
+    Measure("IRS", "rate1", "square-root incidence rate sqrt(x/t); vi = 1/(4t)",
+            counts.sqrt_rate, 0.0),
+    Measure("IRFT", "rate1", "Freeman-Tukey incidence rate (sqrt(x/t) + sqrt((x+1)/t))/2; "
+            "vi = 1/(4t)", counts.freeman_tukey_rate, 0.0),
+    # one group, mean and SD
+    Measure("MN", "mean1", "mean m; vi = sd^2/n", cont.mean, None, ("LS", "HO")),
+    Measure("SMN", "mean1", "standardized mean c(n-1) m/sd; vi = 1/n + y^2/(2n)",
+            cont.standardized_mean),
+    Measure("MNLN", "mean1", "log mean ln(m); vi = sd^2/(n m^2)", cont.log_mean),
+    Measure("CVLN", "mean1", "log coefficient of variation ln(sd/m) + 1/(2(n-1)); "
+            "vi = 1/(2(n-1)) + sd^2/(n m^2)", cont.log_cv),
+    Measure("SDLN", "mean1", "log SD ln(sd) + 1/(2(n-1)); vi = 1/(2(n-1))", cont.log_sd, None,
+            ("LS",), ("sdi", "ni")),
+    # pre-post or matched designs
+    Measure("MC", "change", "mean change m1 - m2; vi = (sd1^2 + sd2^2 - 2 r sd1 sd2)/n",
+            cont.mean_change),
+    Measure("SMCC", "change", "standardized mean change, change-score SD (Gibbons et al. 1993)",
+            cont.smc_change_score, None, ("LS", "LS2", "UB")),
+    Measure("SMCR", "change", "standardized mean change, raw-score SD sd1 (Becker 1988)",
+            cont.smc_raw_score, None, ("LS", "LS2", "UB"), ("m1i", "m2i", "sd1i", "ni", "ri")),
+    Measure("SMCRH", "change", "standardized mean change, raw-score SD, heteroscedastic "
+            "(Bonett 2008)", cont.smc_raw_heteroscedastic, None, ("LS", "LS2")),
+    Measure("SMCRP", "change", "standardized mean change, pooled raw-score SD "
+            "(Cousineau 2020)", cont.smc_raw_pooled),
+    Measure("SMCRPH", "change", "standardized mean change, pooled raw-score SD, "
+            "heteroscedastic (Bonett 2008)", cont.smc_raw_pooled_heteroscedastic, None,
+            ("LS", "LS2")),
+    Measure("ROMC", "change", "log ratio of means, dependent (Lajeunesse 2011)",
+            cont.ratio_of_means_change),
+    Measure("CVRC", "change", "log coefficient-of-variation ratio, dependent",
+            cont.cv_ratio_change),
+    Measure("VRC", "change", "log variability ratio ln(sd1/sd2), dependent; "
+            "vi = (1 - r^2)/(n - 1)", cont.variability_ratio_change, None, ("LS",),
+            ("sd1i", "sd2i", "ni", "ri")),
+    # Cronbach's alpha
+    Measure("ARAW", "alpha", "raw alpha; vi = 2m(1-a)^2/((m-1)(n-2))", cont.alpha_raw),
+    Measure("AHW", "alpha", "alpha transformed 1 - (1-a)^(1/3) (Hakstian & Whalen 1976)",
+            cont.alpha_hakstian_whalen),
+    Measure("ABT", "alpha", "alpha transformed -ln(1-a) (Bonett 2002); "
+            "vi = 2m/((m-1)(n-2))", cont.alpha_bonett),
+    # genotype counts
+    Measure("REH", "genotype", "log relative excess heterozygosity ln(p1/(2 sqrt(p0 p2)))",
+            counts.excess_heterozygosity),
 )
 
 #: All supported measures, keyed by metafor's code.
-MEASURES: dict[str, Measure] = {row[0]: Measure(*row) for row in _TABLE}
+MEASURES: dict[str, Measure] = {m.code: m for m in _TABLE}
