@@ -114,10 +114,10 @@ def test_only_md_and_smd_with_a_ci_and_an_mcid_get_a_probability(evidence: Any) 
 def test_report_shows_the_column_beside_the_certainty(evidence: Any) -> None:
     doc = build_report(evidence, ["dry needling"])
     html, md = render_html(doc), render_markdown(doc)
-    assert "<th>P(beyond MCID)</th>" in html and "| P(beyond MCID) |" in md
+    assert ">P(beyond MCID)</th>" in html and "| P(beyond MCID) |" in md
     assert "sceptical prior" in doc.probability_note and str(escape(doc.probability_note)) in html
     row = next(r for p in doc.parts for g in p.bottom_line for r in g.rows if r.probability)
-    assert str(escape(row.probability)) in html
+    assert str(escape(row.probability_short)) in html and str(escape(row.probability)) in html
 
 
 def test_cli_prior_tail_option(tmp_path: Any) -> None:

@@ -230,7 +230,8 @@ def answer_row(a: Answer, anchor: str) -> AnswerRow:
         details=tuple(mark(f"{d.label or d.timepoint}: {d.effect} ({d.category}, "
                            f"{d.level or 'not rated'})") for d in a.details),
         simulated=a.simulated, probability=a.probability.describe() if a.probability else "",
-        probability_prior=a.probability.prior.describe() if a.probability else "")
+        probability_prior=a.probability.prior.describe() if a.probability else "",
+        probability_short=a.probability.short() if a.probability else "")
 
 
 def _group_title(outcome: str, cls: str, terms: str) -> str:

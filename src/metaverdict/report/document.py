@@ -151,6 +151,7 @@ class AnswerRow:
     simulated: bool = False
     probability: str = ""
     probability_prior: str = ""
+    probability_short: str = ""
 
     @property
     def certainty_symbol(self) -> str:

@@ -94,7 +94,8 @@ class Comparison(ResultMixin):
 
     def describe(self) -> str:
         return (f"{self.first} vs {self.second}: {self.estimate:.2f} [{self.ci_lower:.2f}; "
-                f"{self.ci_upper:.2f}] ({self.source}; {self.certainty or 'not rated'})")
+                f"{self.ci_upper:.2f}] (benefit scale: positive favours {self.first}; "
+                f"{self.source}; {self.certainty or 'not rated'})")
 
 
 @dataclass(frozen=True, repr=False)

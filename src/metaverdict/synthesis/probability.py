@@ -116,6 +116,11 @@ class MCIDProbability(ResultMixin):
         return (f"P(benefit beyond MCID) {_pct(self.benefit)}, P(within \u00b1MCID) "
                 f"{_pct(self.within)}, P(harm beyond MCID) {_pct(self.harm)}")
 
+    def short(self) -> str:
+        """E.g. ``benefit 12% · within 85% · harm 3%`` (for a table column)."""
+        return (f"benefit {_pct(self.benefit)} \u00b7 within {_pct(self.within)} \u00b7 harm "
+                f"{_pct(self.harm)}")
+
     def summary(self) -> str:
         return f"{self.describe()}\n  {self.prior.describe()}"
 
