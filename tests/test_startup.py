@@ -33,3 +33,10 @@ def test_public_names_still_resolve() -> None:
             "assert callable(mv.synthesis.answers)\n"
             "from metaverdict import peto, effect_sizes\n")
     assert "numpy" in _loaded(code)          # using a function loads what it needs
+
+
+def test_every_lazy_name_is_public_and_resolves() -> None:
+    import metaverdict as mv
+    assert set(mv.__all__) == {"ConvergenceError", "InputError", "__version__", *mv._LAZY}
+    for name in mv._LAZY:
+        assert getattr(mv, name) is not None, name

@@ -29,6 +29,9 @@ _LAZY: dict[str, str] = {
                      "mantel_haenszel", "meta_analysis", "multilevel", "permutation_test",
                      "peto", "predict", "robust", "subgroup_analysis"), "models"),
     **dict.fromkeys(("BayesianMetaAnalysisResult", "bayesian_meta_analysis"), "models.bayes"),
+    **dict.fromkeys(("SelectionAdjustedResult", "SelectionModelResult", "selection_adjusted",
+                     "selection_model"), "models.selection"),
+    **dict.fromkeys(("LocationScaleResult", "location_scale"), "models.location_scale"),
     **dict.fromkeys(("NetworkMetaAnalysisResult", "network_connectivity",
                      "network_meta_analysis", "pairwise"), "network"),
 }
@@ -64,6 +67,13 @@ if TYPE_CHECKING:                                          # pragma: no cover
         subgroup_analysis,
     )
     from metaverdict.models.bayes import BayesianMetaAnalysisResult, bayesian_meta_analysis
+    from metaverdict.models.location_scale import LocationScaleResult, location_scale
+    from metaverdict.models.selection import (
+        SelectionAdjustedResult,
+        SelectionModelResult,
+        selection_adjusted,
+        selection_model,
+    )
     from metaverdict.network import (
         NetworkMetaAnalysisResult,
         network_connectivity,
@@ -94,11 +104,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "BayesianMetaAnalysisResult", "bayesian_meta_analysis", "ConvergenceError", "EffectSizes",
-    "InputError", "MetaAnalysisResult", "MultilevelResult", "PooledTablesResult", "__version__",
-    "baujat", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas",
-    "influence", "leave_one_out", "mantel_haenszel", "meta_analysis", "multilevel",
-    "NetworkMetaAnalysisResult", "network_connectivity", "network_meta_analysis", "pairwise",
-    "permutation_test", "pet_peese", "peto", "predict", "rank_test", "ranef", "robust",
-    "rstandard", "subgroup_analysis", "trim_and_fill",
+    "ConvergenceError", "InputError", "__version__", "BayesianMetaAnalysisResult", "EffectSizes",
+    "LocationScaleResult", "MetaAnalysisResult", "MultilevelResult", "NetworkMetaAnalysisResult",
+    "PooledTablesResult", "SelectionAdjustedResult", "SelectionModelResult", "baujat",
+    "bayesian_meta_analysis", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
+    "henmi_copas", "influence", "leave_one_out", "location_scale", "mantel_haenszel",
+    "meta_analysis", "multilevel", "network_connectivity", "network_meta_analysis", "pairwise",
+    "permutation_test", "pet_peese", "peto", "predict", "ranef", "rank_test", "robust",
+    "rstandard", "selection_adjusted", "selection_model", "subgroup_analysis", "trim_and_fill",
 ]
