@@ -105,6 +105,11 @@ def test_publication_bias_not_assessed_below_10_and_egger_at_10():
              ci_lower=res.ci_lower, ci_upper=res.ci_upper, i2=res.i2)
     pb = next(d for d in rate_certainty(b, SMD).judgements if d.domain == "publication bias")
     assert "Egger" in pb.reason and pb.steps == 1
+    # the 3PSM-adjusted estimate is shown beside the test (selmodel parity:
+    # tests/models/test_selection.py), or why it is not estimable
+    adj = mv.selection_adjusted(res)
+    assert ("selection-model (3PSM) adjusted estimate "
+            f"{adj.estimate:.2f}" if adj.estimable else "not estimable") in pb.reason
 
 
 LOWER = "lower of the review's rating and metaverdict's checks"

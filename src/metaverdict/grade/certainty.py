@@ -24,6 +24,9 @@ imprecision
 publication bias
     Egger's regression test (``metaverdict.diagnostics.egger_test``) for bodies pooled here
     from k >= 10 studies: p < 0.10 -> serious (-1). Otherwise "not assessed" with the reason.
+    Beside the test, the reason gives the estimate adjusted by the Vevea-Hedges
+    three-parameter selection model (:func:`metaverdict.models.selection.selection_adjusted`)
+    or why it is not estimable: a sensitivity analysis shown to the reader, not a step.
 
 The level is ``high`` minus the total steps (floor ``very low``).
 
@@ -84,6 +87,7 @@ from metaverdict.grade.review_rating import (
     review_level,
     risk_of_bias_statement,
 )
+from metaverdict.models import MetaAnalysisResult
 
 DOMAINS: tuple[str, ...] = ("risk of bias", "inconsistency", "indirectness", "imprecision",
                             "publication bias")
@@ -285,10 +289,23 @@ def _publication_bias(body: Body) -> Downgrade:
         return Downgrade("publication bias", 0,
                          f"not assessed (k = {body.meta.k} < {EGGER_MIN_K})", False)
     test = egger_test(body.meta)
+    adjusted = _selection_text(body.meta)
     if test.pvalue < EGGER_ALPHA:
         return Downgrade("publication bias", 1, f"Egger's test p = {test.pvalue:.3f} < "
-                         f"{EGGER_ALPHA} (small-study effects)")
-    return Downgrade("publication bias", 0, f"Egger's test p = {test.pvalue:.3f} >= {EGGER_ALPHA}")
+                         f"{EGGER_ALPHA} (small-study effects); {adjusted}")
+    return Downgrade("publication bias", 0,
+                     f"Egger's test p = {test.pvalue:.3f} >= {EGGER_ALPHA}; {adjusted}")
+
+
+def _selection_text(meta: MetaAnalysisResult) -> str:
+    """The 3PSM-adjusted estimate beside Egger's test (a sensitivity analysis, never a step)."""
+    from metaverdict.models.selection import selection_adjusted
+    adj = selection_adjusted(meta)
+    if not adj.estimable:
+        return f"selection model (3PSM) not estimable: {adj.reason}"
+    return (f"selection-model (3PSM) adjusted estimate {adj.estimate:.2f} (95% CI "
+            f"{adj.ci_lower:.2f} to {adj.ci_upper:.2f}) vs {adj.unadjusted_estimate:.2f} "
+            "unadjusted")
 
 
 # -- entry point -----------------------------------------------------------------------
