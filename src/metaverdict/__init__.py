@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("SelectionAdjustedResult", "SelectionModelResult", "selection_adjusted",
                      "selection_model"), "models.selection"),
     **dict.fromkeys(("LocationScaleResult", "location_scale"), "models.location_scale"),
+    **dict.fromkeys(("GLMMResult", "meta_analysis_glmm"), "models.glmm"),
     **dict.fromkeys(("NetworkMetaAnalysisResult", "network_connectivity",
                      "network_meta_analysis", "pairwise"), "network"),
 }
@@ -67,6 +68,7 @@ if TYPE_CHECKING:                                          # pragma: no cover
         subgroup_analysis,
     )
     from metaverdict.models.bayes import BayesianMetaAnalysisResult, bayesian_meta_analysis
+    from metaverdict.models.glmm import GLMMResult, meta_analysis_glmm
     from metaverdict.models.location_scale import LocationScaleResult, location_scale
     from metaverdict.models.selection import (
         SelectionAdjustedResult,
@@ -105,11 +107,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ConvergenceError", "InputError", "__version__", "BayesianMetaAnalysisResult", "EffectSizes",
-    "LocationScaleResult", "MetaAnalysisResult", "MultilevelResult", "NetworkMetaAnalysisResult",
-    "PooledTablesResult", "SelectionAdjustedResult", "SelectionModelResult", "baujat",
-    "bayesian_meta_analysis", "blup", "cumulative", "effect_sizes", "egger_test", "fail_safe_n",
-    "henmi_copas", "influence", "leave_one_out", "location_scale", "mantel_haenszel",
-    "meta_analysis", "multilevel", "network_connectivity", "network_meta_analysis", "pairwise",
-    "permutation_test", "pet_peese", "peto", "predict", "ranef", "rank_test", "robust",
-    "rstandard", "selection_adjusted", "selection_model", "subgroup_analysis", "trim_and_fill",
+    "GLMMResult", "LocationScaleResult", "MetaAnalysisResult", "MultilevelResult",
+    "NetworkMetaAnalysisResult", "PooledTablesResult", "SelectionAdjustedResult",
+    "SelectionModelResult", "baujat", "bayesian_meta_analysis", "blup", "cumulative",
+    "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas", "influence", "leave_one_out",
+    "location_scale", "mantel_haenszel", "meta_analysis", "meta_analysis_glmm", "multilevel",
+    "network_connectivity", "network_meta_analysis", "pairwise", "permutation_test", "pet_peese",
+    "peto", "predict", "ranef", "rank_test", "robust", "rstandard", "selection_adjusted",
+    "selection_model", "subgroup_analysis", "trim_and_fill",
 ]
