@@ -225,3 +225,27 @@ def test_every_path_of_the_solver_equals_the_array_kernels(method: str,
     for col in ("estimate", "se", "tau2", "tau2_se", "pvalue", "q_pvalue", "pi_lower"):
         assert np.allclose(got[col], want[col], rtol=1e-10, atol=1e-12), col
     assert (got["converged"] == want["converged"]).all()
+
+
+@needs_numba
+@pytest.mark.parametrize("method", ["ML", "REML"])
+@pytest.mark.parametrize("max_iter", [100, 1, 4])
+def test_newton_steps_in_lanes_equal_the_array_kernels(method: str, max_iter: int) -> None:
+    """k = 10 and thousands of analyses, as in the benchmark: most Newton steps are taken by
+    all lanes of a block at once (``_newton_lanes``), the last lanes of a block finish in
+    slots, and with a small ``max_iter`` the lanes hand over to the slots (and those to the
+    bracketing search) at every step count."""
+    rng = np.random.default_rng(11)
+    n, k = 3000, 10
+    v = rng.uniform(0.01, 0.3, (n, k))
+    tau2 = np.where(rng.random(n) < 0.3, 0.0, rng.exponential(0.05, n))
+    y = rng.normal(0.2, 0.3, n)[:, None] + rng.standard_normal((n, k)) * np.sqrt(v + tau2[:, None])
+    control = SolverControl(step="newton", max_iter=max_iter)
+    got = fit_arrays(y, v, method=method, control=control)
+    want = fit_arrays(y, v, method=method, control=control, backend="numpy")
+    assert (want["iterations"] > 4).sum() >= 100                     # long iterations happen
+    for col in ("estimate", "se", "tau2", "tau2_se", "pvalue", "pi_lower", "pi_upper"):
+        assert np.allclose(got[col], want[col], rtol=1e-10, atol=1e-12), col
+    assert (got["converged"] == want["converged"]).all()
+    if max_iter == 100:                      # the same Newton steps: the same step counts
+        assert (got["iterations"] == want["iterations"]).mean() > 0.99

@@ -8,10 +8,13 @@ quantity (a sum, the estimate, a flag) is row ``f * LANES + l`` of one lane arra
 the common-effect sums, the closed-form estimators, the sums at the estimate, the
 log-likelihoods, the likelihood grid, the p-values and the output) are loops over the lanes
 inside the loop over studies, which the compiler runs in SIMD registers; branches that differ
-between analyses are selects. The iterations, whose number differs between analyses, run per
-lane, :data:`SLOTS` lanes side by side (:func:`_newton_slots`, :func:`_bracket_slots`), so
-that the CPU overlaps their dependency chains; rare detours (the bracketing search after
-``max_iter`` Newton steps, a restart after the likelihood grid) take one lane at a time.
+between analyses are selects. The ML/REML Newton steps are taken by every lane of a block at
+once (:func:`_newton_lanes`: a lane that has converged stays where it is) while more than
+:data:`LANE_ROUNDS_ABOVE` lanes are iterating; the last lanes, whose number of steps differs
+most, finish per lane, :data:`SLOTS` lanes side by side (:func:`_newton_slots`, also
+:func:`_bracket_slots`), so that the CPU overlaps their dependency chains; both take the same
+steps from the same sums, to the bit. Rare detours (the bracketing search after ``max_iter``
+Newton steps, a restart after the likelihood grid) take one lane at a time.
 
 Formulas. Every formula is one of :mod:`metaverdict.models.formulas`, compiled here with
 ``numba.njit`` (the single-fit engine calls the same functions on arrays). The sums are
@@ -133,6 +136,12 @@ class Lane(IntEnum):
     b_moved = 61  # 1 where the equation was > 0 at the lower end
     keep = 62    # tau2 before a restart, and the log-likelihood after it
     ll2 = 63
+    swu = 64     # the sums behind y'P³y (pass 2 with ``cubic``), over the studies other than m
+    swu2 = 65
+    active = 66  # the Newton steps in lanes (:func:`_newton_lanes`): 1 while iterating,
+    step = 67    # the step, 1 where it reaches the boundary 0, 1 where it needs halving
+    bnd = 68
+    halve = 69
 
 
 N_LANE_FIELDS = len(Lane)
@@ -454,10 +463,12 @@ def _pass1(Y: np.ndarray, V: np.ndarray, W: np.ndarray, L: np.ndarray, k: int) -
 
 
 @_jit
-def _pass2(Y: np.ndarray, W: np.ndarray, L: np.ndarray, k: int, full: bool) -> None:
+def _pass2(Y: np.ndarray, W: np.ndarray, L: np.ndarray, k: int, full: bool,
+           cubic: bool = False) -> None:
     """The projection sums after :func:`_pass1` (see the module docstring): y'Py and y'P²y,
-    and with ``full`` also tr P and tr P² (y'P³y, which only the per-lane iterations need,
-    is in :func:`_slot_sums`)."""
+    with ``full`` also tr P and tr P², with ``cubic`` (and ``full``) instead of y'Py the
+    sums behind y'P³y (:attr:`Lane.swu`, :attr:`Lane.swu2`; as in :func:`_slot_sums`, which
+    the iterations of single lanes use; :attr:`Lane.rss` is then not a result)."""
     s1, s2, mu, wm, m = (Lane.s1 * LANES, Lane.s2 * LANES, Lane.mu * LANES, Lane.wm * LANES,
                          Lane.m * LANES)
     r1, r2, trp, trp2 = Lane.r1 * LANES, Lane.r2 * LANES, Lane.trp * LANES, Lane.trp2 * LANES
@@ -470,7 +481,28 @@ def _pass2(Y: np.ndarray, W: np.ndarray, L: np.ndarray, k: int, full: bool) -> N
         L[rss + ln] = 0.0
         L[su + ln] = 0.0
         L[su2 + ln] = 0.0
-    if full:
+    swu, swu2 = Lane.swu * LANES, Lane.swu2 * LANES
+    if full and cubic:
+        for ln in range(LANES):
+            L[swu + ln] = 0.0
+            L[swu2 + ln] = 0.0
+        for i in range(k):
+            fi = float(i)
+            for ln in range(LANES):
+                o = fi != L[m + ln]
+                w = W[i * LANES + ln]
+                d = L[s1 + ln] - w
+                r = Y[i * LANES + ln] - L[mu + ln]
+                u = w * r
+                L[r1 + ln] += w if o else 0.0
+                L[r2 + ln] += w * w if o else 0.0
+                L[trp + ln] += w * d if o else 0.0
+                L[trp2 + ln] += w * w * (d * d + (L[s2 + ln] - w * w)) if o else 0.0
+                L[su + ln] += u if o else 0.0
+                L[su2 + ln] += u * u if o else 0.0
+                L[swu + ln] += w * u if o else 0.0
+                L[swu2 + ln] += w * u * u if o else 0.0
+    elif full:
         for i in range(k):
             fi = float(i)
             for ln in range(LANES):
@@ -671,24 +703,33 @@ def _slot_step(S: np.ndarray, g: int, method: int) -> tuple[float, float]:
     from there, from the sums of :func:`_slot_sums`: a Newton step where the equation
     decreases (the likelihood is concave there), a Fisher-scoring step elsewhere."""
     s1 = S[Slot.s1 * SLOTS + g]
-    s2 = S[Slot.s2 * SLOTS + g]
     wm = S[Slot.wm * SLOTS + g]
     r1 = S[Slot.r1 * SLOTS + g]
-    su = S[Slot.su * SLOTS + g]
-    swu = S[Slot.swu * SLOTS + g]
-    um = -su
-    ypy2 = S[Slot.su2 * SLOTS + g] + um * um
+    um = -S[Slot.su * SLOTS + g]
+    trp = (S[Slot.trp * SLOTS + g] + wm * r1) / s1
+    trp2 = (S[Slot.trp2 * SLOTS + g] + wm * wm * (r1 * r1 + S[Slot.r2 * SLOTS + g])) / (s1 * s1)
+    return _score_step(method, s1, S[Slot.s2 * SLOTS + g], wm, r1, um,
+                       S[Slot.swu * SLOTS + g], S[Slot.swu2 * SLOTS + g],
+                       S[Slot.su2 * SLOTS + g] + um * um, trp, trp2)
+
+
+@_leaf
+def _score_step(method: int, s1: float, s2: float, wm: float, r1: float, um: float,
+                swu: float, swu2: float, ypy2: float, trp: float, trp2: float
+                ) -> tuple[float, float]:
+    """The ML or REML estimating equation and the step from there (see :func:`_slot_step`)
+    from the sums of one lane at one tau²: :math:`s_1, s_2`, the largest weight ``wm``,
+    :math:`\\sum_{i \\ne m} w_i` (``r1``), :math:`u_m` (``um``), :math:`\\sum_{i \\ne m}
+    w_i u_i` and :math:`w_i u_i^2` (``swu``, ``swu2``), y'P²y, tr P and tr P²."""
     ubar = (wm * um + swu) / s1
     dm = (um * r1 - swu) / s1
-    ypy3 = (max(S[Slot.swu2 * SLOTS + g] - 2 * ubar * swu + ubar * ubar * r1, 0.0)
-            + wm * dm * dm)
+    ypy3 = max(swu2 - 2 * ubar * swu + ubar * ubar * r1, 0.0) + wm * dm * dm
     if method == Method.ML:
         f = ml_equation(ypy2, s1)
         info = s2
     else:
-        trp = (S[Slot.trp * SLOTS + g] + wm * r1) / s1
         f = reml_equation(ypy2, trp)
-        info = (S[Slot.trp2 * SLOTS + g] + wm * wm * (r1 * r1 + S[Slot.r2 * SLOTS + g])) / (s1 * s1)
+        info = trp2
     slope = equation_slope(info, ypy3)
     return f, (newton_step(f, slope) if slope < 0 else fisher_step(f, info))
 
@@ -709,10 +750,100 @@ def _take(S: np.ndarray, L: np.ndarray, g: int, queue: np.ndarray, nxt: int,
 
 
 @_jit
+def _take_newton(S: np.ndarray, L: np.ndarray, g: int, queue: np.ndarray, nxt: int,
+                 n_queue: int) -> None:
+    """:func:`_take` for :func:`_newton_slots`: the slot goes on from the lane's
+    :attr:`Lane.its` steps."""
+    _take(S, L, g, queue, nxt, n_queue)
+    if nxt < n_queue:
+        S[Slot.its * SLOTS + g] = L[Lane.its * LANES + queue[nxt]]
+
+
+#: Newton steps run in SIMD lanes (all lanes of a block together) while more than this many
+#: lanes are still iterating; the last ones finish in slots (:func:`_newton_slots`).
+LANE_ROUNDS_ABOVE = 6
+
+
+@_jit
+def _newton_lanes(Y: np.ndarray, V: np.ndarray, W: np.ndarray, Ws: np.ndarray, S: np.ndarray,
+                  L: np.ndarray, queue: np.ndarray, n_queue: int, k: int, method: int,
+                  tol: float, max_iter: int) -> None:
+    """The ML/REML iterations of :func:`_newton_slots` for the lanes ``queue[:n_queue]`` from
+    :attr:`Lane.tau2`, the same steps with the same sums (so the same iterates, to the bit),
+    but taken by every lane of the block at once in SIMD registers (:func:`_pass1`,
+    :func:`_pass2` with ``cubic``, :func:`_score_step`) while more than
+    :data:`LANE_ROUNDS_ABOVE` lanes are iterating and no lane can reach ``max_iter``; the
+    lanes left then continue in slots from where they are."""
+    t, its, act, stp = Lane.t * LANES, Lane.its * LANES, Lane.active * LANES, Lane.step * LANES
+    tau2, conv, score0 = Lane.tau2 * LANES, Lane.conv * LANES, Lane.score0 * LANES
+    bnd, halve = Lane.bnd * LANES, Lane.halve * LANES
+    s1, s2, wm, r1, su = (Lane.s1 * LANES, Lane.s2 * LANES, Lane.wm * LANES, Lane.r1 * LANES,
+                          Lane.su * LANES)
+    swu, swu2, ypy2 = Lane.swu * LANES, Lane.swu2 * LANES, Lane.ypy2 * LANES
+    trp, trp2 = Lane.trp * LANES, Lane.trp2 * LANES
+    _copy(L, Lane.t, Lane.tau2)
+    _fill(L, Lane.active, 0.0)
+    for q in range(n_queue):
+        L[act + queue[q]] = 1.0
+        L[its + queue[q]] = 0.0
+    n_active = n_queue
+    rounds = 0
+    while n_active > LANE_ROUNDS_ABOVE and rounds < max_iter - 1:
+        rounds += 1
+        _pass1(Y, V, W, L, k)
+        _pass2(Y, W, L, k, True, True)
+        n_halve = 0
+        for ln in range(LANES):
+            step = _score_step(method, L[s1 + ln], L[s2 + ln], L[wm + ln], L[r1 + ln],
+                               -L[su + ln], L[swu + ln], L[swu2 + ln], L[ypy2 + ln],
+                               L[trp + ln], L[trp2 + ln])[1]
+            x = L[t + ln]
+            below = x + step < 0
+            at0 = below & (L[score0 + ln] <= 0)
+            h = below & (not at0) & (L[act + ln] > 0)
+            L[stp + ln] = -x if at0 else step
+            L[bnd + ln] = 1.0 if at0 else 0.0
+            L[halve + ln] = 1.0 if h else 0.0
+            n_halve += h
+        if n_halve:                               # halving steps that would go below 0 (rare)
+            for ln in range(LANES):
+                if L[halve + ln] > 0:
+                    step = L[stp + ln]
+                    for _ in range(60):
+                        if L[t + ln] + step >= 0:
+                            break
+                        step /= 2
+                    L[stp + ln] = step
+        n_active = 0
+        for ln in range(LANES):
+            x = L[t + ln]
+            a = L[act + ln] > 0
+            x_new = max(x + L[stp + ln], 0.0)
+            n_its = L[its + ln] + 1.0
+            done = a & ((L[bnd + ln] > 0) | step_converged(x, x_new, tol, 1.0))
+            L[tau2 + ln] = x_new if done else L[tau2 + ln]
+            L[conv + ln] = 1.0 if done else L[conv + ln]
+            L[its + ln] = n_its if a else L[its + ln]
+            still = a & (not done)
+            L[t + ln] = x_new if still else x
+            L[act + ln] = 1.0 if still else 0.0
+            n_active += still
+    n_left = 0
+    for ln in range(LANES):
+        if L[act + ln] > 0:
+            L[tau2 + ln] = L[t + ln]
+            queue[n_left] = ln
+            n_left += 1
+    if n_left:
+        _newton_slots(Y, V, Ws, S, L, queue, n_left, k, method, tol, max_iter)
+
+
+@_jit
 def _newton_slots(Y: np.ndarray, V: np.ndarray, Ws: np.ndarray, S: np.ndarray, L: np.ndarray,
                   queue: np.ndarray, n_queue: int, k: int, method: int, tol: float,
                   max_iter: int) -> None:
-    """ML/REML for the lanes ``queue[:n_queue]`` from :attr:`Lane.tau2`, :data:`SLOTS` at a
+    """ML/REML for the lanes ``queue[:n_queue]`` from :attr:`Lane.tau2` after
+    :attr:`Lane.its` steps, :data:`SLOTS` at a
     time (each slot iterates for one lane and takes the next lane of the queue when done):
     steps of :func:`_slot_step` (at the boundary 0 when the equation is <= 0 there, else
     halving steps that would go below it), then the bracketing search from 0 for the lanes
@@ -721,7 +852,7 @@ def _newton_slots(Y: np.ndarray, V: np.ndarray, Ws: np.ndarray, S: np.ndarray, L
     nxt = 0
     n_late = 0
     for g in range(SLOTS):
-        _take(S, L, g, queue, nxt, n_queue)
+        _take_newton(S, L, g, queue, nxt, n_queue)
         nxt += 1
     busy = min(SLOTS, n_queue)
     while busy > 0:
@@ -757,7 +888,7 @@ def _newton_slots(Y: np.ndarray, V: np.ndarray, Ws: np.ndarray, S: np.ndarray, L
                 S[Slot.its * SLOTS + g] = its
                 continue
             busy -= nxt >= n_queue
-            _take(S, L, g, queue, nxt, n_queue)
+            _take_newton(S, L, g, queue, nxt, n_queue)
             nxt += 1
     if n_late:                                  # the safeguarded search (rare)
         for q in range(n_late):
@@ -1098,7 +1229,7 @@ def _fit_block(y: np.ndarray, v: np.ndarray, k: int, a0: int, nb: int, Y: np.nda
             elif ln < nb:
                 queue[n_queue] = ln
                 n_queue += 1
-        _newton_slots(Y, V, Ws, S, L, queue, n_queue, k, method, tol, max_iter)
+        _newton_lanes(Y, V, W, Ws, S, L, queue, n_queue, k, method, tol, max_iter)
     if method == Method.DL or method == Method.HE:
         _final_sums(Y, V, W, L, k, False, knha, False)
         return n_bad
@@ -1185,7 +1316,8 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
         out[Row.pi_upper, a] = pi_hi
         out[Row.converged, a] = L[Lane.conv * LANES + ln]
         out[Row.iterations, a] = L[Lane.its * LANES + ln]
-        out[Row.s2w, a] = L[o_s2w + ln]
+        if knha:                                    # z tests have no s2w column
+            out[Row.s2w, a] = L[o_s2w + ln]
         ok = not math.isnan(L[o_stat + ln])
         for r in range(finite_rows.shape[0]):
             ok &= math.isfinite(out[finite_rows[r], a])
@@ -1264,6 +1396,9 @@ def equal_runs(values: np.ndarray, k: int, a0: int, a1: int, first: np.ndarray) 
         first[a] = base
         if a > 0:
             bad |= not base > values[a * k - 1]
-        for i in range(1, k):
-            bad |= values[a * k + i] != base
+        differ = 0
+        run = values[a * k:(a + 1) * k]
+        for i in range(1, k):                   # no early exit: the loop runs in SIMD
+            differ += run[i] != base
+        bad |= differ > 0
     return 0 if bad else 1

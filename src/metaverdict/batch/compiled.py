@@ -136,7 +136,8 @@ def fit_block(method: str, y: np.ndarray, v: np.ndarray, out: np.ndarray, finite
 
     ``crit``: the critical value of the CI (normal, or t on k - 1 df for ``knha``); ``grid``:
     the fractions of the likelihood grid. The p-values of Hartung-Knapp tests and the Q
-    p-values for k - 1 > 60 are left NaN (the caller adds them with SciPy). Returns the number
+    p-values for k - 1 > 60 are left NaN (the caller adds them with SciPy); the row ``s2w``
+    is written only with ``knha`` (z tests have no such column). Returns the number
     of analyses with a non-finite effect or a variance that is not a finite number > 0 (not
     fitted: the caller reports the first)."""
     kernel = _kernels().fit_range

@@ -92,6 +92,8 @@ def fit_groups(grouping: Grouping, y: np.ndarray, v: np.ndarray, *, method: str,
                 if ok is not None:
                     n_bad += fit_block_compiled(method, b_test, level, yb, vb, target, ok,
                                                 control, threads)
+                    if test == "knha" and b_test == "z":   # the kernel writes s2w for knha only
+                        target[Row.s2w] = 1.0
                 else:
                     res = fit_block(method, b_test, level, yb, vb, xp=xp, device=device,
                                     control=control)
