@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
                      "selection_model"), "models.selection"),
     **dict.fromkeys(("LocationScaleResult", "location_scale"), "models.location_scale"),
     **dict.fromkeys(("GLMMResult", "meta_analysis_glmm"), "models.glmm"),
+    **dict.fromkeys(("MultivariateResult", "multivariate"), "models.multivariate"),
+    **dict.fromkeys(("vcalc",), "models.vcalc"),
     **dict.fromkeys(("NetworkMetaAnalysisResult", "network_connectivity",
                      "network_meta_analysis", "pairwise"), "network"),
 }
@@ -70,12 +72,14 @@ if TYPE_CHECKING:                                          # pragma: no cover
     from metaverdict.models.bayes import BayesianMetaAnalysisResult, bayesian_meta_analysis
     from metaverdict.models.glmm import GLMMResult, meta_analysis_glmm
     from metaverdict.models.location_scale import LocationScaleResult, location_scale
+    from metaverdict.models.multivariate import MultivariateResult, multivariate
     from metaverdict.models.selection import (
         SelectionAdjustedResult,
         SelectionModelResult,
         selection_adjusted,
         selection_model,
     )
+    from metaverdict.models.vcalc import vcalc
     from metaverdict.network import (
         NetworkMetaAnalysisResult,
         network_connectivity,
@@ -108,11 +112,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConvergenceError", "InputError", "__version__", "BayesianMetaAnalysisResult", "EffectSizes",
     "GLMMResult", "LocationScaleResult", "MetaAnalysisResult", "MultilevelResult",
-    "NetworkMetaAnalysisResult", "PooledTablesResult", "SelectionAdjustedResult",
-    "SelectionModelResult", "baujat", "bayesian_meta_analysis", "blup", "cumulative",
-    "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas", "influence", "leave_one_out",
-    "location_scale", "mantel_haenszel", "meta_analysis", "meta_analysis_glmm", "multilevel",
-    "network_connectivity", "network_meta_analysis", "pairwise", "permutation_test", "pet_peese",
-    "peto", "predict", "ranef", "rank_test", "robust", "rstandard", "selection_adjusted",
-    "selection_model", "subgroup_analysis", "trim_and_fill",
+    "MultivariateResult", "NetworkMetaAnalysisResult", "PooledTablesResult",
+    "SelectionAdjustedResult", "SelectionModelResult", "baujat", "bayesian_meta_analysis", "blup",
+    "cumulative", "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas", "influence",
+    "leave_one_out", "location_scale", "mantel_haenszel", "meta_analysis", "meta_analysis_glmm",
+    "multilevel", "multivariate", "network_connectivity", "network_meta_analysis", "pairwise",
+    "permutation_test", "pet_peese", "peto", "predict", "ranef", "rank_test", "robust",
+    "rstandard", "selection_adjusted", "selection_model", "subgroup_analysis", "trim_and_fill",
+    "vcalc",
 ]

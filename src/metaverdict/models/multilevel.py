@@ -94,7 +94,11 @@ class _Likelihood:
         self.n = [int(codes[:, lvl].max()) + 1 for lvl in range(self.L)]
         self.logdet_xx = np.linalg.slogdet(X.T @ X)[1]
         outer = codes[:, 0]
-        separable = not np.any(V[outer[:, None] != outer[None, :]])
+        # blocks by the first level's clusters: only when V and every other level respect
+        # them (nested terms; crossed terms are fitted as one block)
+        nested = all(pd.Series(outer).groupby(codes[:, lvl]).nunique().max() == 1
+                     for lvl in range(1, self.L))
+        separable = nested and not np.any(V[outer[:, None] != outer[None, :]])
         block_ids = outer if separable else np.zeros(self.k, dtype=int)
         self.blocks = []
         for b in np.unique(block_ids):

@@ -1,0 +1,133 @@
+r"""Profile-likelihood confidence intervals of the variance components and correlations of a
+multivariate model (metafor ``confint.rma.mv``).
+
+For each parameter :math:`\psi_j` the bounds are the values where
+:math:`2[\ell(\hat\theta) - \max_{\theta_{-j}}\ell(\psi_j, \theta_{-j})] = \chi^2_{1,\,level}`,
+searched within the parameter's range (variances :math:`[0, \infty)`, correlations
+:math:`[-1, 1]`, CAR correlations :math:`[0, 1]`); where the profile does not fall that far
+within the range, the bound is the end of the range (as metafor reports it).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from metaverdict._results import ResultMixin, fmt, format_table
+from metaverdict._validation import check_level
+from metaverdict.errors import ConvergenceError
+from metaverdict.models.multilevel import _profile_ci
+from metaverdict.models.multivariate import MultivariateResult
+from metaverdict.models.mv_likelihood import evaluate, maximise
+from metaverdict.models.random_effects import chi2_quantile
+
+_RANGE = {"var": (0.0, np.inf), "cor": (-1.0, 1.0), "car": (0.0, 1.0)}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ComponentCI(ResultMixin):
+    """Profile-likelihood CIs: ``table`` has one row per component (``estimate``,
+    ``ci_lower``, ``ci_upper``; a copy on each access)."""
+
+    level: float
+    _table: pd.DataFrame
+    _repr_fields = ("level",)
+    _dict_properties = ("table",)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self._table.copy()
+
+    def summary(self) -> str:
+        pct = int(round(self.level * 100))
+        rows = [[str(n), fmt(r.estimate), fmt(r.ci_lower), fmt(r.ci_upper)]
+                for n, r in self._table.iterrows()]
+        return format_table(["", "estimate", f"{pct}% ci.lb", "ci.ub"], rows)
+
+
+def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
+    """Profile-likelihood CI of every variance component and correlation of ``res``."""
+    level = check_level(level)
+    model = res._model
+    if model.terms and all(not t.structured and t.R is None for t in model.terms):
+        return _intercepts_profile(res, level)
+    est = np.array(res._values, dtype=float)
+    ll_max = evaluate(model, est, gradient=False).ll
+    drop = chi2_quantile(level, 1) / 2
+    n = model.n_params
+    rows = []
+    for j in range(n):
+        free = np.array([i for i in range(n) if i != j], dtype=int)
+        state = {"start": est.copy()}
+
+        def excess(x: float, j: int = j, free: np.ndarray = free,
+                   state: dict[str, np.ndarray] = state) -> float:
+            start = state["start"].copy()
+            start[j] = x
+            if free.size:
+                try:
+                    opt = maximise(model, start, free, polish=False)
+                except ConvergenceError:
+                    return float("inf")
+                state["start"] = opt.values
+                ll = opt.evaluation.ll
+            else:
+                ll = evaluate(model, start, gradient=False).ll
+            return float(ll_max - ll - drop) if np.isfinite(ll) else float("inf")
+
+        lo_end, hi_end = _RANGE[model.kinds[j]]
+        e = est[j]
+        lower = _root(excess, e, lo_end, state, est)
+        if np.isinf(hi_end):
+            hi_end = _expand(excess, e, state, est)
+        upper = _root(excess, e, hi_end, state, est)
+        rows.append((e, lower, upper))
+    names = list(res.components.index)
+    table = pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"],
+                         index=pd.Index(names, name="component"))
+    return ComponentCI(level=level, _table=table)
+
+
+def _root(f: Callable[[float], float], est: float, end: float,
+          state: dict[str, np.ndarray], start: np.ndarray) -> float:
+    """The bound between ``est`` and ``end``: ``end`` when the profile stays within the
+    drop there, else the root (brentq)."""
+    if not np.isfinite(end):
+        return float("nan")
+    edge = end - 1e-10 * np.sign(end - est) if end in (-1.0, 1.0) else end
+    state["start"] = start.copy()
+    at_end = f(edge)
+    if at_end <= 0:
+        return float(end)
+    state["start"] = start.copy()
+    a, b = sorted((est, edge))
+    root = optimize.brentq(f, a, b, xtol=1e-10, rtol=1e-9, maxiter=200)
+    return float(root)
+
+
+def _expand(f: Callable[[float], float], est: float, state: dict[str, np.ndarray],
+            start: np.ndarray) -> float:
+    hi = max(2 * est, 1e-4)
+    for _ in range(80):
+        state["start"] = start.copy()
+        if f(hi) > 0:
+            return hi
+        hi *= 2
+    return float("nan")
+
+
+def _intercepts_profile(res: MultivariateResult, level: float) -> ComponentCI:
+    """Plain random intercepts: the profile of :func:`metaverdict.models.multilevel` (the
+    same scoring engine as the fit, exact zeros at the lower bound)."""
+    model = res._model
+    codes = np.column_stack([t.Z.argmax(axis=1) for t in model.terms])
+    view = SimpleNamespace(yi=model.y, V=model.V, design=model.X, cluster_codes=codes,
+                           method=res.method, sigma2=np.array(res._values),
+                           s_names=list(res.components.index))
+    table = _profile_ci(view, level).table  # type: ignore[arg-type]
+    table = table.rename(columns={"sigma2": "estimate"})
+    return ComponentCI(level=level, _table=table)
