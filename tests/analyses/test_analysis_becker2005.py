@@ -14,8 +14,9 @@ studies (``dat.hackshaw1998__GEN``, log odds ratios) and the employment-intervie
 
 * Orwin's fail-safe N as Becker computes it: k (mu - target) / target with mu the
   inverse-variance (common-effect) estimate, targets 0.05, 0.049 and 0.15. metaverdict's
-  ``fail_safe_n(kind="Orwin")`` uses the unweighted mean (Orwin's definition, as metafor) and
-  rounds up, so the number is built here from metaverdict's common-effect estimate.
+  ``fail_safe_n(kind="Orwin")`` weights the mean by default as metafor 5 does (``weighted=False``
+  for Orwin's unweighted mean, metafor 3.8) and rounds up, so the unrounded number is built here
+  from metaverdict's common-effect estimate.
 * Rosenthal's fail-safe N. Becker reports N of about 23, 398 and 51226; metafor's test explains
   that Becker used p-values from t tests (23, 51226) and rounded inputs (398), while metaverdict,
   like metafor, uses Stouffer's z (26, 393, 50364): these three checks are expected failures.

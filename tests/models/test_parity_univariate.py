@@ -1,5 +1,15 @@
-"""Univariate models against R metafor 3.8 (rma.uni, predict, confint, fit.stats) on every
-public reference case, every field, to 1e-6 (tests/data/metafor/README.md).
+"""Univariate models against R metafor (rma.uni, predict, confint, fit.stats) on every
+public reference case of both reference sets, metafor 3.8-1 (tests/data/metafor) and 5.0-1
+(tests/data/metafor5), every field, to 1e-6 (tests/data/metafor/README.md).
+
+The sets differ here only where the data's yi / vi differ (ROM, ZPCOR: every test uses the
+fixture's own yi / vi, so both sets are compared as they are) and in what 3.8-1 could not
+compute for want of CompQuadForm: the median-unbiased generalised Q estimator GENQM and the
+generalised Q-profile CI of GENQ / GENQM fits, which 5.0-1 has. metafor computed that CI with
+``uniroot``'s default tolerance (``.Machine$double.eps^0.25`` = 1.22e-4 absolute;
+confint.rma.uni passes its ``control$tol`` to the Q-profile search but not to the GENQ one),
+so its bounds are compared on the tau² scale at that absolute tolerance, and ours are checked
+to solve the generalised Q equation to 1e-10.
 
 Every key of each fixture block is accounted for (``FixtureBlock`` in tests/conftest.py): a
 numeric field is compared strictly (NA must be NA, a number a number; the documented
@@ -13,8 +23,9 @@ import numpy as np
 import pytest
 
 import metaverdict as mv
+from metaverdict.models.quadform import generalised_q_weights, weighted_chi2_sf
 
-from conftest import FixtureBlock, case_ids, case_yi_vi, load_case
+from conftest import FixtureBlock, case_ids, case_yi_vi, load_case, versioned_case_ids
 
 SCALARS = {"b": "estimate", "se": "se", "zval": "statistic", "pval": "pvalue", "ci.lb": "ci_lower",
            "ci.ub": "ci_upper", "tau2": "tau2", "se.tau2": "tau2_se", "I2": "i2", "H2": "h2",
@@ -28,23 +39,35 @@ MODEL_FIELDS = {"z": len(SCALARS) + 2 + 1 + 10 + len(PREDICT)}
 MODEL_FIELDS["knha"] = MODEL_FIELDS["z"] + 1
 #: confint: estimate, ci.lb, ci.ub of tau2, tau, I2 and H2 (lb.sign / ub.sign say how)
 CONFINT_FIELDS = 4 * 3
+#: the generalised Q estimators (fitted by metafor with weights = 1/vi)
+GENERALISED_Q = ("GENQ", "GENQM")
+#: R's uniroot default tolerance, with which metafor searched the GENQ CI bounds
+UNIROOT_TOL = float(np.finfo(float).eps) ** 0.25
 
 
 def _fits():
-    for cid in case_ids():
-        case = load_case(cid)
+    for version, cid in versioned_case_ids():
+        case = load_case(cid, version)
         for block, test in (("models", "z"), ("models_knha", "knha")):
             for method, ref in case[block].items():
                 if "error" not in ref:   # no reference: test_fits_metafor_could_not_make
-                    yield pytest.param(cid, block, test, method, id=f"{cid}-{block}-{method}")
+                    yield pytest.param(version, cid, block, test, method,
+                                       id=f"{version}-{cid}-{block}-{method}")
 
 
-@pytest.mark.parametrize("cid, block, test, method", list(_fits()))
-def test_model_matches_metafor(cid: str, block: str, test: str, method: str) -> None:
-    case = load_case(cid)
+def _fit(yi: np.ndarray, vi: np.ndarray, method: str, **kw: str) -> mv.MetaAnalysisResult:
+    # GENQ and GENQM weigh by 1/vi by default, as metafor's calls did
+    # (test_genqm_default_weights_are_inverse_variances)
+    return mv.meta_analysis(yi, vi, method=method, **kw)
+
+
+@pytest.mark.parametrize("version, cid, block, test, method", list(_fits()))
+def test_model_matches_metafor(version: str, cid: str, block: str, test: str,
+                               method: str) -> None:
+    case = load_case(cid, version)
     ref = case[block][method]
     yi, vi = case_yi_vi(case)
-    res = mv.meta_analysis(yi, vi, method=method, test=test)
+    res = _fit(yi, vi, method, test=test)
     fields = FixtureBlock(ref, f"{cid} {block}/{method}")
     fields.equal("method", res.method)
     fields.equal("test", res.test)
@@ -66,8 +89,8 @@ def test_model_matches_metafor(cid: str, block: str, test: str, method: str) -> 
     if "confint" in ref:
         fields.note("confint", "compared by test_q_profile_ci_matches_metafor")
     if "weights_spec" in ref:
-        # GENQ: metafor was run with weights = 1/vi, metaverdict's default for GENQ
-        assert method == "GENQ"
+        # GENQ, GENQM: metafor was run with weights = 1/vi, metaverdict's default for GENQ
+        assert method in GENERALISED_Q
         assert fields.note("weights_spec", "how metafor's GENQ fit was called") == \
             "weights = 1/vi (also used for the model estimate)"
     warnings = ref.get("warnings", [])
@@ -80,17 +103,26 @@ def test_model_matches_metafor(cid: str, block: str, test: str, method: str) -> 
 
 
 def _confints():
-    for cid in case_ids():
-        for method, ref in load_case(cid)["models"].items():
+    for version, cid in versioned_case_ids():
+        for method, ref in load_case(cid, version)["models"].items():
             if "confint" in ref and "error" not in ref["confint"]:
-                yield pytest.param(cid, method, id=f"{cid}-{method}")
+                yield pytest.param(version, cid, method, id=f"{version}-{cid}-{method}")
 
 
-@pytest.mark.parametrize("cid, method", list(_confints()))
-def test_q_profile_ci_matches_metafor(cid: str, method: str) -> None:
-    ref = load_case(cid)["models"][method]["confint"]
-    yi, vi = case_yi_vi(load_case(cid))
-    ci = mv.meta_analysis(yi, vi, method=method).heterogeneity_ci()
+def _on_tau2_scale(key: str, vt: float):
+    """The map of a CI field of ``key`` to the tau² scale (I² in percent, H² = 1/(1 - I²))."""
+    return {"tau2": None, "tau": np.square,
+            "I2": lambda i2: i2 / (100 - i2) * vt, "H2": lambda h2: (h2 - 1) * vt}[key]
+
+
+@pytest.mark.parametrize("version, cid, method", list(_confints()))
+def test_q_profile_ci_matches_metafor(version: str, cid: str, method: str) -> None:
+    case = load_case(cid, version)
+    ref = case["models"][method]["confint"]
+    yi, vi = case_yi_vi(case)
+    res = _fit(yi, vi, method)
+    ci = res.heterogeneity_ci()
+    generalised = method in GENERALISED_Q
     fields = FixtureBlock(ref, f"{cid} models/{method}/confint")
     assert fields.note("type", "the CI method's label") == \
         "default (Q-profile for tau2; I2/H2 derived)"
@@ -110,6 +142,10 @@ def test_q_profile_ci_matches_metafor(cid: str, method: str) -> None:
                 block.note(field, "a lower limit only (compared here)")
                 assert want is not None and got > want, f"{cid} {method} {key} {field}: {got}"
                 block.compared += 1
+            elif generalised and field != "estimate":
+                # metafor's uniroot tolerance (module docstring), on the tau² scale
+                block.close(field, got, on=_on_tau2_scale(key, res.typical_vi), rtol=0,
+                            atol=UNIROOT_TOL)
             elif key == "tau":
                 # near tau = 0 the square root amplifies metafor's stopping error (tau2 ~ 1e-14
                 # where the exact solution is 0): compare on the tau2 scale it was estimated on
@@ -117,27 +153,38 @@ def test_q_profile_ci_matches_metafor(cid: str, method: str) -> None:
             else:
                 block.close(field, got)
     fields.done(CONFINT_FIELDS)
+    if generalised:
+        # our bounds are where Pr(Q_a(tau2) > Q_a observed) is alpha/2 and 1 - alpha/2
+        q = float(np.sum((yi - res.estimate) ** 2 / vi))   # Q_a, a = 1/vi: b is the EE mean
+        for bound, prob in ((ci.tau2.ci_lower, 0.025), (ci.tau2.ci_upper, 0.975)):
+            tail = weighted_chi2_sf(q, generalised_q_weights(vi, bound, 1 / vi, None))
+            assert tail == pytest.approx(prob, abs=1e-10) if bound > 0 else tail >= prob
 
 
 def test_fits_metafor_could_not_make() -> None:
-    """The fixture entries that hold metafor's error instead of a result are not parity tests
-    (there is nothing to compare): they are exactly GENQM and the confint of GENQ, both for want
-    of the R package CompQuadForm (tests/data/metafor/README.md), and metaverdict does not
-    claim a number there either: it has no GENQM and refuses the Q-profile CI of a GENQ fit."""
-    failed = set()
-    for cid in case_ids():
-        case = load_case(cid)
-        for block in ("models", "models_knha"):
-            for method, ref in case[block].items():
-                if "error" in ref:
-                    failed.add((block, method, "fit"))
-                    assert "CompQuadForm" in ref["error"], (cid, method, ref["error"])
-                elif "error" in ref.get("confint", {}):
-                    failed.add((block, method, "confint"))
-                    assert "CompQuadForm" in ref["confint"]["error"], (cid, method)
-    assert failed == {("models", "GENQM", "fit"), ("models", "GENQ", "confint")}
-    yi, vi = case_yi_vi(load_case("dat.bcg__RR"))
-    with pytest.raises(mv.InputError, match="GENQM"):
-        mv.meta_analysis(yi, vi, method="GENQM")
-    with pytest.raises(mv.InputError, match="GENQ"):
-        mv.meta_analysis(yi, vi, method="GENQ").heterogeneity_ci()
+    """The fixture entries that hold metafor's error instead of a result are exactly GENQM and
+    the confint of GENQ in the 3.8-1 set, both for want of the R package CompQuadForm
+    (tests/data/metafor/README.md); the 5.0-1 set was computed with it and has them, and
+    test_model_matches_metafor / test_q_profile_ci_matches_metafor compare them."""
+    for version in ("3.8", "5.0"):
+        failed = set()
+        for cid in case_ids(version):
+            case = load_case(cid, version)
+            for block in ("models", "models_knha"):
+                for method, ref in case[block].items():
+                    if "error" in ref:
+                        failed.add((block, method, "fit"))
+                        assert "CompQuadForm" in ref["error"], (cid, method, ref["error"])
+                    elif "error" in ref.get("confint", {}):
+                        failed.add((block, method, "confint"))
+                        assert "CompQuadForm" in ref["confint"]["error"], (cid, method)
+        want = {("models", "GENQM", "fit"), ("models", "GENQ", "confint")}
+        assert failed == (want if version == "3.8" else set()), version
+
+
+def test_genqm_default_weights_are_inverse_variances() -> None:
+    yi, vi = case_yi_vi(load_case("dat.bcg__RR", "5.0"))
+    default = mv.meta_analysis(yi, vi, method="GENQM")
+    explicit = mv.meta_analysis(yi, vi, method="GENQM", weights=1 / vi)
+    assert default.estimate == pytest.approx(explicit.estimate, rel=1e-12)
+    assert default.se == pytest.approx(explicit.se, rel=1e-12)

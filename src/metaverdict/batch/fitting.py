@@ -171,7 +171,7 @@ def fit_block(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray
         v = xp.asarray(v, device=device) if device is not None else xp.asarray(v)
     weights = None
     t2 = estimate_tau2(method, y, v, None, None, control)
-    if method == "GENQ":
+    if method in ("GENQ", "GENQM"):
         weights = 1 / v                       # GENQ weights also estimate the coefficient
     po = pool(method, test, level, y, v, t2, None, weights, study_weights=False)
     cols = {"estimate": po.beta[..., 0], "se": po.se[..., 0], "statistic": po.statistic[..., 0],

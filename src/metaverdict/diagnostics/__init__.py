@@ -1,13 +1,16 @@
 """metaverdict.diagnostics: what a pooled number alone hides.
 
 Functions of a fitted :class:`~metaverdict.models.MetaAnalysisResult` (refits go through the
-kernels of :mod:`metaverdict.models`), at parity with R metafor 3.8:
+kernels of :mod:`metaverdict.models`), at parity with R metafor 3.8-1 and 5.0-1;
+``leave_one_out``, ``cumulative`` and ``rstandard`` also take Mantel-Haenszel and Peto fits.
+A function given a result type it does not support raises ``InputError`` naming itself and the
+type:
 
 ==========================  ==========================================  ==================
 function                    what                                        metafor
 ==========================  ==========================================  ==================
 ``leave_one_out``           refit without each study                    ``leave1out``
-``cumulative``              refit as studies are added                  ``cumul``
+``cumulative``              refit as studies are added (``collapse=``)  ``cumul``
 ``influence``               case-deletion diagnostics                   ``influence``
 ``rstandard``               standardised residuals                      ``rstandard``
 ``baujat``                  heterogeneity vs influence per study        ``baujat``
@@ -16,7 +19,8 @@ function                    what                                        metafor
 ``rank_test``               rank correlation test                       ``ranktest``
 ``pet_peese``               PET-PEESE limit estimates                   (``regtest``)
 ``trim_and_fill``           impute missing studies                      ``trimfill``
-``fail_safe_n``             Rosenthal / Orwin / Rosenberg fail-safe N   ``fsn``
+``fail_safe_n``             Rosenthal / Orwin / Rosenberg / Binomial /  ``fsn``
+                            General fail-safe N
 ``henmi_copas``             interval robust to publication bias         ``hc``
 ==========================  ==========================================  ==================
 """

@@ -17,17 +17,14 @@ import pandas as pd
 
 from metaverdict._results import read_only
 from metaverdict.errors import InputError
-from metaverdict.models.inference import Pooled, pool
-from metaverdict.models.projection import Design
+from metaverdict.models.inference import Pooled
 from metaverdict.models.random_effects import (
     COMMON_EFFECT,
     SolverControl,
     Tau2Fit,
-    estimate_tau2,
-    single_fit_control,
 )
 from metaverdict.models.results import MetaAnalysisResult
-from metaverdict.models.univariate import fit
+from metaverdict.models.univariate import fit, fit_batch, fixed_value
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,16 @@ def design_of(res: MetaAnalysisResult) -> np.ndarray:
     return np.ones((res.k, 1)) if res.design is None else np.asarray(res.design, dtype=float)
 
 
+def require_result(res: Any, what: str, *types: type) -> None:
+    """Raise an InputError naming the diagnostic ``what`` and the type of ``res`` unless
+    ``res`` is one of ``types`` (default: a univariate :class:`MetaAnalysisResult`)."""
+    types = types or (MetaAnalysisResult,)
+    if not isinstance(res, types):
+        need = " or ".join(t.__name__ for t in types)
+        raise InputError(f"{what}() does not apply to a {type(res).__name__}; it needs a "
+                         f"{need}")
+
+
 def require_intercept_only(res: MetaAnalysisResult, what: str) -> None:
     """Raise unless ``res`` has no moderators (as metafor does for these methods)."""
     if res.design is not None and res.p > 1:
@@ -76,7 +83,8 @@ def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
     """Refit ``res`` (same estimator, test, level, weights) on each row of the boolean mask
     ``keep`` (shape ``(m, k)``, the same number of studies in every row).
 
-    Rows whose design loses full rank are returned as NaN (metafor's ``coef.na``), and so are
+    Rows whose design loses full rank are returned as NaN (metafor's ``coef.na``), as are
+    DLIT / SJIT refits whose iteration does not settle (metafor's refit stops there), and
     all rows of a random-effects meta-regression left with no more studies than coefficients
     (no residual degrees of freedom for tau²; metafor's refits fail there, NA).
     """
@@ -97,30 +105,28 @@ def refit_subsets(res: MetaAnalysisResult, keep: np.ndarray,
         return out
     y, v, X, idx = y[ok], v[ok], X[ok], idx[ok]
     a = None if res.user_weights is None else np.asarray(res.user_weights)[idx]
-    t2, po = pool_batch(res.method, res.test, res.level, y, v, X if p > 1 else None, a, control)
+    fixed = fixed_value(res)
+    t2, po = pool_batch(res.method, res.test, res.level, y, v, X if p > 1 else None, a, control,
+                        None if fixed is None else np.full(len(y), fixed))
     for name, val in (("beta", po.beta), ("vb", po.vb), ("se", po.se), ("statistic", po.statistic),
                       ("pvalue", po.pvalue), ("ci_lower", po.ci_lower), ("ci_upper", po.ci_upper),
                       ("tau2", t2.tau2), ("q", po.q), ("q_pvalue", po.q_pvalue), ("i2", po.i2),
                       ("h2", po.h2), ("s2w", po.s2w)):
         getattr(out, name)[ok] = np.asarray(val)
+    if res.method in ("DLIT", "SJIT"):      # an iteration that did not settle: metafor errs, NA
+        unsettled = np.flatnonzero(ok)[~np.asarray(t2.converged)]
+        for f in fields(out):
+            getattr(out, f.name)[unsettled] = np.nan
     return out
 
 
 def pool_batch(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
                X: np.ndarray | None = None, weights: np.ndarray | None = None,
-               control: SolverControl = SolverControl()) -> tuple[Tau2Fit, Pooled]:
+               control: SolverControl = SolverControl(),
+               tau2: np.ndarray | None = None) -> tuple[Tau2Fit, Pooled]:
     """tau² and the pooled coefficients for a batch (``y``, ``v``: (m, n); ``X``: (m, n, p) or
-    None), the way :func:`metaverdict.models.univariate.fit` computes them (GENQ uses ``1/v``
-    as weights unless others are given)."""
-    control = single_fit_control(control)
-    if test == "knha" and y.shape[-1] == 1:
-        test = "z"          # as a single fit (and metafor's refits): z test for k = 1
-    design = Design(X)
-    t2 = estimate_tau2(method, y, v, design, weights if method == "GENQ" else None, control)
-    if method == "GENQ" and weights is None:
-        weights = 1 / v
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return t2, pool(method, test, level, y, v, t2, design, weights)
+    None): :func:`metaverdict.models.univariate.fit_batch`; ``tau2`` (m,) fixes tau²."""
+    return fit_batch(method, test, level, y, v, X, weights, control, tau2)
 
 
 def _nan_fits(m: int, p: int) -> SubsetFits:
@@ -137,7 +143,8 @@ def refit(res: MetaAnalysisResult, y: np.ndarray, v: np.ndarray, X: np.ndarray |
     """One refit with the estimator and settings of ``res`` on other data."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return fit(y, v, method=res.method, test=test or res.test, level=res.level, X=X,
-                   names=names, weights=weights, labels=labels, control=control or SolverControl())
+                   names=names, weights=weights, labels=labels, control=control or SolverControl(),
+                   tau2=fixed_value(res))
 
 
 def study_index(res: MetaAnalysisResult) -> pd.Index:

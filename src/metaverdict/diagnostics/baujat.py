@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metaverdict.diagnostics._refit import design_of, leave_one_out_fits, study_index
+from metaverdict.diagnostics._refit import (
+    design_of,
+    leave_one_out_fits,
+    require_result,
+    study_index,
+)
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -31,6 +36,7 @@ def baujat(res: MetaAnalysisResult) -> pd.DataFrame:
     in meta-analyses: application to a meta-analysis of 65 trials. *Statistics in Medicine*
     21:2641-2652.
     """
+    require_result(res, "baujat")
     if res.k < 2:
         raise InputError(f"Baujat plot data need at least 2 studies, got k = {res.k}")
     X = design_of(res)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metaverdict.diagnostics._refit import design_of, study_index
+from metaverdict.diagnostics._refit import design_of, require_result, study_index
 from metaverdict.errors import InputError
 from metaverdict.models.inference import critical_value
 from metaverdict.models.results import MetaAnalysisResult
@@ -34,6 +34,7 @@ def blup(res: MetaAnalysisResult) -> pd.DataFrame:
     Raudenbush SW, Bryk AS (1985). Empirical Bayes meta-analysis. *Journal of Educational
     Statistics* 10:75-98 (Appendix).
     """
+    require_result(res, "blup")
     lam, fitted, xvx = _parts(res, "BLUPs")
     pred = lam * res.yi + (1 - lam) * fitted
     var = lam * res.vi + (1 - lam) ** 2 * xvx
@@ -50,6 +51,7 @@ def ranef(res: MetaAnalysisResult) -> pd.DataFrame:
     with :math:`\\lambda_i = \\hat\\tau^2/(\\hat\\tau^2 + v_i)` (0 for common-effect models, whose
     random effects are all 0). Columns and intervals as :func:`blup`.
     """
+    require_result(res, "ranef")
     lam, fitted, xvx = _parts(res, "random effects")
     if res.is_common_effect:
         lam = np.zeros_like(lam)
@@ -59,9 +61,9 @@ def ranef(res: MetaAnalysisResult) -> pd.DataFrame:
 
 
 def _parts(res: MetaAnalysisResult, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if res.user_weights is not None or res.method == "GENQ":
+    if res.user_weights is not None or res.method in ("GENQ", "GENQM"):
         raise InputError(f"{what} are not available for models with user weights "
-                         "(weights= or GENQ)")
+                         "(weights= or GENQ/GENQM)")
     X = design_of(res)
     beta = res.beta
     lam = res.tau2 / (res.tau2 + res.vi) if np.isfinite(res.tau2) else np.ones(res.k)

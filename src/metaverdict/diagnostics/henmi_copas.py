@@ -10,7 +10,7 @@ import numpy as np
 from scipy import integrate, special
 
 from metaverdict._results import ResultMixin, fmt
-from metaverdict.diagnostics._refit import require_intercept_only
+from metaverdict.diagnostics._refit import require_intercept_only, require_result
 from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -64,6 +64,7 @@ def henmi_copas(res: MetaAnalysisResult, tol: float = _R_TOL) -> HenmiCopas:
     Henmi M, Copas JB (2010). Confidence intervals for random effects meta-analysis and
     robustness to publication bias. *Statistics in Medicine* 29:2969-2983.
     """
+    require_result(res, "henmi_copas")
     require_intercept_only(res, "the Henmi-Copas interval")
     y, v = res.yi, res.vi
     k = len(y)

@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from metaverdict.diagnostics._refit import design_of, leave_one_out_fits, study_index
+from metaverdict.diagnostics._refit import (
+    design_of,
+    leave_one_out_fits,
+    require_result,
+    study_index,
+)
+from metaverdict.diagnostics.tables import tables_rstandard
 from metaverdict.errors import InputError
+from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.results import MetaAnalysisResult
 
 _EPS = np.finfo(float).eps
@@ -59,6 +66,7 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
     Viechtbauer W, Cheung MWL (2010). Outlier and influence diagnostics for meta-analysis.
     *Research Synthesis Methods* 1:112-125.
     """
+    require_result(res, "influence")
     if res.k < 2:
         raise InputError(f"influence diagnostics need at least 2 studies, got k = {res.k}")
     X, y, v = design_of(res), res.yi, res.vi
@@ -99,18 +107,25 @@ def influence(res: MetaAnalysisResult) -> pd.DataFrame:
     return table
 
 
-def rstandard(res: MetaAnalysisResult) -> pd.DataFrame:
+def rstandard(res: MetaAnalysisResult | PooledTablesResult) -> pd.DataFrame:
     """Internally standardised (marginal) residuals (metafor ``rstandard``).
 
     ``resid`` :math:`e = y - X\\hat\\beta`, ``se`` the square roots of the diagonal of
     :math:`(I - H) M (I - H)'` with :math:`M = \\operatorname{diag}(v_i + \\hat\\tau^2)` and ``H``
-    the hat matrix (see :func:`influence`), and ``z = resid / se``.
+    the hat matrix (see :func:`influence`), and ``z = resid / se``. For a Mantel-Haenszel or
+    Peto pooling (metafor ``rstandard.rma.mh`` / ``.rma.peto``): ``resid`` the study's outcome
+    ``yi`` minus the pooled estimate, ``se`` :math:`\\sqrt{v_i}`
+    (:func:`~metaverdict.diagnostics.tables.tables_rstandard`; NaN for studies without an
+    outcome).
 
     Returns
     -------
     DataFrame
         Columns resid, se, z; one row per study.
     """
+    require_result(res, "rstandard", MetaAnalysisResult, PooledTablesResult)
+    if isinstance(res, PooledTablesResult):
+        return tables_rstandard(res)
     X = design_of(res)
     e = res.yi - X @ res.beta
     e[np.abs(e) < 100 * _EPS] = 0
@@ -123,6 +138,7 @@ def rstandard(res: MetaAnalysisResult) -> pd.DataFrame:
 
 def hat_values(res: MetaAnalysisResult) -> np.ndarray:
     """Diagonal of the hat matrix (metafor ``hatvalues``); values within 10 eps of 1 are 1."""
+    require_result(res, "hat_values")
     return _clip_hat(np.diag(_hat_matrix(res)[0]))
 
 
@@ -133,7 +149,7 @@ def _hat_matrix(res: MetaAnalysisResult) -> tuple[np.ndarray, np.ndarray | None]
     which never inverts the possibly ill-conditioned :math:`X'WX`."""
     X = design_of(res)
     a = res.user_weights
-    if a is None and res.method == "GENQ":
+    if a is None and res.method in ("GENQ", "GENQM"):
         a = 1 / res.vi
     w = 1 / (res.vi + res.tau2) if a is None else np.asarray(a, dtype=float)
     sw = np.sqrt(w)

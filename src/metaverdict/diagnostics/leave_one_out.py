@@ -8,31 +8,43 @@ from metaverdict.diagnostics._refit import (
     SubsetFits,
     leave_one_out_fits,
     require_intercept_only,
+    require_result,
     study_index,
 )
+from metaverdict.diagnostics.tables import tables_leave_one_out
 from metaverdict.errors import InputError
+from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.results import MetaAnalysisResult
 
 COLUMNS = ("estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "q", "q_pvalue",
            "tau2", "i2", "h2")
 
 
-def leave_one_out(res: MetaAnalysisResult) -> pd.DataFrame:
+def leave_one_out(res: MetaAnalysisResult | PooledTablesResult) -> pd.DataFrame:
     """Refit ``res`` without each study in turn.
 
     Row *i* holds the pooled estimate of the model fitted to all studies but *i*, with the same
-    tau² estimator, test and level: estimate, se, statistic (z, or t for Hartung-Knapp),
-    pvalue, ci_lower, ci_upper, Cochran's q and its q_pvalue, tau2, i2 (percent) and h2.
+    tau² estimator (or fixed tau²), test and level: estimate, se, statistic (z, or t for
+    Hartung-Knapp), pvalue, ci_lower, ci_upper, Cochran's q and its q_pvalue, tau2, i2
+    (percent) and h2. For a Mantel-Haenszel or Peto pooling the tables are pooled again
+    without study *i* (metafor ``leave1out.rma.mh`` / ``.rma.peto``; no tau2 column, NaN rows
+    where the pooling without the study is undefined).
 
     Parameters
     ----------
-    res : MetaAnalysisResult
-        An intercept-only model with at least two studies.
+    res : MetaAnalysisResult or PooledTablesResult
+        An intercept-only model, or a :func:`~metaverdict.mantel_haenszel` /
+        :func:`~metaverdict.peto` pooling, with at least two studies.
 
     Returns
     -------
     DataFrame
         One row per study, indexed by study label, in the data's order.
+
+    Raises
+    ------
+    InputError
+        Another result type, a meta-regression, or a single study.
 
     Examples
     --------
@@ -52,6 +64,9 @@ def leave_one_out(res: MetaAnalysisResult) -> pd.DataFrame:
     Viechtbauer W, Cheung MWL (2010). Outlier and influence diagnostics for meta-analysis.
     *Research Synthesis Methods* 1:112-125.
     """
+    require_result(res, "leave_one_out", MetaAnalysisResult, PooledTablesResult)
+    if isinstance(res, PooledTablesResult):
+        return tables_leave_one_out(res)
     require_intercept_only(res, "leave-one-out analysis")
     if res.k < 2:
         raise InputError(f"leave-one-out analysis needs at least 2 studies, got k = {res.k}")

@@ -16,6 +16,7 @@ from metaverdict.diagnostics._refit import (
     design_of,
     pool_batch,
     require_intercept_only,
+    require_result,
     require_studies,
 )
 from metaverdict.errors import InputError
@@ -122,6 +123,7 @@ def egger_test(res: MetaAnalysisResult, predictor: str = "sei", model: str = "rm
     to detect publication and other bias in meta-analysis. In *Publication Bias in
     Meta-Analysis*, Wiley, 99-110.
     """
+    require_result(res, "egger_test")
     predictor = choice(predictor, PREDICTORS, "predictor")
     model = choice(model, _MODELS, "model")
     X0 = design_of(res)
@@ -242,6 +244,7 @@ def rank_test(res: MetaAnalysisResult) -> RankTest:
     Begg CB, Mazumdar M (1994). Operating characteristics of a rank correlation test for
     publication bias. *Biometrics* 50:1088-1101.
     """
+    require_result(res, "rank_test")
     require_intercept_only(res, "the rank correlation test")
     if res.k < 2:
         raise InputError(f"the rank correlation test needs at least 2 studies, got k = {res.k}")
@@ -358,6 +361,7 @@ def pet_peese(res: MetaAnalysisResult, model: str = "rma", alpha: float = 0.05) 
     Stanley TD, Doucouliagos H (2014). Meta-regression approximations to reduce publication
     selection bias. *Research Synthesis Methods* 5:60-78.
     """
+    require_result(res, "pet_peese")
     require_intercept_only(res, "PET-PEESE")
     if not 0 < alpha < 1:
         raise InputError(f"field 'alpha': must be in (0, 1), got {alpha!r}")

@@ -12,6 +12,7 @@ from metaverdict.diagnostics._refit import (
     pool_batch,
     refit,
     require_intercept_only,
+    require_result,
     require_studies,
 )
 from metaverdict.diagnostics.publication_bias import sei_regression
@@ -127,6 +128,7 @@ def trim_and_fill(res: MetaAnalysisResult, estimator: str = "L0", side: str | No
     Tweedie R (2000). A nonparametric "trim and fill" method of accounting for publication
     bias in meta-analysis. *JASA* 95:89-98.
     """
+    require_result(res, "trim_and_fill")
     require_intercept_only(res, "trim-and-fill")
     estimator = choice(estimator, ESTIMATORS, "estimator")
     if res.k < 2:

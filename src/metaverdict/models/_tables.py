@@ -71,11 +71,13 @@ def _unused(given: Mapping[str, Any], fields: tuple[str, ...], measure: str, nee
 
 
 def read_tables(data: pd.DataFrame | None, args: Mapping[str, Any], labels: Any,
-                measure: str) -> tuple[dict[str, Array], list[Any] | None]:
+                measure: str, require_both_outcomes: bool = True
+                ) -> tuple[dict[str, Array], list[Any] | None]:
     """Read and check 2x2 tables given as ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``.
 
     Counts must be finite non-negative whole numbers, events must not exceed group sizes, and
-    each group needs at least one participant. Returns ``{"ai", "bi", "ci", "di"}`` arrays.
+    each group needs at least one participant; with ``require_both_outcomes`` some study must
+    have events and some non-events. Returns ``{"ai", "bi", "ci", "di"}`` arrays.
     """
     need = "ai, bi, ci, di (or ai, n1i, ci, n2i)"
     _unused(args, RATE_FIELDS, measure, need)
@@ -108,6 +110,8 @@ def read_tables(data: pd.DataFrame | None, args: Mapping[str, Any], labels: Any,
             raise row_error(lab, int(empty[0]), where, "group has no participants; every study "
                             "needs at least one in each group")
     tables = {f: arr[f] for f in ("ai", "bi", "ci", "di")}
+    if not require_both_outcomes:
+        return tables, lab
     k = tables["ai"].size
     for fields, what in ((("ai", "ci"), "events"), (("bi", "di"), "non-events")):
         if not np.any(tables[fields[0]] + tables[fields[1]] > 0):
@@ -210,10 +214,12 @@ def chi2_pvalue(statistic: Array | float, df: Array | float) -> Array | float:
 
 def assemble(measure: str, method: str, beta: Array, se: Array, yi: Array, vi: Array,
               level: float, labels: list[Any] | None, extra: dict[str, Any],
-              q_override: tuple[float, bool] | None = None) -> PooledTablesResult:
+              q_override: tuple[float, bool] | None = None,
+              counts: Mapping[str, Array] | None = None) -> PooledTablesResult:
     """Wald inference plus heterogeneity into a :class:`PooledTablesResult`.
 
-    ``q_override`` = ``(Q, informative)`` replaces the inverse-variance Q (Peto's own Q).
+    ``q_override`` = ``(Q, informative)`` replaces the inverse-variance Q (Peto's own Q);
+    ``counts``: the tables (or incidence data) pooled, kept for the diagnostics' refits.
     """
     z, p, lo, hi = wald(beta, se, level)
     q_iv, k_yi = inverse_variance_q(yi, vi, beta)
@@ -229,7 +235,7 @@ def assemble(measure: str, method: str, beta: Array, se: Array, yi: Array, vi: A
         pvalue=float(p), ci_lower=float(lo), ci_upper=float(hi), level=level,
         q=float(q), q_pvalue=float(qp), i2=float(i2), h2=float(h2),
         k=int(yi.shape[-1]), k_yi=int(k_yi), yi=read_only(yi), vi=read_only(vi), labels=labels,
-        **extra)
+        _counts={name: read_only(np.asarray(a)) for name, a in (counts or {}).items()}, **extra)
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +247,7 @@ def _p(p: float | None) -> str:
 
 
 _NAMES = {"OR": "odds ratio", "RR": "risk ratio", "RD": "risk difference",
+          "IRD": "incidence-rate difference",
           "IRR": "incidence-rate ratio"}
 
 
@@ -255,7 +262,7 @@ class PooledTablesResult(EstimateCI, ResultMixin):
     Attributes
     ----------
     measure : str
-        ``"OR"``, ``"RR"``, ``"RD"`` or ``"IRR"``.
+        ``"OR"``, ``"RR"``, ``"RD"``, ``"IRR"`` or ``"IRD"``.
     method : str
         ``"MH"`` (Mantel-Haenszel) or ``"Peto"``.
     estimate, se, statistic, pvalue, ci_lower, ci_upper : float
@@ -307,6 +314,7 @@ class PooledTablesResult(EstimateCI, ResultMixin):
     tarone_pvalue: float | None = None
     breslow_day_df: int | None = None
     labels: list[Any] | None = field(default=None)
+    _counts: Mapping[str, Array] = field(default_factory=dict, repr=False)
 
     _repr_fields = ("measure", "method", "estimate", "se", "pvalue", "k")
 
@@ -316,9 +324,16 @@ class PooledTablesResult(EstimateCI, ResultMixin):
         return float("nan")
 
     @property
+    def counts(self) -> Mapping[str, Array]:
+        """The tables pooled (``ai``, ``bi``, ``ci``, ``di``) or the incidence data (``x1i``,
+        ``t1i``, ``x2i``, ``t2i``), read-only arrays in input order (the diagnostics refit
+        subsets of them)."""
+        return self._counts
+
+    @property
     def is_ratio(self) -> bool:
         """True for ratio measures, whose estimates are on the log scale."""
-        return self.measure != "RD"
+        return self.measure not in ("RD", "IRD")
 
     @property
     def exp_estimate(self) -> float:

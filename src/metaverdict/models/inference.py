@@ -7,6 +7,9 @@ for a batch of analyses (leading axis). Shared by :func:`~metaverdict.models.met
   :math:`(X'AX)^{-1}X'A(V+\\tau^2 I)AX(X'AX)^{-1}`);
 * ``test="knha"`` (Hartung-Knapp-Sidik-Jonkman): the variance is multiplied by
   :math:`s^2_w = y'P y/(k-p)` (not truncated at 1, as metafor 3.8) and t with k - p df is used;
+  ``test="adhoc"``: the same with :math:`\\max(1, s^2_w)` (the ad hoc correction of Knapp &
+  Hartung 2003 and Röver et al. 2015, metafor ``test="adhoc"``), so the interval is never
+  narrower than the z interval's variance;
 * Cochran's :math:`Q = \\sum (y_i-\\hat\\beta_{EE})^2/v_i` on k - p df;
   :math:`I^2 = 100\\,\\tau^2/(\\tau^2 + \\tilde v)`, :math:`H^2 = 1 + \\tau^2/\\tilde v` with the
   typical within-study variance :math:`\\tilde v = (k-p)/\\operatorname{tr}P_{EE}` (Higgins &
@@ -35,16 +38,25 @@ Array = Any
 
 
 class InferenceTest(StrEnum):
-    """The test of the coefficients: Wald ``z``, or Hartung-Knapp ``knha`` (t on k - p df)."""
+    """The test of the coefficients: Wald ``z``, Hartung-Knapp ``knha`` (t on k - p df), or
+    Hartung-Knapp with the variance factor truncated at 1 (``adhoc``)."""
 
     Z = "z"
     KNHA = "knha"
+    ADHOC = "adhoc"
+
+
+#: The tests with a Hartung-Knapp variance factor and t (or F) distributions on k - p df.
+T_TESTS = (InferenceTest.KNHA, InferenceTest.ADHOC)
 
 
 #: Accepted spellings of the tests (any case) and their canonical values.
 TESTS: dict[str, InferenceTest] = {"z": InferenceTest.Z, "knha": InferenceTest.KNHA,
                                    "hksj": InferenceTest.KNHA,
                                    "hartung-knapp": InferenceTest.KNHA}
+#: The tests of single fits (:func:`~metaverdict.models.meta_analysis`): also ``"adhoc"``
+#: (which the batch engine does not offer).
+UNIVARIATE_TESTS: dict[str, InferenceTest] = {**TESTS, "adhoc": InferenceTest.ADHOC}
 
 
 @dataclass(frozen=True)
@@ -95,11 +107,13 @@ def pool(method: str, test: str, level: float, y: Array, v: Array, fit: Tau2Fit,
     else:
         beta, vb = _user_weighted(y, v, tau2, design, weights)
         wshow = weights
-    df = float(k - p) if test == InferenceTest.KNHA else float("nan")
+    df = float(k - p) if test in T_TESTS else float("nan")
     s2w = xp.ones_like(tau2)
-    if test == InferenceTest.KNHA:
+    if test in T_TESTS:
         s2w = formulas.knha_s2w(pr.rss, k - p) if k > p else xp.full_like(tau2, float("nan"))
         s2w = xp.where(pr.rss <= _EPS, 0.0, s2w)
+        if test == InferenceTest.ADHOC:
+            s2w = xp.maximum(s2w, 1.0)
         vb = vb * s2w[..., None, None]
     se = xp.sqrt(vb[..., 0, 0:1] if p == 1 else xp.stack([vb[..., j, j] for j in range(p)],
                                                           axis=-1))
@@ -211,11 +225,12 @@ class FitStatistics:
 
 
 def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta: np.ndarray,
-                   design: Design, projection: Any = None) -> FitStatistics:
+                   design: Design, projection: Any = None,
+                   tau2_fixed: bool = False) -> FitStatistics:
     """metafor's ``fit.stats`` for one fit (``y``, ``v`` of shape (1, k)); the residual sum of
     squares uses the final coefficients ``beta`` (which differ from the WLS ones with user
     weights). ``projection``: the projection with weights 1/(v + tau2) (:attr:`Pooled.projection`),
-    when already made."""
+    when already made; ``tau2_fixed``: tau² was given, not estimated (no parameter then)."""
     k, p = y.shape[-1], design.p
     t = np.asarray([tau2])
     fitted = beta[0] if design.X is None else design.X[0] @ beta
@@ -226,7 +241,7 @@ def fit_statistics(method: str, y: np.ndarray, v: np.ndarray, tau2: float, beta:
     ll_reml = float(log_likelihood("REML", t, y, v, design, pr)[0]) - correction
     sat = -0.5 * float(np.add.reduce(np.log(2 * np.pi * v[0])))
     dev_ml = -2 * (ll_ml - sat) if k > p else 0.0
-    parms = p + (0 if method in COMMON_EFFECT else 1)
+    parms = p + (0 if method in COMMON_EFFECT or tau2_fixed else 1)
     return FitStatistics(ll_ml, dev_ml, *information_criteria(ll_ml, k, parms), ll_reml,
                          -2 * ll_reml, *information_criteria(ll_reml, k - p, parms))
 

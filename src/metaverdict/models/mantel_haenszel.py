@@ -1,4 +1,4 @@
-"""Mantel-Haenszel pooling of 2x2 tables (OR, RR, RD) and of incidence data (IRR).
+"""Mantel-Haenszel pooling of 2x2 tables (OR, RR, RD) and of incidence data (IRR, IRD).
 
 The equivalent of R metafor's ``rma.mh()`` (3.8) with its defaults: the pooled estimate uses the
 raw counts (no continuity correction, double-zero studies kept), the heterogeneity test uses
@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from metaverdict._validation import check_level, choice
+from metaverdict.effects import effect_sizes
+from metaverdict.errors import InputError
 from metaverdict.models._tables import (
     Array,
     PooledTablesResult,
@@ -29,9 +31,9 @@ from metaverdict.models._tables import (
 )
 
 __all__ = ["mantel_haenszel", "mh_odds_ratio", "mh_risk_ratio", "mh_risk_difference",
-           "mh_rate_ratio", "cmh_tests", "breslow_day", "mh_rate_test"]
+           "mh_rate_ratio", "mh_rate_difference", "cmh_tests", "breslow_day", "mh_rate_test"]
 
-MEASURES = ("OR", "RR", "RD", "IRR")
+MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
 
 
 def _sum(x: Array) -> Array:
@@ -87,7 +89,8 @@ def mh_risk_ratio(ai: Array, bi: Array, ci: Array, di: Array) -> tuple[Array, Ar
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.log(big_r / big_s)
         var = _sum((n1 / n) * (n2 / n) * (ai + ci) - (ai / n) * ci) / (big_r * big_s)
-    return np.where(ok, beta, np.nan), np.where(ok, np.sqrt(var), np.nan)
+    # exactly 0 when no study has non-events; rounding can make it a tiny negative number
+    return np.where(ok, beta, np.nan), np.where(ok, np.sqrt(np.maximum(var, 0.0)), np.nan)
 
 
 def mh_risk_difference(ai: Array, bi: Array, ci: Array, di: Array) -> tuple[Array, Array]:
@@ -140,6 +143,28 @@ def mh_rate_ratio(x1i: Array, t1i: Array, x2i: Array, t2i: Array) -> tuple[Array
         beta = np.log(big_r / big_s)
         var = _sum((t1i / t) * (t2i / t) * (x1i + x2i)) / (big_r * big_s)
     return np.where(ok, beta, np.nan), np.where(ok, np.sqrt(var), np.nan)
+
+
+def mh_rate_difference(x1i: Array, t1i: Array, x2i: Array, t2i: Array) -> tuple[Array, Array]:
+    """Mantel-Haenszel incidence-rate difference and its standard error.
+
+    With weights ``w_i = t1_i t2_i / T_i`` (``T_i = t1_i + t2_i``):
+    ``IRD_MH = sum (x1_i t2_i - x2_i t1_i) / T_i / W`` (``W = sum w_i``) and
+    ``SE = sqrt(sum w_i^2 (x1_i / t1_i^2 + x2_i / t2_i^2)) / W``, the estimator and variance of
+    metafor's ``rma.mh(measure="IRD")``; an estimate on the rate scale (events per unit of
+    person-time), defined (0, SE 0) even without events.
+
+    References
+    ----------
+    Greenland S, Robins JM (1985). Biometrics 41:55-68.
+    Rothman KJ, Greenland S, Lash TL (2008). Modern Epidemiology, 3rd ed., ch. 15.
+    """
+    t = t1i + t2i
+    w = t1i * (t2i / t)
+    big_w = _sum(w)
+    beta = _sum((x1i * t2i - x2i * t1i) / t) / big_w
+    se = np.sqrt(_sum(w**2 * (x1i / t1i**2 + x2i / t2i**2))) / big_w
+    return beta, se
 
 
 def cmh_tests(ai: Array, bi: Array, ci: Array, di: Array,
@@ -233,15 +258,16 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
 
     Parameters
     ----------
-    measure : {"OR", "RR", "RD", "IRR"}
-        Odds ratio, risk ratio, risk difference (2x2 tables) or incidence-rate ratio.
+    measure : {"OR", "RR", "RD", "IRR", "IRD"}
+        Odds ratio, risk ratio, risk difference (2x2 tables), incidence-rate ratio or
+        incidence-rate difference.
     data : pandas.DataFrame, optional
         When given, the count arguments (and ``labels``) are column names in it.
     ai, bi, ci, di : column name or array-like
         Events / non-events in group 1 (``ai``, ``bi``) and group 2 (``ci``, ``di``);
         ``n1i``/``n2i`` (group sizes) may replace ``bi``/``di``.
     x1i, t1i, x2i, t2i : column name or array-like
-        For ``IRR``: events and person-time in groups 1 and 2.
+        For ``IRR`` and ``IRD``: events and person-time in groups 1 and 2.
     level : float
         Confidence level, a fraction (default 0.95).
     labels : column name or sequence, optional
@@ -252,7 +278,8 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
     Returns
     -------
     PooledTablesResult
-        Estimate on the log scale (raw for ``RD``); Q, I², H² from the per-study outcomes
+        Estimate on the log scale (raw for ``RD`` and ``IRD``); Q, I², H² from the per-study
+        outcomes
         ``yi``, ``vi`` (``add=1/2``, ``to="only0"``, double-zero studies excluded) around the MH
         estimate: ``Q = sum (yi - estimate)^2 / vi`` on ``k_yi - 1`` df. For ``OR`` also the
         Cochran-Mantel-Haenszel, Cochran, Breslow-Day and Tarone tests; for ``IRR`` the MH test.
@@ -261,15 +288,21 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
     ------
     InputError
         Unknown measure; missing or misnamed columns; lengths that differ; negative, fractional
-        or missing counts; events above group sizes; empty groups; no events (or no
-        non-events) in any study. The message names the study and the field.
+        or missing counts; events above group sizes; empty groups; no events in any study
+        (``OR``, ``RR``, ``IRR``, ``IRD``) or no non-events in any study (``OR``). The message
+        names the study and the field.
 
     Notes
     -----
     The pooled estimate uses the raw counts (no continuity correction); studies with no events
     in either group add nothing to the OR/RR estimates but are counted in ``k`` and weigh in
     the RD. Where metafor's estimate is undefined (e.g. no events at all in one group, OR
-    ``R = 0``), the estimate and dependent statistics are NaN.
+    ``R = 0``), the estimate and dependent statistics are NaN, without an error, as metafor
+    gives NA; tables without any events (or without any non-events) in either group pool to
+    a risk difference of 0 with SE 0 (z and p NaN), as in metafor, and tables without
+    non-events to a log risk ratio of 0 (SE 0; metafor's NaN there is rounding), while the OR
+    of such tables, and the RR of tables without events, are undefined (InputError; metafor
+    NA).
 
     References
     ----------
@@ -291,22 +324,36 @@ def mantel_haenszel(measure: str, data: pd.DataFrame | None = None, *,
     args = {"ai": ai, "bi": bi, "ci": ci, "di": di, "n1i": n1i, "n2i": n2i,
             "x1i": x1i, "t1i": t1i, "x2i": x2i, "t2i": t2i}
     extra: dict[str, Any] = {}
-    if measure == "IRR":
+    if measure in ("IRR", "IRD"):
         counts, lab = read_rates(data, args, labels, measure)
         x1, t1, x2, t2 = (counts[f] for f in ("x1i", "t1i", "x2i", "t2i"))
-        beta, se = mh_rate_ratio(x1, t1, x2, t2)
-        yi, vi = rate_outcomes(x1, t1, x2, t2)
-        stat = float(mh_rate_test(x1, t1, x2, t2, correct))
-        extra.update(cmh=stat, cmh_pvalue=float(chi2_pvalue(stat, 1)))
+        if measure == "IRR":
+            beta, se = mh_rate_ratio(x1, t1, x2, t2)
+            yi, vi = rate_outcomes(x1, t1, x2, t2)
+            stat = float(mh_rate_test(x1, t1, x2, t2, correct))
+            extra.update(cmh=stat, cmh_pvalue=float(chi2_pvalue(stat, 1)))
+        else:
+            beta, se = mh_rate_difference(x1, t1, x2, t2)
+            es = effect_sizes("IRD", x1i=x1, t1i=t1, x2i=x2, t2i=t2, add=0.5, to="only0",
+                              drop00=True)
+            yi, vi = es.yi, es.vi
     else:
-        counts, lab = read_tables(data, args, labels, measure)
+        # RD is defined (0) without events or without non-events, RR without non-events (0),
+        # as in metafor; an OR, or an RR without events, is not
+        counts, lab = read_tables(data, args, labels, measure,
+                                  require_both_outcomes=measure == "OR")
+        if measure == "RR" and not np.any(counts["ai"] + counts["ci"] > 0):
+            k = counts["ai"].size
+            raise InputError(f"fields 'ai', 'ci': no events in any of the {k} studies (rows "
+                             f"1-{k}); the pooled risk ratio is undefined (metafor: NA)")
         tables = (counts["ai"], counts["bi"], counts["ci"], counts["di"])
         kernel = {"OR": mh_odds_ratio, "RR": mh_risk_ratio, "RD": mh_risk_difference}[measure]
         beta, se = kernel(*tables)
         yi, vi = table_outcomes(measure, *tables)
         if measure == "OR":
             extra = _odds_ratio_tests(tables, float(beta), correct)
-    return assemble(measure, "MH", beta, se, yi, vi, level, lab, extra)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return assemble(measure, "MH", beta, se, yi, vi, level, lab, extra, counts=counts)
 
 
 def _odds_ratio_tests(tables: tuple[Array, Array, Array, Array], beta: float,

@@ -112,4 +112,4 @@ def peto(data: pd.DataFrame | None = None, *, ai: Any = None, bi: Any = None, ci
     yi, vi = table_outcomes("PETO", *tables)
     q, n_pos = peto_heterogeneity(*tables)
     return assemble("OR", "Peto", beta, se, yi, vi, level, lab, {},
-                    q_override=(float(q), bool(n_pos > 1)))
+                    q_override=(float(q), bool(n_pos > 1)), counts=counts)

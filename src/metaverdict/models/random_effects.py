@@ -16,11 +16,14 @@ HS      (y'Py - k) / Σw                                              Hunter & S
 HSk     (k/(k-p) y'Py - k) / Σw                                      Brannick et al. 2019
 SJ      τ₀² y'Py / (k-p), w = 1/(v + τ₀²), τ₀² = Σ(y - ȳ)²/k         Sidik & Jonkman 2005
 GENQ    (y'P_a y - tr P_a V) / tr P_a, user weights a (default 1/v)  DerSimonian & Kacker 2007
+GENQM   root of Pr(Q_a(τ²) > y'P_a y) = 1/2 (:mod:`.quadform`)         DerSimonian & Kacker 2007
 ML      root of y'P²y = tr W   (Fisher scoring)                      Hardy & Thompson 1996
 REML    root of y'P²y = tr P   (Fisher scoring)                      Viechtbauer 2005
 EB      root of k/(k-p) y'Py = k (equals PM)                         Morris 1983
 PM      root of y'Py = k - p,  w = 1/(v + τ²)                        Paule & Mandel 1982
 PMM     root of y'Py = median of χ²(k-p)                             Viechtbauer 2021
+DLIT    fixed point of τ² = (y'Py - (k-p)) / tr P, w = 1/(v + τ²)    DerSimonian & Kacker 2007
+SJIT    fixed point of τ² = τ² y'Py / (k-p), w = 1/(v + τ²)           Sidik & Jonkman 2005
 ======  ===========================================================  =========================
 
 Standard errors of tau² follow metafor (``se.tau2``).
@@ -44,6 +47,7 @@ import numpy as np
 from array_api_compat import device, is_cupy_array, is_numpy_array, is_torch_array
 from scipy import special
 
+from metaverdict.errors import InputError
 from metaverdict.models import formulas
 from metaverdict.models.backend import NUMPY, namespace
 from metaverdict.models.projection import (
@@ -53,6 +57,7 @@ from metaverdict.models.projection import (
     reference_point,
     row_sum,
 )
+from metaverdict.models.quadform import generalised_q_root
 
 Array = Any
 _Projection = InterceptProjection | DesignProjection
@@ -76,6 +81,9 @@ class Method(StrEnum):
     PM = "PM"
     PMM = "PMM"
     GENQ = "GENQ"
+    GENQM = "GENQM"
+    DLIT = "DLIT"
+    SJIT = "SJIT"
 
 
 #: Accepted spellings (upper case; ``choice`` matches any case) and their canonical codes.
@@ -190,6 +198,10 @@ def estimate_tau2(method: str, y: Array, v: Array, design: Design | None = None,
         return Tau2Fit(zeros, nan, zeros == 0, xp.astype(zeros, xp.int64))
     # centre y for numerical stability, as metafor does (P annihilates the intercept)
     y = y - xp.mean(y, axis=-1, keepdims=True)
+    if method == Method.GENQM:
+        return _genqm(y, v, design, k, p, weights, xp)
+    if method in (Method.DLIT, Method.SJIT):
+        return _iterated(method, y, v, design, k, p, control, xp)
     fn = _CLOSED_FORM.get(method)
     if fn is not None:
         est = fn(y, v, design, k, p, weights, xp)
@@ -274,6 +286,23 @@ def _genq(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | N
     tau2 = (pr.rss - pr.tr_pv(v)) / pr.tr_p
     tail = _sandwich_se(pr, v, xp)
     return _ClosedFit(tau2, lambda t: tail(t) / pr.tr_p, pr if weights is None else None)
+
+
+def _genqm(y: Array, v: Array, design: Design, k: int, p: int, weights: Array | None,
+           xp: Any) -> Tau2Fit:
+    """Median-unbiased generalised Q (metafor ``"GENQM"``): per analysis, the tau² at which
+    the distribution of Q_a has its median at the observed y'P_a y
+    (:func:`~metaverdict.models.quadform.generalised_q_root`, NumPy only); SE as for GENQ."""
+    if not (is_numpy_array(y) and is_numpy_array(v)):
+        raise InputError("method 'GENQM' runs on NumPy arrays only")
+    a = 1 / v if weights is None else weights
+    tau2 = np.array([generalised_q_root(y[i], v[i], a[i], None if design.X is None
+                                        else design.X[i], 0.5) for i in range(y.shape[0])])
+    pr = design.project(a, y, xp)
+    se = _sandwich_se(pr, v, xp)(tau2) / pr.tr_p
+    done = np.ones(tau2.shape, dtype=bool)
+    return Tau2Fit(tau2, se, done, np.zeros(tau2.shape, dtype=np.int64),
+                   pr if weights is None else None)
 
 
 _CLOSED_FORM: dict[str, _ClosedForm] = {
@@ -412,14 +441,23 @@ def _iterative(method: str, y: Array, v: Array, design: Design, k: int, p: int,
         tau2, conv, iters = solve_decreasing(f, xp.zeros(y.shape[:-1], dtype=y.dtype), control)
     if method in (Method.ML, Method.REML):
         tau2, iters = _other_maxima(method, f, tau2, iters, y, v, design, k, p, control)
-    if method == Method.REML:
-        return Tau2Fit(tau2, formulas.reml_tau2_se(f.project(tau2).ss_p), conv, iters)
+    return Tau2Fit(tau2, _iterative_se(method, y, v, design, k, p, tau2, xp), conv, iters)
+
+
+def _iterative_se(method: str, y: Array, v: Array, design: Design, k: int, p: int, tau2: Array,
+                  xp: Any) -> Array:
+    """metafor's ``se.tau2`` of the iterative estimators at ``tau2``: REML √(2/tr P²),
+    ML √(2/Σw²), DLIT the DL formula with P at weights 1/(v + τ²), EB/PM/PMM/SJIT
+    √(2k²/(k-p))/Σw."""
+    if method in (Method.REML, Method.DLIT):
+        pr = design.project(1 / (v + tau2[..., None]), y, xp)
+        if method == Method.REML:
+            return formulas.reml_tau2_se(pr.ss_p)
+        return formulas.dl_tau2_se(tau2, k - p, pr.tr_p, pr.ss_p)
     w = 1 / (v + tau2[..., None])
     if method == Method.ML:
-        se = formulas.ml_tau2_se(xp.vecdot(w, w))
-    else:   # EB, PM, PMM
-        se = formulas.pm_tau2_se(k, k - p, row_sum(w, xp))
-    return Tau2Fit(tau2, se, conv, iters)
+        return formulas.ml_tau2_se(xp.vecdot(w, w))
+    return formulas.pm_tau2_se(k, k - p, row_sum(w, xp))     # EB, PM, PMM, SJIT
 
 
 #: Fisher-scoring roots are polished by a Newton step only when this precision (or tighter) is
@@ -799,3 +837,65 @@ def log_likelihood(method: str, tau2: Array, y: Array, v: Array, design: Design,
     logdet_xx: Any = (math.log(k) if design.X is None
                       else design.project(xp.ones_like(v), y).logdet_xwx())
     return formulas.reml_loglik(k - p, logdet_xx, logv + pr.logdet_xwx(), pr.rss)
+
+
+# ----------------------------------------------------------------------------- fixed points
+
+#: The iterated estimators stop after at most this many steps (or ``control.max_iter``).
+FIXED_POINT_MAX_ITER = 10_000
+
+
+def _iterated(method: str, y: Array, v: Array, design: Design, k: int, p: int,
+              control: SolverControl, xp: Any) -> Tau2Fit:
+    """The iterated DerSimonian-Laird (``"DLIT"``) and Sidik-Jonkman (``"SJIT"``) estimators:
+    metafor's fixed-point iterations, run until a step changes tau² by at most
+    ``control.tol (u + τ²)`` (:attr:`SolverControl`).
+
+    DLIT starts at 0 and iterates :math:`\\tau^2 \\leftarrow \\max(0, (Q_w - (k-p)) /
+    \\operatorname{tr}P_w)` with :math:`w = 1/(v + \\tau^2)` (DerSimonian & Kacker 2007);
+    SJIT starts at :math:`\\sum(y - \\bar y)^2/k` and iterates
+    :math:`\\tau^2 \\leftarrow \\tau^2 Q_w / (k-p)`, whose fixed point solves the Paule-Mandel
+    equation :math:`Q_w = k - p` (Sidik & Jonkman 2005). An analysis whose iteration has not
+    settled after ``max(control.max_iter, FIXED_POINT_MAX_ITER)`` steps (DLIT can cycle) is
+    flagged as not converged, at its last value."""
+    dlit = method == Method.DLIT
+    t = xp.zeros(y.shape[:-1], dtype=y.dtype) if dlit else xp.vecdot(y, y) / k
+    vmin = xp.min(v, axis=-1)
+    scale = vmin if control.scale_free else xp.ones_like(vmin)
+    live = xp.ones(t.shape, dtype=xp.bool)
+    iters = xp.zeros(t.shape, dtype=xp.int64)
+    for _ in range(max(control.max_iter, FIXED_POINT_MAX_ITER)):
+        pr = design.project(1 / (v + t[..., None]), y, xp)
+        new = (xp.maximum((pr.rss - (k - p)) / pr.tr_p, 0.0) if dlit
+               else t * pr.rss / (k - p))
+        new = xp.where(live, new, t)
+        iters = iters + xp.astype(live, xp.int64)
+        live = live & ~formulas.step_converged(t, new, control.tol, scale)
+        t = new
+        if not bool(xp.any(live)):
+            break
+    return Tau2Fit(t, _iterative_se(method, y, v, design, k, p, t, xp), ~live, iters)
+
+
+def fixed_tau2(method: str, y: Array, v: Array, tau2: Array, design: Design | None = None,
+               weights: Array | None = None) -> Tau2Fit:
+    """A given (fixed) tau² for every analysis of a batch (metafor ``rma(..., tau2=)``).
+
+    Nothing is estimated; ``se`` is the standard-error formula of ``method`` evaluated at the
+    given value, as metafor 3.8 reports ``se.tau2`` for a fixed tau² (NaN for common-effect
+    models and single studies). ``y``, ``v``: (batch, k); ``tau2``: (batch,), >= 0.
+    """
+    xp = namespace(y, v)
+    design = design or Design()
+    k, p = y.shape[-1], design.p
+    tau2 = xp.asarray(tau2, dtype=y.dtype)
+    done = xp.ones(tau2.shape, dtype=xp.bool)
+    iters = xp.zeros(tau2.shape, dtype=xp.int64)
+    if method in COMMON_EFFECT or k == 1 or k <= p:
+        return Tau2Fit(tau2, xp.full_like(tau2, float("nan")), done, iters)
+    y = y - xp.mean(y, axis=-1, keepdims=True)
+    fn = _CLOSED_FORM.get(Method.GENQ if method == "GENQM" else method)
+    if fn is not None:
+        est = fn(y, v, design, k, p, weights, xp)
+        return Tau2Fit(tau2, est.se(tau2), done, iters, est.fe)
+    return Tau2Fit(tau2, _iterative_se(method, y, v, design, k, p, tau2, xp), done, iters)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
-from metaverdict.models.confint import q_profile
+from metaverdict._validation import choice
+from metaverdict.models.confint import profile_likelihood, q_profile
 from metaverdict.models.inference import FitStatistics
 from metaverdict.models.intervals import (
     COEFFICIENT_COLUMNS,
@@ -25,6 +26,7 @@ from metaverdict.models.intervals import (
 from metaverdict.models.random_effects import COMMON_EFFECT
 
 _T = TypeVar("_T")
+_TEST_NAMES = {"knha": "Hartung-Knapp t", "adhoc": "Hartung-Knapp t (ad hoc, s2w >= 1)"}
 
 METHOD_NAMES = {
     "EE": "common-effect (equal-effects) model", "FE": "fixed-effects model",
@@ -32,6 +34,8 @@ METHOD_NAMES = {
     "HSk": "Hunter-Schmidt (k-corrected)", "SJ": "Sidik-Jonkman", "ML": "maximum likelihood",
     "REML": "restricted maximum likelihood", "EB": "empirical Bayes", "PM": "Paule-Mandel",
     "PMM": "median-unbiased Paule-Mandel", "GENQ": "generalised Q",
+    "GENQM": "median-unbiased generalised Q", "DLIT": "iterated DerSimonian-Laird",
+    "SJIT": "iterated Sidik-Jonkman",
 }
 
 
@@ -138,21 +142,28 @@ class MetaAnalysisResult(EstimateCI, ResultMixin):
         out: _T = self._memo[key]
         return out
 
-    def tau2_ci(self, level: float | None = None) -> tuple[float, float]:
-        """Q-profile confidence interval for tau² (Viechtbauer 2007) -> ``(lower, upper)``."""
-        ci = self.heterogeneity_ci(level).tau2
+    def tau2_ci(self, level: float | None = None, method: str = "QP") -> tuple[float, float]:
+        """Confidence interval for tau² -> ``(lower, upper)``: Q-profile (``"QP"``, default;
+        Viechtbauer 2007; the generalised Q-profile for GENQ/GENQM fits) or profile likelihood
+        (``"PL"``, ML/REML fits; metafor ``confint(type="PL")``)."""
+        ci = self.heterogeneity_ci(level, method).tau2
         return ci.ci_lower, ci.ci_upper
 
-    def heterogeneity_ci(self, level: float | None = None) -> HeterogeneityCI:
-        """Q-profile confidence intervals for tau², tau, I² and H² (metafor ``confint()``)."""
-        return q_profile(self, self.level if level is None else level)
+    def heterogeneity_ci(self, level: float | None = None, method: str = "QP"
+                         ) -> HeterogeneityCI:
+        """Confidence intervals for tau², tau, I² and H² (metafor ``confint()``): Q-profile
+        (``"QP"``) or profile likelihood (``"PL"``)."""
+        level = self.level if level is None else level
+        if choice(method, ("QP", "PL"), "method") == "PL":
+            return profile_likelihood(self, level)
+        return q_profile(self, level)
 
     def summary(self) -> str:
         """Journal-style summary: model, heterogeneity, pooled estimate and prediction interval."""
         pct = int(round(self.level * 100))
         lines = [f"{'Random' if not self.is_common_effect else 'Common'}-effects meta-analysis "
                  f"(k = {self.k}; {METHOD_NAMES.get(self.method, self.method)}; "
-                 f"{'Hartung-Knapp t' if self.test == 'knha' else 'z'} test)", ""]
+                 f"{_TEST_NAMES.get(self.test, 'z')} test)", ""]
         if not self.is_common_effect:
             lines.append(f"tau^2 = {fmt(self.tau2)} (SE = {fmt(self.tau2_se)}), "
                          f"tau = {fmt(float(np.sqrt(self.tau2)))}")
@@ -162,7 +173,7 @@ class MetaAnalysisResult(EstimateCI, ResultMixin):
             lines.append(f"Test of moderators: QM = {fmt(self.qm)}, p = {fmt_p(self.qm_pvalue)}"
                          + (f", R^2 = {fmt(self.r2, 2)}%" if self.r2 is not None else ""))
         lines.append("")
-        stat = "t" if self.test == "knha" else "z"
+        stat = "t" if self.test in ("knha", "adhoc") else "z"
         lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
                                   coefficient_rows(self._coefficients, self.terms)))
         if self.p == 1:

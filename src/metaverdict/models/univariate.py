@@ -18,9 +18,18 @@ from metaverdict._validation import (
     check_same_length,
     choice,
 )
-from metaverdict.errors import InputError
+from metaverdict.errors import ConvergenceError, InputError
+from metaverdict.models.confint import TAU2_FIXED, tau2_is_fixed
 from metaverdict.models.design import complete_moderators, design_matrix
-from metaverdict.models.inference import TESTS, InferenceTest, critical_value, fit_statistics, pool
+from metaverdict.models.inference import (
+    T_TESTS,
+    UNIVARIATE_TESTS,
+    InferenceTest,
+    Pooled,
+    critical_value,
+    fit_statistics,
+    pool,
+)
 from metaverdict.models.intervals import coefficient_values
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import (
@@ -28,17 +37,23 @@ from metaverdict.models.random_effects import (
     METHODS,
     Method,
     SolverControl,
+    Tau2Fit,
     estimate_tau2,
+    fixed_tau2,
     single_fit_control,
 )
-from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.results import METHOD_NAMES, MetaAnalysisResult
+
+#: the generalised Q estimators: their weights (default 1/vi) also estimate the coefficients
+_GENQ = (Method.GENQ, Method.GENQM)
 
 
 def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFrame | None = None,
                   method: str = "REML", test: str = "z", level: float = 0.95,
                   mods: Any = None, weights: Any = None, labels: Any = None,
                   missing: Literal["raise", "omit"] = "raise",
-                  control: SolverControl | None = None) -> MetaAnalysisResult:
+                  control: SolverControl | None = None,
+                  tau2: float | None = None) -> MetaAnalysisResult:
     """Fit a common-effect, random-effects or mixed-effects meta-analytic model.
 
     Parameters
@@ -54,10 +69,13 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     method : str
         ``"EE"`` (alias ``"FE"``, ``"CE"``) for a common-effect model, or a tau² estimator:
         ``"DL"``, ``"HE"``, ``"HS"``, ``"HSk"``, ``"SJ"``, ``"ML"``, ``"REML"`` (default),
-        ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"`` (see :mod:`metaverdict.models.random_effects`).
-    test : {"z", "knha"}
+        ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"``, ``"GENQM"`` (its median-unbiased version), ``"DLIT"`` (iterated DerSimonian-Laird),
+        ``"SJIT"`` (iterated Sidik-Jonkman) (see :mod:`metaverdict.models.random_effects`).
+    test : {"z", "knha", "adhoc"}
         Wald z tests, or the Hartung-Knapp(-Sidik-Jonkman) adjustment with t tests on k - p df
-        (aliases ``"hksj"``, ``"hartung-knapp"``; any case).
+        (aliases ``"hksj"``, ``"hartung-knapp"``; any case); ``"adhoc"``: Hartung-Knapp with
+        the variance factor truncated at 1, :math:`\\max(1, s^2_w)` (metafor
+        ``test="adhoc"``).
     level : float
         Confidence level for intervals, in (0, 1).
     mods : str, DataFrame or array, optional
@@ -75,6 +93,11 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
         studies kept).
     control : SolverControl, optional
         Convergence settings for iterative estimators.
+    tau2 : float, optional
+        A fixed value of tau² (>= 0; metafor ``tau2=``): nothing is estimated, the model uses
+        this value. ``tau2_se`` is then the standard error formula of ``method`` evaluated at
+        the fixed value (as metafor 3.8 reports ``se.tau2``), the fit statistics count no
+        tau² parameter, and no CI for tau² exists. Ignored by common-effect models.
 
     Returns
     -------
@@ -94,7 +117,7 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     0.2922
     """
     method = choice(method, METHODS, "method")
-    test = choice(test, TESTS, "test")
+    test = choice(test, UNIVARIATE_TESTS, "test")
     level = check_level(level)
     y, v, labels, data = _inputs(yi, vi, sei, data, labels)
     a = (None if weights is None
@@ -117,33 +140,43 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     if len(y) == 0:
         raise InputError("no studies to pool (yi is empty)")
     X, names = (None, ["intrcpt"]) if mods is None else design_matrix(mods, data, len(y), labels)
-    if test == "knha" and len(y) == 1:
+    if test in T_TESTS and len(y) == 1:
         warnings.warn("Setting argument test='z' since k = 1 (as metafor does): the "
                       "Hartung-Knapp adjustment needs at least 2 studies", UserWarning,
                       stacklevel=2)
+    if tau2 is not None and method not in COMMON_EFFECT:
+        t = float(as_float_array([tau2], "tau2")[0])
+        check_bounds(np.array([t]), "tau2", None, lower=0)
+        tau2 = t
+    else:
+        tau2 = None
     return fit(y, v, method=method, test=test, level=level, X=X, names=names, weights=a,
-               labels=labels, control=control)
+               labels=labels, control=control, tau2=tau2)
 
 
 def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         X: np.ndarray | None = None, names: list[str] | None = None,
         weights: np.ndarray | None = None,
         labels: list[Any] | None = None, control: SolverControl | None = None,
-        skip_r2: bool = False) -> MetaAnalysisResult:
+        skip_r2: bool = False, tau2: float | None = None) -> MetaAnalysisResult:
     """Fit validated arrays (the engine behind :func:`meta_analysis`; diagnostics refit with it).
-    ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests).
+    ``skip_r2`` leaves ``r2`` empty (saves the intercept-only refit, e.g. in permutation tests);
+    ``tau2``: a fixed tau² (see :func:`meta_analysis`).
     A single study with ``test="knha"`` is fitted with a z test (se = sqrt(vi)), as metafor."""
     names = names or ["intrcpt"]
     control = single_fit_control(control)
-    if test == InferenceTest.KNHA and len(y) == 1:
+    if test in T_TESTS and len(y) == 1:
         test = InferenceTest.Z          # metafor: "Setting argument test='z' since k=1"
     if X is not None and X.shape[1] == 1 and np.all(X == 1):
         X = None
     design = Design(None if X is None else X[None])
     yb, vb = y[None], v[None]
     wb = None if weights is None else weights[None]
-    t2 = estimate_tau2(method, yb, vb, design, wb if method == Method.GENQ else None, control)
-    if method == Method.GENQ and weights is None:
+    tau2_fixed = tau2 is not None and method not in COMMON_EFFECT
+    gw = wb if method in _GENQ else None
+    t2 = (fixed_tau2(method, yb, vb, np.array([tau2]), design, gw) if tau2_fixed
+          else estimate_tau2(method, yb, vb, design, gw, control))
+    if method in _GENQ and weights is None:
         wb = 1 / vb                              # GENQ weights also estimate the coefficients
     po = pool(method, test, level, yb, vb, t2, design, wb)
     k, p = len(y), design.p
@@ -153,7 +186,7 @@ def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
     if X is not None:
         qm, qm_df, qm_p = _omnibus(beta, po.vb[0], names, test, k, p)
         r2 = None if skip_r2 else _pseudo_r2(method, y, v, tau2, X, weights, control)
-    return MetaAnalysisResult(
+    res = MetaAnalysisResult(
         method=method, test=test, level=level, k=k,
         estimate=float(beta[0]), se=float(po.se[0, 0]), statistic=float(po.statistic[0, 0]),
         pvalue=float(po.pvalue[0, 0]), ci_lower=float(po.ci_lower[0, 0]),
@@ -162,13 +195,49 @@ def fit(y: np.ndarray, v: np.ndarray, *, method: str, test: str, level: float,
         q_pvalue=float(po.q_pvalue[0]), pi_lower=float(po.pi_lower[0]),
         pi_upper=float(po.pi_upper[0]), df=po.df, s2w=float(po.s2w[0]), terms=tuple(names),
         vcov=read_only(po.vb[0]), weights=read_only(po.weights[0]),
-        fit_statistics=fit_statistics(method, yb, vb, tau2, beta, design, po.projection),
+        fit_statistics=fit_statistics(method, yb, vb, tau2, beta, design, po.projection,
+                                      tau2_fixed),
         converged=bool(t2.converged[0]), iterations=int(t2.iterations[0]),
         qm=qm, qm_df=qm_df, qm_pvalue=qm_p, r2=r2,
         _coefficients=coefficient_values(beta, po.se[0], po.statistic[0], po.pvalue[0],
                                          po.ci_lower[0], po.ci_upper[0]),
         yi=read_only(y), vi=read_only(v), labels=None if labels is None else list(labels),
         design=read_only(X), user_weights=read_only(weights), typical_vi=float(po.vt[0]))
+    res.derived(TAU2_FIXED, lambda: tau2_fixed)
+    if (not tau2_fixed and method in (Method.DLIT, Method.SJIT)
+            and not bool(t2.converged[0])):
+        raise ConvergenceError(f"the {METHOD_NAMES.get(method, method)} estimator (method="
+                               f"{str(method)!r}) did not settle in {int(t2.iterations[0])} steps "
+                               "(metafor stops here too); use another method")
+    return res
+
+
+def fixed_value(res: MetaAnalysisResult) -> float | None:
+    """The fixed tau² of ``res`` (``meta_analysis(..., tau2=)``) that its refits (permutation
+    tests, leave-one-out, cumulative) keep, or None when tau² was estimated."""
+    return res.tau2 if tau2_is_fixed(res) else None
+
+
+def fit_batch(method: str, test: str, level: float, y: np.ndarray, v: np.ndarray,
+              X: np.ndarray | None = None, weights: np.ndarray | None = None,
+              control: SolverControl | None = None,
+              tau2: np.ndarray | None = None) -> tuple[Tau2Fit, Pooled]:
+    """tau² and the pooled coefficients for a batch of analyses (``y``, ``v``: (m, n); ``X``:
+    (m, n, p) or None), the way :func:`fit` computes them: GENQ uses ``1/v`` as weights unless
+    others are given, one study with ``test="knha"``/``"adhoc"`` gets a z test, and ``tau2``
+    (m,) fixes tau² (:func:`~metaverdict.models.random_effects.fixed_tau2`). Floating-point
+    warnings of the pooling are silenced (refits of subsets may be degenerate)."""
+    control = single_fit_control(control)
+    if test in T_TESTS and y.shape[-1] == 1:
+        test = InferenceTest.Z
+    design = Design(X)
+    gw = weights if method in _GENQ else None
+    t2 = (estimate_tau2(method, y, v, design, gw, control) if tau2 is None
+          else fixed_tau2(method, y, v, tau2, design, gw))
+    if method in _GENQ and weights is None:
+        weights = 1 / v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return t2, pool(method, test, level, y, v, t2, design, weights)
 
 
 def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: int,
@@ -178,7 +247,7 @@ def _omnibus(beta: np.ndarray, vb: np.ndarray, names: list[str], test: str, k: i
     b = beta[idx]
     qm = _wald(b, vb[np.ix_(idx, idx)])
     m = len(idx)
-    if test == InferenceTest.KNHA:
+    if test in T_TESTS:
         qm /= m
         return qm, (m, float(k - p)), float(special.fdtrc(m, k - p, qm))
     return qm, (m, float("nan")), float(special.chdtrc(m, qm))
@@ -223,7 +292,7 @@ def _pseudo_r2(method: str, y: np.ndarray, v: np.ndarray, tau2: float, X: np.nda
             return 0.0
         r2: float = max(0.0, 100 * (1 - (q_model / (k - p)) / (q_null / (k - 1))))
         return r2
-    wb = None if (weights is None or method != Method.GENQ) else weights[None]
+    wb = None if (weights is None or method not in _GENQ) else weights[None]
     tau2_re = float(estimate_tau2(method, y[None], v[None], Design(), wb, control).tau2[0])
     if tau2_re == 0:
         return 0.0
