@@ -49,8 +49,9 @@ class EffectSizes(ResultMixin):
         metafor's measure code, e.g. ``"SMD"`` or ``"OR"``.
     yi, vi : numpy.ndarray
         Effect sizes and sampling variances, one per study in input order (as metafor's
-        ``escalc``). Entries are NaN only for the studies in ``dropped``; the models leave them
-        out with ``missing="omit"``.
+        ``escalc``). Entries are NaN only for the studies in ``dropped``;
+        :func:`metaverdict.meta_analysis` given this result leaves them out with a warning
+        (metafor's ``na.omit``), while NaN in plain arrays is an ``InputError``.
     labels : list or None
         Study labels (the data's index by default).
     dropped : tuple of DroppedStudy

@@ -69,8 +69,9 @@ def meta_analysis(yi: Any, vi: Any = None, *, sei: Any = None, data: pd.DataFram
     method : str
         ``"EE"`` (alias ``"FE"``, ``"CE"``) for a common-effect model, or a tau² estimator:
         ``"DL"``, ``"HE"``, ``"HS"``, ``"HSk"``, ``"SJ"``, ``"ML"``, ``"REML"`` (default),
-        ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"``, ``"GENQM"`` (its median-unbiased version), ``"DLIT"`` (iterated DerSimonian-Laird),
-        ``"SJIT"`` (iterated Sidik-Jonkman) (see :mod:`metaverdict.models.random_effects`).
+        ``"EB"``, ``"PM"``, ``"PMM"``, ``"GENQ"``, ``"GENQM"`` (its median-unbiased
+        version), ``"DLIT"`` (iterated DerSimonian-Laird), ``"SJIT"`` (iterated
+        Sidik-Jonkman); see :mod:`metaverdict.models.random_effects`.
     test : {"z", "knha", "adhoc"}
         Wald z tests, or the Hartung-Knapp(-Sidik-Jonkman) adjustment with t tests on k - p df
         (aliases ``"hksj"``, ``"hartung-knapp"``; any case); ``"adhoc"``: Hartung-Knapp with
@@ -381,11 +382,31 @@ def column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
     return value
 
 
+def _omit_dropped(es: Any, labels: Any, data: pd.DataFrame | None
+                  ) -> tuple[Any, Any, Any, pd.DataFrame | None]:
+    """The studies of an EffectSizes result without those it lists as ``dropped`` (missing
+    input or ``drop00``: metafor's NA, omitted from the fit with a warning, as metafor's
+    ``na.action = "na.omit"``)."""
+    dropped = getattr(es, "dropped", ())
+    if not dropped:
+        return es.yi, es.vi, labels, data
+    keep = np.ones(len(es.yi), dtype=bool)
+    keep[[d.row - 1 for d in dropped]] = False
+    warnings.warn(f"{len(dropped)} stud{'y' if len(dropped) == 1 else 'ies'} with missing "
+                  "input omitted from the fit: " + ", ".join(str(d) for d in dropped),
+                  UserWarning, stacklevel=4)
+    if labels is not None and not isinstance(labels, str) and len(labels) == len(keep):
+        labels = [lab for lab, kept in zip(labels, keep) if kept]
+    if data is not None and len(data) == len(keep):
+        data = data.iloc[np.flatnonzero(keep)]
+    return np.asarray(es.yi)[keep], np.asarray(es.vi)[keep], labels, data
+
+
 def _inputs(yi: Any, vi: Any, sei: Any, data: pd.DataFrame | None, labels: Any
             ) -> tuple[np.ndarray, np.ndarray, list[Any] | None, pd.DataFrame | None]:
     if hasattr(yi, "yi") and hasattr(yi, "vi"):          # an EffectSizes result
         labels = yi.labels if labels is None else labels
-        yi, vi = yi.yi, yi.vi
+        yi, vi, labels, data = _omit_dropped(yi, labels, data)
     if labels is None and data is not None:
         labels = list(data.index)
     y = as_float_array(column(yi, data, "yi"), "yi", labels)
