@@ -55,8 +55,9 @@ def answer(
                               ensure_ascii=False))
         return
     table = Table(title=f"{synth.treatment}: {len(synth.answers)} questions", show_lines=True)
-    for col in ("question", "bottom line", "certainty", "effect", "P(beyond MCID)", "source"):
+    for col in ("question", "bottom line", "certainty", "effect", "P(beyond MCID)"):
         table.add_column(col, overflow="fold")
+    table.add_column("source", overflow="fold", min_width=13)   # "key (SIMULATED)" legible
     for a in synth.answers:
         q = a.question
         table.add_row(escape(f"{q.outcome} vs {q.comparator_class}, {q.term}\n"
@@ -66,7 +67,8 @@ def answer(
                       escape(a.certainty or "-"),
                       escape((a.chosen.effect if a.chosen else "-")
                              + (f"\n{a.absolute_effect.text}" if a.absolute_effect else "")),
-                      escape(a.probability.describe() if a.probability else "-"),
+                      escape(a.probability.short().replace(" \u00b7 ", "\n")
+                             if a.probability else "-"),
                       escape(a.source_name or "-"))
     Console().print(table)
     Console().print(escape(f"Overlap between reviews: {synth.overlap.status}"), soft_wrap=True)
