@@ -59,7 +59,7 @@ from metaverdict.models.design import design_matrix
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
     COEFFICIENT_COLUMNS,
-    EstimateCI,
+    PooledFit,
     coefficient_frame,
     coefficient_rows,
     coefficient_values,
@@ -90,7 +90,7 @@ def _p(p: float | None) -> str:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class GLMMResult(EstimateCI, ResultMixin):
+class GLMMResult(PooledFit, ResultMixin):
     """A fitted binomial/Poisson-normal GLMM (metafor ``rma.glmm``).
 
     Scalars ``estimate`` ... ``ci_upper`` describe the first coefficient (the pooled effect of
@@ -145,16 +145,6 @@ class GLMMResult(EstimateCI, ResultMixin):
 
     measure: str
     model: str
-    method: str
-    test: str
-    level: float
-    k: int
-    estimate: float
-    se: float
-    statistic: float
-    pvalue: float
-    ci_lower: float
-    ci_upper: float
     tau2: float
     tau2_se: float
     sigma2: float

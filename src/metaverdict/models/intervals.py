@@ -79,6 +79,25 @@ class EstimateCI:
                         self.estimate + crit * self.se)
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class PooledFit(EstimateCI):
+    """The fields every fitted model's result starts with: the estimator (``method``), the
+    test (``"z"``, ``"knha"``, ``"t"`` ...), the confidence ``level``, the number of studies
+    ``k`` and the pooled ``estimate`` (the intercept of a meta-regression) with its ``se``,
+    test ``statistic``, ``pvalue`` and CI."""
+
+    method: str
+    test: str
+    level: float
+    k: int
+    estimate: float
+    se: float
+    statistic: float
+    pvalue: float
+    ci_lower: float
+    ci_upper: float
+
+
 def coefficient_values(*columns: Any) -> np.ndarray:
     """The (p, 6) read-only array of a coefficient table from its columns, in the order of
     :data:`COEFFICIENT_COLUMNS`."""

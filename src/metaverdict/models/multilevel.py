@@ -57,7 +57,7 @@ from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.formulas import LOG_2PI as _LOG2PI
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
-    EstimateCI,
+    PooledFit,
     coefficient_frame,
     coefficient_rows,
     coefficient_values,
@@ -245,7 +245,7 @@ class ProfileCI(ResultMixin):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MultilevelResult(EstimateCI, ResultMixin):
+class MultilevelResult(PooledFit, ResultMixin):
     """A fitted multilevel (nested random intercepts) meta-analytic model.
 
     ``estimate`` ... ``ci_upper`` describe the intercept (the pooled effect of an
@@ -255,16 +255,6 @@ class MultilevelResult(EstimateCI, ResultMixin):
     clusters each. Arrays are read-only.
     """
 
-    method: str
-    test: str
-    level: float
-    k: int
-    estimate: float
-    se: float
-    statistic: float
-    pvalue: float
-    ci_lower: float
-    ci_upper: float
     terms: tuple[str, ...]
     vcov: np.ndarray
     sigma2: np.ndarray

@@ -45,7 +45,7 @@ from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.formulas import LOG_2PI
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
-    EstimateCI,
+    PooledFit,
     coefficient_frame,
     coefficient_rows,
     coefficient_values,
@@ -111,7 +111,7 @@ def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, df: float,
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MultivariateResult(EstimateCI, ResultMixin):
+class MultivariateResult(PooledFit, ResultMixin):
     """A fitted multilevel/multivariate meta-analytic model (metafor ``rma.mv``).
 
     ``estimate`` ... ``ci_upper`` describe the first coefficient; ``coefficients`` holds all
@@ -136,16 +136,6 @@ class MultivariateResult(EstimateCI, ResultMixin):
     [0.3826, 0.0371, 0.1998]
     """
 
-    method: str
-    test: str
-    level: float
-    k: int
-    estimate: float
-    se: float
-    statistic: float
-    pvalue: float
-    ci_lower: float
-    ci_upper: float
     terms: tuple[str, ...]
     vcov: np.ndarray
     sigma2: np.ndarray

@@ -18,8 +18,8 @@ from metaverdict.models.confint import profile_likelihood, q_profile
 from metaverdict.models.inference import FitStatistics
 from metaverdict.models.intervals import (
     COEFFICIENT_COLUMNS,
-    EstimateCI,
     HeterogeneityCI,
+    PooledFit,
     coefficient_frame,
     coefficient_rows,
 )
@@ -40,7 +40,7 @@ METHOD_NAMES = {
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MetaAnalysisResult(EstimateCI, ResultMixin):
+class MetaAnalysisResult(PooledFit, ResultMixin):
     """A fitted common-effect, random-effects or mixed-effects (meta-regression) model.
 
     Scalar fields ``estimate`` ... ``ci_upper`` describe the pooled effect of an
@@ -63,16 +63,6 @@ class MetaAnalysisResult(EstimateCI, ResultMixin):
     (0.1209, 0.4054)
     """
 
-    method: str
-    test: str
-    level: float
-    k: int
-    estimate: float
-    se: float
-    statistic: float
-    pvalue: float
-    ci_lower: float
-    ci_upper: float
     tau2: float
     tau2_se: float
     i2: float
