@@ -40,7 +40,7 @@ from scipy import special
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
 from metaverdict._validation import as_float_array, check_bounds, check_level, choice
-from metaverdict.errors import InputError
+from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.formulas import LOG_2PI
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
@@ -465,8 +465,15 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
     k, p = model.X.shape
     if p >= k:
         raise InputError(f"{p} coefficients need more than {k} studies")
-    values, converged, iters = fit_components(model, start)
-    beta, vb = coefficients(model, values)
+    try:
+        values, converged, iters = fit_components(model, start)
+        beta, vb = coefficients(model, values)
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError(
+            f"the marginal covariance of the {k} estimates is numerically singular at the "
+            f"variance components reached ({exc}); sampling variances that span many orders "
+            "of magnitude, or a random term without spread, can cause this: rescale the "
+            "effects or simplify the random-effects structure") from None
     df = float(k - p) if test == "t" else float("nan")
     se = np.sqrt(np.diag(vb))
     stat = beta / se
