@@ -7,7 +7,8 @@ bayesmeta is not in Debian's packages: where R has no bayesmeta the script says 
 our side only, and quotes bayesmeta 3.4's own recorded run times on the public reference cases
 (tests/data/bayesmeta, ``default.seconds``: the same default settings, k = 2 to 29) for scale.
 
-    python bench/bayes.py [--analyses 100000] [--full] [--quick] [--r-fits 20] [--workers 1]
+    python bench/bayes.py [--analyses 100000] [--full] [--quick] [--frame] [--r-fits 20]
+                          [--workers 1]
 
 ``--full`` runs 10^6 analyses, ``--quick`` 2,000 (the test suite's smoke run).
 """
@@ -69,6 +70,20 @@ def time_batch(y: np.ndarray, vi: np.ndarray, workers: int) -> tuple[float, floa
     return time.perf_counter() - t0, time.process_time() - c0, res
 
 
+def time_frame(y: np.ndarray, vi: np.ndarray, workers: int) -> tuple[float, float, object]:
+    """The long-table front end ``mv.batch.bayesian_meta_analyses`` on the same data."""
+    import pandas as pd
+
+    from metaverdict.batch import bayesian_meta_analyses
+
+    n = y.shape[0]
+    frame = pd.DataFrame({"analysis_id": np.repeat(np.arange(n), K), "yi": y.reshape(-1),
+                          "vi": vi.reshape(-1)})
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = bayesian_meta_analyses(frame, probs=PROBS, mcid=MCID, workers=workers, **PRIOR)
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
 def time_single(y: np.ndarray, vi: np.ndarray, fits: int) -> tuple[float, list[object]]:
     from metaverdict.models.bayes import bayesian_meta_analysis
 
@@ -116,6 +131,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2,000 analyses (smoke run)")
     ap.add_argument("--r-fits", type=int, default=20, help="bayesmeta fits to time")
     ap.add_argument("--single-fits", type=int, default=20)
+    ap.add_argument("--frame", action="store_true",
+                    help="also time mv.batch.bayesian_meta_analyses on the same data as a long "
+                         "table (one call)")
     ap.add_argument("--workers", type=int, default=1,
                     help="threads for the batch (CPU time per fit is reported either way)")
     args = ap.parse_args()
@@ -128,6 +146,13 @@ def main() -> None:
     print(f"metaverdict.models.bayes.bayesian_batch ({args.workers} thread"
           f"{'s' if args.workers > 1 else ''}): {wall:.2f} s wall, {cpu:.2f} s CPU, "
           f"{per * 1e6:.0f} us CPU per fit ({n / wall:,.0f} fits/s wall)")
+    if args.frame:
+        fwall, fcpu, out = time_frame(y, vi, args.workers)
+        same = float(np.max(np.abs(out[[f"mu_q{p:g}" for p in PROBS]].to_numpy()  # type: ignore
+                                   - res.mu_quantiles)))  # type: ignore[attr-defined]
+        print(f"metaverdict.batch.bayesian_meta_analyses (long table, one call): {fwall:.2f} s "
+              f"wall, {fcpu:.2f} s CPU, {fcpu / n * 1e6:.0f} us CPU per fit; equals "
+              f"bayesian_batch: max |mu quantile difference| = {same:.1e}")
     single, fits = time_single(y, vi, min(args.single_fits, n))
     diff = max(float(np.max(np.abs(np.asarray(f.quantile("mu", PROBS))  # type: ignore[attr-defined]
                                     - res.mu_quantiles[i])))  # type: ignore[attr-defined]
