@@ -121,3 +121,16 @@ def test_bundled_report_says_plainly_there_is_no_network(tmp_path: Any) -> None:
     assert section.statement.startswith("No network: the stored direct comparisons of dry "
                                         "needling with named active treatments do not connect")
     assert any("wet needling" in s for s in section.single + section.excluded)
+
+
+def test_a_bucket_does_not_come_back_under_another_treatment() -> None:
+    # "other therapies incl. physiotherapy" is a bucket; the exercise-therapy synthesis reads
+    # the same stored result as "exercise therapy vs dry needling" (physiotherapy is an alias),
+    # which must not make exercise therapy a node (the bundled liu2015 row did, before)
+    rows = [active("r1", 2020, -0.5, -0.9, -0.1, comparator="wet needling"),
+            active("r2", 2021, 0.6, 0.0, 1.2, comparator="other therapies incl. physiotherapy"),
+            active("r3", 2022, -0.4, -0.8, 0.0, treatment=EX, comparator=MT)]
+    res, _ = networks(rows)
+    assert res.networks == ()
+    assert any("other therapies incl. physiotherapy" in e for e in res.excluded)
+    assert len(res.single) == 1 and "wet needling" in res.single[0]

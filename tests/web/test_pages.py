@@ -62,6 +62,12 @@ def test_treatment_page_renders_every_answer(client: TestClient, web_store: Stor
     for a in synth.answers:
         assert a.headline in page
     assert page.count('href="/treatments/dry-needling/questions/') >= len(synth.answers)
+    # the same probability column and network section as the report
+    shown = [a.probability.short() for a in synth.answers if a.probability]
+    assert ">P(beyond MCID)</th>" in page and shown
+    assert sum(p in unescape(page) for p in set(shown)) >= len(set(shown)) // 2
+    assert 'id="network-statement"' in page
+    assert "No network: the stored direct comparisons of dry needling" in unescape(page)
     # an alias redirects to the treatment's address
     r = client.get("/treatments/DN", follow_redirects=False)
     assert r.status_code == 308 and r.headers["location"] == "/treatments/dry-needling"

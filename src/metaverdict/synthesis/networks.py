@@ -18,7 +18,9 @@ reports it with CINeMA-style caveats (Nikolakopoulou et al. 2020):
 
 What enters, and why something does not (each exclusion is listed with its reason):
 
-* one answer per question (the chosen source: its comparison enters once);
+* one answer per question (the chosen source: its comparison enters once), and each stored
+  result once: a result left out (e.g. against a bucket of treatments) is not brought back by
+  the same result re-expressed under another treatment;
 * a comparator that names a bucket of different treatments ("other treatments", "other
   therapies incl. physiotherapy", "A or B") is not a node: a network needs named treatments;
 * an estimate with a 95% CI, as an MD or SMD (an MD only with comparisons on the same
@@ -229,6 +231,11 @@ def _comparison(a: Answer) -> tuple[tuple[str, str, str, str], Comparison] | str
     return (q.condition or "", q.outcome, q.term, key), comp
 
 
+def _result_ids(a: Answer) -> tuple[int, ...]:
+    body = a.chosen.body if a.chosen else None
+    return tuple(body.result_ids) if body is not None else ()
+
+
 def _components(comps: Sequence[Comparison]) -> list[list[Comparison]]:
     parent: dict[str, str] = {}
 
@@ -272,14 +279,22 @@ def active_networks(answers: Iterable[Answer], treatment: str) -> ActiveComparis
     """
     grouped: dict[tuple[str, str, str, str], list[Comparison]] = defaultdict(list)
     excluded: list[str] = []
-    for a in answers:
-        if a.question.comparator_class != "active" or not a.question.comparator:
-            continue
-        made = _comparison(a)
+    made_all = [(a, _comparison(a)) for a in answers
+                if a.question.comparator_class == "active" and a.question.comparator]
+    # a stored result left out once stays out: the same result re-expressed under another
+    # treatment (e.g. "other therapies incl. physiotherapy" read as exercise therapy) must
+    # not bring a bucket back as a named node
+    left_out = {i for a, made in made_all if isinstance(made, str) for i in _result_ids(a)}
+    seen: set[int] = set()
+    for a, made in made_all:
         if isinstance(made, str):
             if a.question.treatment == treatment:
                 excluded.append(made)
             continue
+        ids = set(_result_ids(a))
+        if ids & (left_out | seen):
+            continue
+        seen |= ids
         grouped[made[0]].append(made[1])
     networks: list[ActiveNetwork] = []
     single: list[str] = []

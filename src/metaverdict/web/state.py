@@ -30,9 +30,11 @@ from metaverdict.evidence.bundled import BUNDLE_KEY
 from metaverdict.evidence.models import IncludedTrial, Opinion, Result, Source, StoreMeta
 from metaverdict.evidence.store import Store
 from metaverdict.grade.mcid import MCIDTable
-from metaverdict.report.build import build_report
+from metaverdict.report.build import build_report, network_section
+from metaverdict.report.document import NetworkSection
 from metaverdict.report.render import render_html
 from metaverdict.synthesis import EvidenceBase, Synthesis, read_evidence, synthesize
+from metaverdict.synthesis.networks import active_networks
 from metaverdict.web.accounts import ACCOUNT_ACTIONS
 from metaverdict.web.views import (
     FIGURE_LOCK,
@@ -124,7 +126,15 @@ class Snapshot:
     def treatment(self, info: TreatmentInfo) -> TreatmentView:
         """The treatment page's values."""
         return self._once(("treatment", info.term), lambda: treatment_view(
-            self.synthesis(info.term), info, self.evidence))
+            self.synthesis(info.term), info, self.evidence, self.network(info.term)))
+
+    def network(self, term: str) -> NetworkSection:
+        """The networks of a treatment's active comparisons, over every treatment's answers
+        (:func:`metaverdict.synthesis.networks.active_networks`), as the report shows them."""
+        def compute() -> NetworkSection:
+            every = [a for s in self.syntheses().values() for a in s.answers]
+            return network_section(active_networks(every, term))
+        return self._once(("network", term), compute)
 
     def treatment_views(self) -> dict[str, TreatmentView]:
         """Every treatment page's values, by term."""

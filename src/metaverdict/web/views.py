@@ -42,6 +42,7 @@ from metaverdict.report.document import (
     ClaimRow,
     EvidenceMap,
     Figure,
+    NetworkSection,
     OpinionFlag,
     Reference,
     TimeCourseSection,
@@ -153,6 +154,7 @@ class TreatmentView:
     warnings: tuple[str, ...]
     not_shown: tuple[str, ...]
     opinions: tuple[OpinionFlag, ...]
+    network: NetworkSection | None = None
 
     def question(self, qslug: str) -> QuestionLink | None:
         """The question with this slug, or None."""
@@ -168,8 +170,10 @@ def _warnings(synth: Synthesis) -> tuple[str, ...]:
 
 
 def treatment_view(synth: Synthesis, info: TreatmentInfo,
-                   evidence: EvidenceBase | None = None) -> TreatmentView:
-    """The treatment page of one synthesis (``evidence`` adds the opinions' citations)."""
+                   evidence: EvidenceBase | None = None,
+                   network: NetworkSection | None = None) -> TreatmentView:
+    """The treatment page of one synthesis (``evidence`` adds the opinions' citations;
+    ``network`` the networks of its active comparisons, as the report shows them)."""
     slugs: list[str] = []
     for a in synth.answers:
         s = question_slug(a.question)
@@ -184,7 +188,7 @@ def treatment_view(synth: Synthesis, info: TreatmentInfo,
     return TreatmentView(info, bottom_line(synth.answers, rows),
                          evidence_maps(synth.answers, rows), links, synth.overlap.status,
                          synth.possible_overlap, _warnings(synth),
-                         tuple(synth.assessment.not_shown), opinions)
+                         tuple(synth.assessment.not_shown), opinions, network)
 
 
 @dataclass(frozen=True)
