@@ -134,3 +134,12 @@ def test_a_bucket_does_not_come_back_under_another_treatment() -> None:
     assert res.networks == ()
     assert any("other therapies incl. physiotherapy" in e for e in res.excluded)
     assert len(res.single) == 1 and "wet needling" in res.single[0]
+
+
+def test_a_group_comparator_is_not_mirrored_as_one_treatment(tmp_path: Any) -> None:
+    # bundled liu2015: dry needling vs "other therapies incl. physiotherapy" (SMD 0.62); the
+    # exercise-therapy answers must not read it as exercise therapy vs dry needling
+    with open_store("sqlite:///" + str(tmp_path / "e.sqlite")) as store:
+        ev = read_evidence(store)
+    ex = synthesize(ev, "exercise therapy")
+    assert not any(a.source_id == "liu2015" for a in ex.answers)

@@ -10,7 +10,9 @@ Head-to-head trials belong to both treatments: :func:`treatment_rows` (on any
 the rows whose *comparator* is T (PRP vs corticosteroid appears in the corticosteroid answers
 as corticosteroid vs PRP), mirrored: the harmonised estimate is negated (a ratio inverted),
 its CI swapped, arms and stated directions exchanged, and the row says so in
-``sign_reason``.
+``sign_reason``. A comparator that names a group of treatments (:func:`is_group`: "other
+therapies incl. physiotherapy") is not mirrored: the source did not compare the treatment with
+physiotherapy alone.
 
 Simulated sources (``sources.simulated``: numbers computed from simulated data, e.g. the
 bundled demo trial imported with ``metaverdict trial import``) are left out by default:
@@ -144,8 +146,21 @@ def treatment_rows(evidence: EvidenceReader, term: str) -> list[ResultRow]:
     names = evidence.vocabulary.treatment_names(*evidence.vocabulary.treatment(term))
     ids = {r.id for r in own}
     mirrored = [mirror(r, term) for r in evidence.results() if r.id not in ids
-                and r.comparator_class == "active" and _names_match(r.comparator_name, names)]
+                and r.comparator_class == "active" and not is_group(r.comparator_name)
+                and _names_match(r.comparator_name, names)]
     return own + mirrored
+
+
+#: Comparator names that stand for several different treatments ("other therapies incl.
+#: physiotherapy", "A or B"): never mirrored as one of them, never a network node.
+GROUP_OF_TREATMENTS = re.compile(r"\bother\b|\bor\b|\bmixed\b|\bvarious\b|"
+                                 r"\b(?:treatments|therapies|interventions|modalities)\b",
+                                 re.IGNORECASE)
+
+
+def is_group(name: str | None) -> bool:
+    """Whether a comparator name stands for a group of different treatments."""
+    return bool(GROUP_OF_TREATMENTS.search(name or ""))
 
 
 def _names_match(name: str, names: set[str]) -> bool:

@@ -52,7 +52,6 @@ works without resampling methods. BMC Medical Research Methodology, 15, 58.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -62,14 +61,12 @@ import pandas as pd
 from scipy.stats import norm
 
 from metaverdict._results import ResultMixin
+from metaverdict.synthesis.evidence import is_group
 
 if TYPE_CHECKING:
     from metaverdict.network.results import NetworkMetaAnalysisResult
     from metaverdict.synthesis.answers import Answer
 
-#: Comparator names that stand for several different treatments (not a network node).
-BUCKET = re.compile(r"\bother\b|\bor\b|\bmixed\b|\bvarious\b|"
-                    r"\b(?:treatments|therapies|interventions|modalities)\b", re.IGNORECASE)
 NETWORK_MEASURES = ("MD", "SMD")
 #: node-split P below this flags incoherence (the usual 0.10 for tests of inconsistency)
 INCOHERENCE_P = 0.10
@@ -214,7 +211,7 @@ def _comparison(a: Answer) -> tuple[tuple[str, str, str, str], Comparison] | str
     q = a.question
     what = f"{q.treatment} vs {q.comparator} ({q.condition or 'all conditions'}, {q.outcome}, " \
            f"{q.term}; {a.source_id})"
-    if BUCKET.search(q.comparator or ""):
+    if is_group(q.comparator):
         return f"{what}: the comparator is a group of different treatments, not one treatment"
     key = _measure_key(a)
     body = a.chosen.body if a.chosen else None
