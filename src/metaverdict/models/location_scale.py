@@ -51,7 +51,7 @@ from metaverdict.models._standardise import standardised
 from metaverdict.models.design import design_matrix
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
-    EstimateCI,
+    PooledFit,
     coefficient_frame,
     coefficient_rows,
     coefficient_values,
@@ -137,7 +137,7 @@ def _moment_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class LocationScaleResult(EstimateCI, ResultMixin):
+class LocationScaleResult(PooledFit, ResultMixin):
     """A fitted location-scale model (metafor ``rma.ls``).
 
     ``estimate`` ... ``ci_upper`` describe the first location coefficient (the intercept);
@@ -149,17 +149,7 @@ class LocationScaleResult(EstimateCI, ResultMixin):
     of the location tests (NaN for z tests).
     """
 
-    method: str
-    test: str
     link: str
-    level: float
-    k: int
-    estimate: float
-    se: float
-    statistic: float
-    pvalue: float
-    ci_lower: float
-    ci_upper: float
     df: float
     scale_df: float
     terms: tuple[str, ...]

@@ -224,8 +224,8 @@ def _fit_components(lik: _Likelihood, start: np.ndarray, fixed: np.ndarray | Non
 @dataclass(frozen=True, eq=False, repr=False)
 class ProfileCI(ResultMixin):
     """Profile-likelihood confidence intervals of the variance components: ``table`` has one
-    row per component (``sigma2``, ``ci_lower``, ``ci_upper``), a new DataFrame on each
-    access."""
+    row per component (its value, here ``sigma2``, then ``ci_lower``, ``ci_upper``), a new
+    DataFrame on each access."""
 
     level: float
     _table: pd.DataFrame
@@ -234,14 +234,16 @@ class ProfileCI(ResultMixin):
 
     @property
     def table(self) -> pd.DataFrame:
-        """sigma2, ci_lower and ci_upper per variance component (a copy)."""
+        """The value, ci_lower and ci_upper per variance component (a copy)."""
         return self._table.copy()
 
     def summary(self) -> str:
-        rows = [[str(n), fmt(r.sigma2), fmt(r.ci_lower), fmt(r.ci_upper)]
+        value = str(self._table.columns[0])
+        rows = [[str(n), fmt(r[value]), fmt(r.ci_lower), fmt(r.ci_upper)]
                 for n, r in self._table.iterrows()]
         pct = int(round(self.level * 100))
-        return format_table(["", "sigma^2", f"{pct}% ci.lb", "ci.ub"], rows)
+        return format_table(["", {"sigma2": "sigma^2"}.get(value, value), f"{pct}% ci.lb",
+                             "ci.ub"], rows)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from metaverdict._results import ResultMixin, fmt, format_table
 from metaverdict._validation import check_level
 from metaverdict.errors import ConvergenceError
-from metaverdict.models.multilevel import _profile_ci
+from metaverdict.models.multilevel import ProfileCI, _profile_ci
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_likelihood import evaluate, maximise
 from metaverdict.models.random_effects import chi2_quantile
@@ -29,24 +28,10 @@ _RANGE = {"var": (0.0, np.inf), "cor": (-1.0, 1.0), "car": (0.0, 1.0)}
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class ComponentCI(ResultMixin):
-    """Profile-likelihood CIs: ``table`` has one row per component (``estimate``,
-    ``ci_lower``, ``ci_upper``; a copy on each access)."""
-
-    level: float
-    _table: pd.DataFrame
-    _repr_fields = ("level",)
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return self._table.copy()
-
-    def summary(self) -> str:
-        pct = int(round(self.level * 100))
-        rows = [[str(n), fmt(r.estimate), fmt(r.ci_lower), fmt(r.ci_upper)]
-                for n, r in self._table.iterrows()]
-        return format_table(["", "estimate", f"{pct}% ci.lb", "ci.ub"], rows)
+class ComponentCI(ProfileCI):
+    """Profile-likelihood CIs of a multivariate fit: ``table`` has one row per variance
+    component or correlation (``estimate``, ``ci_lower``, ``ci_upper``; a copy on each
+    access)."""
 
 
 def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
