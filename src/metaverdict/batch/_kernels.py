@@ -142,9 +142,24 @@ class Lane(IntEnum):
     step = 67    # the step, 1 where it reaches the boundary 0, 1 where it needs halving
     bnd = 68
     halve = 69
+    o_lo = 70    # the CI and prediction bounds, and whether the output is finite (1/0)
+    o_hi = 71
+    o_plo = 72
+    o_phi = 73
+    o_ok = 74
 
 
 N_LANE_FIELDS = len(Lane)
+#: The lane field that each output row (:class:`~metaverdict.batch._schema.Row`, in order)
+#: is written from.
+ROW_FIELDS = np.array([{Row.estimate: Lane.o_beta, Row.se: Lane.o_se,
+                        Row.statistic: Lane.o_stat, Row.pvalue: Lane.o_p,
+                        Row.ci_lower: Lane.o_lo, Row.ci_upper: Lane.o_hi,
+                        Row.tau2: Lane.tau2, Row.tau2_se: Lane.tau2_se, Row.i2: Lane.o_i2,
+                        Row.h2: Lane.o_h2, Row.q: Lane.o_q, Row.q_pvalue: Lane.o_qp,
+                        Row.pi_lower: Lane.o_plo, Row.pi_upper: Lane.o_phi,
+                        Row.converged: Lane.conv, Row.iterations: Lane.its,
+                        Row.s2w: Lane.o_s2w}[row] for row in Row], dtype=np.int64)
 _EPS = float(np.finfo(float).eps)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
@@ -165,8 +180,11 @@ def _source_salt() -> int:
 
 def _jit(fn: _F) -> _F:
     """``fn`` compiled for the kernel: ``numba.njit`` with NumPy's error model (inf/NaN, no
-    exceptions), typed as keeping the signature."""
-    return cast(_F, numba.njit(error_model="numpy")(fn))
+    exceptions) and without Numba's reference counting (``_nrt=False``: these functions
+    allocate nothing, and the counting calls around every array argument cost a fifth of a
+    DL fit), typed as keeping the signature."""
+    options: dict[str, Any] = {"error_model": "numpy", "_nrt": False}   # _nrt: not in the stubs
+    return cast(_F, numba.njit(**options)(fn))
 
 
 def _leaf(fn: _F) -> _F:
@@ -1249,17 +1267,19 @@ def _fit_block(y: np.ndarray, v: np.ndarray, k: int, a0: int, nb: int, Y: np.nda
 
 @_jit
 def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int, nb: int,
-           out: np.ndarray, finite_rows: np.ndarray, finite: np.ndarray) -> None:
+           out: np.ndarray, finite_mask: int, finite: np.ndarray) -> None:
     """Pool at :attr:`Lane.tau2` from the sums there and write every output row of lanes
     ``0 .. nb-1`` into columns ``a0 ..`` of ``out`` (:class:`~metaverdict.batch._schema.Row`
-    rows), and into ``finite`` whether the statistic is a number and the rows
-    ``finite_rows`` are finite."""
+    rows; each row from its lane field, :data:`ROW_FIELDS`), and into ``finite`` whether
+    the statistic is a number and the rows in the bit mask ``finite_mask`` are finite."""
     df = k - 1.0
     common = method == Method.EE
     tau2, o_se, o_stat, o_s2w, o_i2, o_h2 = (Lane.tau2 * LANES, Lane.o_se * LANES,
                                              Lane.o_stat * LANES, Lane.o_s2w * LANES,
                                              Lane.o_i2 * LANES, Lane.o_h2 * LANES)
     o_beta, o_q, o_x = Lane.o_beta * LANES, Lane.o_q * LANES, Lane.o_x * LANES
+    o_lo, o_hi, o_plo, o_phi = (Lane.o_lo * LANES, Lane.o_hi * LANES, Lane.o_plo * LANES,
+                                Lane.o_phi * LANES)
     for ln in range(LANES):
         t2 = L[tau2 + ln]
         beta = L[Lane.centre * LANES + ln] + L[Lane.mu * LANES + ln]
@@ -1274,6 +1294,8 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
             i2 = max(i2, 0.0) if qa > 0 else 0.0
         else:
             i2, h2 = i2_h2(t2, typical_variance(df, L[Lane.fe_trp * LANES + ln]))
+        lo, hi = confidence_bounds(beta, se, crit)
+        pi_lo, pi_hi = prediction_bounds(beta, se, t2, crit)
         L[o_beta + ln] = beta
         L[o_se + ln] = se
         L[o_stat + ln] = stat
@@ -1282,7 +1304,10 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
         L[o_h2 + ln] = h2 if k > 1 else 1.0
         L[o_q + ln] = qa
         L[o_x + ln] = abs(stat) / math.sqrt(2.0)
-    o_p, o_qp = Lane.o_p * LANES, Lane.o_qp * LANES
+        L[o_lo + ln] = lo
+        L[o_hi + ln] = hi
+        L[o_plo + ln] = pi_lo
+        L[o_phi + ln] = pi_hi
     if knha:
         _fill(L, Lane.o_p, math.nan)                  # the caller adds the t p-values
     else:
@@ -1293,35 +1318,18 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
         _chi2_sf_lanes(L, Lane.o_q, Lane.o_qp, k - 1)
     else:
         _fill(L, Lane.o_qp, math.nan)                 # the caller adds SciPy's
+    ok = Lane.o_ok * LANES
+    for ln in range(LANES):
+        L[ok + ln] = 0.0 if math.isnan(L[o_stat + ln]) else 1.0
+    for r in range(ROW_FIELDS.shape[0] - (0 if knha else 1)):   # z tests have no s2w row
+        src = ROW_FIELDS[r] * LANES
+        if (finite_mask >> r) & 1:
+            for ln in range(LANES):
+                L[ok + ln] = L[ok + ln] if math.isfinite(L[src + ln]) else 0.0
+        for ln in range(nb):
+            out[r, a0 + ln] = L[src + ln]
     for ln in range(nb):
-        a = a0 + ln
-        beta = L[o_beta + ln]
-        se = L[o_se + ln]
-        t2 = L[tau2 + ln]
-        lo, hi = confidence_bounds(beta, se, crit)
-        pi_lo, pi_hi = prediction_bounds(beta, se, t2, crit)
-        out[Row.estimate, a] = beta
-        out[Row.se, a] = se
-        out[Row.statistic, a] = L[o_stat + ln]
-        out[Row.pvalue, a] = L[o_p + ln]
-        out[Row.ci_lower, a] = lo
-        out[Row.ci_upper, a] = hi
-        out[Row.tau2, a] = t2
-        out[Row.tau2_se, a] = L[Lane.tau2_se * LANES + ln]
-        out[Row.i2, a] = L[o_i2 + ln]
-        out[Row.h2, a] = L[o_h2 + ln]
-        out[Row.q, a] = L[o_q + ln]
-        out[Row.q_pvalue, a] = L[o_qp + ln]
-        out[Row.pi_lower, a] = pi_lo
-        out[Row.pi_upper, a] = pi_hi
-        out[Row.converged, a] = L[Lane.conv * LANES + ln]
-        out[Row.iterations, a] = L[Lane.its * LANES + ln]
-        if knha:                                    # z tests have no s2w column
-            out[Row.s2w, a] = L[o_s2w + ln]
-        ok = not math.isnan(L[o_stat + ln])
-        for r in range(finite_rows.shape[0]):
-            ok &= math.isfinite(out[finite_rows[r], a])
-        finite[a] = ok
+        finite[a0 + ln] = L[ok + ln] > 0
 
 
 _IN = numba.types.Array(numba.float64, 1, "C", readonly=True)
@@ -1355,11 +1363,14 @@ def _make_fit_range(salt: int) -> Callable[..., int]:
         queue = np.empty(LANES, dtype=np.int64)
         L = np.empty(N_LANE_FIELDS * LANES)
         n_bad = 0 * salt
+        finite_mask = 0
+        for r in range(finite_rows.shape[0]):
+            finite_mask |= 1 << finite_rows[r]
         for b0 in range(a0, a1, LANES):
             nb = min(LANES, a1 - b0)
             n_bad += _fit_block(y, v, k, b0, nb, Y, V, W, Ws, S, queue, L, method, knha,
                                 tol, max_iter, global_mode, grid)
-            _write(L, k, method, knha, crit, b0, nb, out, finite_rows, finite)
+            _write(L, k, method, knha, crit, b0, nb, out, finite_mask, finite)
         return n_bad
 
     out: Callable[..., int] = fit_range
