@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,36 @@ GUIDE_COLOR = "#808080"       # reference and pseudo-confidence lines
 MINUS = "\u2212"
 
 _MEASURE = RendererAgg(16, 16, 72)   # 72 dpi: measured pixels are points
+
+
+#: The parameters and return value that the single-panel plots share, put in place of the
+#: line ``%(axes)s`` of their docstrings by :func:`axes_docstring`.
+AXES_DOC = """\
+title : str, optional
+    Axes title.
+ax : Axes, optional
+    Draw into this axes instead of a new figure.
+save : str or path-like, optional
+    Save the figure there (PNG, SVG or PDF by suffix).
+
+Returns
+-------
+matplotlib.figure.Figure"""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def axes_docstring(fn: _F) -> _F:
+    """Put :data:`AXES_DOC` in place of the line ``%(axes)s`` in the docstring of the plot
+    ``fn``, indented as that line (whether or not the interpreter dedents docstrings)."""
+    doc = fn.__doc__ or ""
+    match = re.search(r"^([ \t]*)%\(axes\)s$", doc, flags=re.M)
+    if match is None:
+        raise ValueError(f"{fn.__name__}: no %(axes)s line in the docstring")
+    indent = match.group(1)
+    text = "\n".join(indent + line if line else line for line in AXES_DOC.splitlines())
+    fn.__doc__ = doc[:match.start()] + text + doc[match.end():]
+    return fn
 
 
 def new_figure(ax: Axes | None, width_in: float, height_in: float) -> tuple[Figure, Axes]:

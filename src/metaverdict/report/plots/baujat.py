@@ -16,6 +16,7 @@ from metaverdict.diagnostics.baujat import baujat
 from metaverdict.models.results import MetaAnalysisResult
 
 
+@st.axes_docstring
 def baujat_plot(res: MetaAnalysisResult, *, labels: Sequence[Any] | None = None,
                 max_labels: int | None = None, data: pd.DataFrame | None = None,
                 title: str | None = None, ax: Axes | None = None,
@@ -40,16 +41,7 @@ def baujat_plot(res: MetaAnalysisResult, *, labels: Sequence[Any] | None = None,
     data : DataFrame, optional
         Precomputed ``baujat(res)`` output (columns ``x`` and ``y``), to avoid computing it
         twice.
-    title : str, optional
-        Axes title.
-    ax : Axes, optional
-        Draw into this axes instead of a new figure.
-    save : str or path-like, optional
-        Save the figure there (PNG, SVG or PDF by suffix).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(axes)s
 
     References
     ----------

@@ -16,6 +16,7 @@ import metaverdict.report.plots._style as st
 from metaverdict.models.results import MetaAnalysisResult
 
 
+@st.axes_docstring
 def drapery_plot(res: MetaAnalysisResult, *, transform: st.Transform | None = None,
                  xlabel: str | None = None, refline: float | None = 0.0, show_pi: bool = True,
                  n_points: int = 400, title: str | None = None, ax: Axes | None = None,
@@ -44,16 +45,7 @@ def drapery_plot(res: MetaAnalysisResult, *, transform: st.Transform | None = No
         Shade the prediction interval (random-effects fits with k >= 3).
     n_points : int
         Resolution of the curves.
-    title : str, optional
-        Axes title.
-    ax : Axes, optional
-        Draw into this axes instead of a new figure.
-    save : str or path-like, optional
-        Save the figure there (PNG, SVG or PDF by suffix).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(axes)s
 
     References
     ----------

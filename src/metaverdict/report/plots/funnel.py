@@ -20,6 +20,7 @@ _YLABELS = {"sei": "Standard error", "vi": "Sampling variance",
 _SHADES = ("#ffffff", "#e6e6e6", "#cccccc", "#b3b3b3")   # p > .10, .10-.05, .05-.01, < .01
 
 
+@st.axes_docstring
 def funnel_plot(res: MetaAnalysisResult, *,
                 contours: tuple[float, ...] | None = (0.90, 0.95, 0.99),
                 trim_and_fill: Any = None, yaxis: YAxis = "sei", xlabel: str | None = None,
@@ -55,16 +56,7 @@ def funnel_plot(res: MetaAnalysisResult, *,
         Draw the pseudo-confidence region.
     legend : bool
         Show a legend for the contours and imputed studies.
-    title : str, optional
-        Axes title.
-    ax : Axes, optional
-        Draw into this axes instead of a new figure.
-    save : str or path-like, optional
-        Save the figure there (PNG, SVG or PDF by suffix).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(axes)s
 
     References
     ----------

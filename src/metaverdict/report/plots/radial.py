@@ -15,6 +15,7 @@ import metaverdict.report.plots._style as st
 from metaverdict.models.results import MetaAnalysisResult
 
 
+@st.axes_docstring
 def radial_plot(res: MetaAnalysisResult, *, band: float = 2.0, arc: bool = True,
                 transform: st.Transform | None = None, title: str | None = None,
                 ax: Axes | None = None, save: str | os.PathLike[str] | None = None) -> Figure:
@@ -38,16 +39,7 @@ def radial_plot(res: MetaAnalysisResult, *, band: float = 2.0, arc: bool = True,
         Draw the arc scale of effect sizes.
     transform : callable, optional
         Applied to the arc's tick labels, e.g. ``np.exp`` to read ratios off a log scale.
-    title : str, optional
-        Axes title.
-    ax : Axes, optional
-        Draw into this axes instead of a new figure.
-    save : str or path-like, optional
-        Save the figure there (PNG, SVG or PDF by suffix).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    %(axes)s
 
     References
     ----------
