@@ -58,9 +58,8 @@ from metaverdict.models._tables import _read, read_rates, read_tables
 from metaverdict.models.design import design_matrix
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
-    COEFFICIENT_COLUMNS,
+    CoefficientTable,
     PooledFit,
-    coefficient_frame,
     coefficient_rows,
     coefficient_values,
 )
@@ -90,7 +89,7 @@ def _p(p: float | None) -> str:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class GLMMResult(PooledFit, ResultMixin):
+class GLMMResult(PooledFit, CoefficientTable, ResultMixin):
     """A fitted binomial/Poisson-normal GLMM (metafor ``rma.glmm``).
 
     Scalars ``estimate`` ... ``ci_upper`` describe the first coefficient (the pooled effect of
@@ -170,18 +169,6 @@ class GLMMResult(PooledFit, ResultMixin):
     labels: list[Any] | None = field(default=None, repr=False)
     _repr_fields = ("measure", "model", "k", "estimate", "se", "tau2", "pvalue")
     _dict_properties = ("coefficients",)
-
-    @property
-    def coefficients(self) -> pd.DataFrame:
-        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (rows named
-        by ``terms``), as a new DataFrame on each access."""
-        return coefficient_frame(self._coefficients, self.terms)
-
-    @property
-    def beta(self) -> np.ndarray:
-        """The coefficients (read-only), in the order of ``terms``."""
-        out: np.ndarray = self._coefficients[:, COEFFICIENT_COLUMNS.index("estimate")]
-        return out
 
     def summary(self) -> str:
         """Journal-style summary: model, heterogeneity and its tests, coefficients."""

@@ -98,6 +98,37 @@ class PooledFit(EstimateCI):
     ci_upper: float
 
 
+class CoefficientTable:
+    """The coefficient table of a fitted model with moderators: ``_coefficients`` (p, 6),
+    columns :data:`COEFFICIENT_COLUMNS`, one row per name in ``terms``."""
+
+    _coefficients: np.ndarray
+    terms: tuple[str, ...]
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (rows named
+        by ``terms``), as a new DataFrame on each access."""
+        return coefficient_frame(self._coefficients, self.terms)
+
+    def coefficient(self, column: str) -> np.ndarray:
+        """One column of :attr:`coefficients` (``"estimate"``, ``"se"``, ``"statistic"``,
+        ``"pvalue"``, ``"ci_lower"``, ``"ci_upper"``) as a read-only array, without building
+        the DataFrame."""
+        out: np.ndarray = self._coefficients[:, COEFFICIENT_COLUMNS.index(column)]
+        return out
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The coefficients (read-only), in the order of ``terms``."""
+        return self.coefficient("estimate")
+
+    @property
+    def p(self) -> int:
+        """Number of coefficients (1 for intercept-only models)."""
+        return len(self.terms)
+
+
 def coefficient_values(*columns: Any) -> np.ndarray:
     """The (p, 6) read-only array of a coefficient table from its columns, in the order of
     :data:`COEFFICIENT_COLUMNS`."""

@@ -57,8 +57,8 @@ from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.formulas import LOG_2PI as _LOG2PI
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
+    CoefficientTable,
     PooledFit,
-    coefficient_frame,
     coefficient_rows,
     coefficient_values,
 )
@@ -247,7 +247,7 @@ class ProfileCI(ResultMixin):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MultilevelResult(PooledFit, ResultMixin):
+class MultilevelResult(PooledFit, CoefficientTable, ResultMixin):
     """A fitted multilevel (nested random intercepts) meta-analytic model.
 
     ``estimate`` ... ``ci_upper`` describe the intercept (the pooled effect of an
@@ -283,23 +283,6 @@ class MultilevelResult(PooledFit, ResultMixin):
     labels: list[Any] | None = field(default=None, repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "pvalue", "sigma2")
     _dict_properties = ("coefficients",)
-
-    @property
-    def coefficients(self) -> pd.DataFrame:
-        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (a new
-        DataFrame on each access)."""
-        return coefficient_frame(self._coefficients, self.terms)
-
-    @property
-    def beta(self) -> np.ndarray:
-        """The coefficients (read-only), in the order of ``terms``."""
-        out: np.ndarray = self._coefficients[:, 0]
-        return out
-
-    @property
-    def p(self) -> int:
-        """Number of coefficients."""
-        return len(self.terms)
 
     @property
     def is_common_effect(self) -> bool:

@@ -45,8 +45,8 @@ from metaverdict.models.design import complete_moderators, design_matrix
 from metaverdict.models.formulas import LOG_2PI
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
+    CoefficientTable,
     PooledFit,
-    coefficient_frame,
     coefficient_rows,
     coefficient_values,
 )
@@ -111,7 +111,7 @@ def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, df: float,
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MultivariateResult(PooledFit, ResultMixin):
+class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
     """A fitted multilevel/multivariate meta-analytic model (metafor ``rma.mv``).
 
     ``estimate`` ... ``ci_upper`` describe the first coefficient; ``coefficients`` holds all
@@ -164,11 +164,6 @@ class MultivariateResult(PooledFit, ResultMixin):
 
     # -- tables
     @property
-    def coefficients(self) -> pd.DataFrame:
-        """estimate, se, statistic, pvalue, ci_lower, ci_upper per coefficient (a copy)."""
-        return coefficient_frame(self._coefficients, self.terms)
-
-    @property
     def components(self) -> pd.DataFrame:
         """Every variance component / correlation: ``value`` and the ``term`` it belongs to."""
         names, owners = [], []
@@ -178,15 +173,6 @@ class MultivariateResult(PooledFit, ResultMixin):
         names = _unique_sigma_names(names)
         return pd.DataFrame({"term": owners, "value": np.array(self._values)},
                             index=pd.Index(names, name="component"))
-
-    @property
-    def beta(self) -> np.ndarray:
-        out: np.ndarray = self._coefficients[:, 0]
-        return out
-
-    @property
-    def p(self) -> int:
-        return len(self.terms)
 
     @property
     def yi(self) -> np.ndarray:

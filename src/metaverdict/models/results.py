@@ -10,17 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
 from metaverdict._validation import choice
 from metaverdict.models.confint import profile_likelihood, q_profile
 from metaverdict.models.inference import FitStatistics
 from metaverdict.models.intervals import (
-    COEFFICIENT_COLUMNS,
+    CoefficientTable,
     HeterogeneityCI,
     PooledFit,
-    coefficient_frame,
     coefficient_rows,
 )
 from metaverdict.models.random_effects import COMMON_EFFECT
@@ -40,7 +38,7 @@ METHOD_NAMES = {
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MetaAnalysisResult(PooledFit, ResultMixin):
+class MetaAnalysisResult(PooledFit, CoefficientTable, ResultMixin):
     """A fitted common-effect, random-effects or mixed-effects (meta-regression) model.
 
     Scalar fields ``estimate`` ... ``ci_upper`` describe the pooled effect of an
@@ -95,29 +93,6 @@ class MetaAnalysisResult(PooledFit, ResultMixin):
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "pvalue", "tau2", "i2")
     _dict_properties = ("coefficients",)
-
-    @property
-    def coefficients(self) -> pd.DataFrame:
-        """Every coefficient: estimate, se, statistic, pvalue, ci_lower, ci_upper (rows named
-        by ``terms``), as a new DataFrame on each access."""
-        return coefficient_frame(self._coefficients, self.terms)
-
-    @property
-    def beta(self) -> np.ndarray:
-        """The coefficients (read-only), in the order of ``terms``."""
-        return self.coefficient("estimate")
-
-    def coefficient(self, column: str) -> np.ndarray:
-        """One column of :attr:`coefficients` (``"estimate"``, ``"se"``, ``"statistic"``,
-        ``"pvalue"``, ``"ci_lower"``, ``"ci_upper"``) as a read-only array, without building
-        the DataFrame."""
-        out: np.ndarray = self._coefficients[:, COEFFICIENT_COLUMNS.index(column)]
-        return out
-
-    @property
-    def p(self) -> int:
-        """Number of coefficients (1 for intercept-only models)."""
-        return len(self.terms)
 
     @property
     def is_common_effect(self) -> bool:
