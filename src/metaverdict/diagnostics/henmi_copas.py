@@ -13,6 +13,7 @@ from metaverdict._results import ResultMixin, fmt
 from metaverdict.diagnostics._refit import require_intercept_only, require_result
 from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.zeroin import zeroin
 
 _R_TOL = np.finfo(float).eps ** 0.25      # R's default tolerance of integrate() and uniroot()
 
@@ -112,46 +113,13 @@ def henmi_copas(res: MetaAnalysisResult, tol: float = _R_TOL) -> HenmiCopas:
 
 def _zeroin(f: Callable[[float], float], a: float, b: float, tol: float,
             max_iter: int = 1000) -> float:
-    """Brent's root finder (the ``zeroin`` of Forsythe, Malcolm & Moler 1977, as R's
-    ``uniroot``): inverse quadratic or linear interpolation, bisection when that fails."""
+    """The root of ``f`` in [a, b] as R's ``uniroot`` finds it
+    (:func:`metaverdict.models.zeroin.zeroin`)."""
     fa, fb = f(a), f(b)
     if fa * fb > 0:
         raise ConvergenceError("Henmi-Copas: the equation does not change sign on [0, 2]")
-    if fa == 0:
-        return a
-    if fb == 0:
-        return b
-    c, fc = a, fa
-    eps = np.finfo(float).eps
-    for _ in range(max_iter + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):                    # keep b the best approximation
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2 * eps * abs(b) + tol / 2
-        step = (c - b) / 2
-        if abs(step) <= tol_act or fb == 0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:                           # secant
-                t1 = fb / fa
-                p, q = cb * t1, 1 - t1
-            else:                                # inverse quadratic interpolation
-                q, t1, t2 = fa / fc, fb / fc, fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1))
-                q = (q - 1) * (t1 - 1) * (t2 - 1)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < 0.75 * cb * q - abs(tol_act * q) / 2 and p < abs(prev_step * q / 2):
-                step = p / q
-        if abs(step) < tol_act:
-            step = tol_act if step > 0 else -tol_act
-        a, fa = b, fb
-        b += step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    raise ConvergenceError(f"Henmi-Copas: root search did not converge in {max_iter} iterations")
+    root, converged = zeroin(f, a, b, fa, fb, tol, max_iter)
+    if not converged:
+        raise ConvergenceError(f"Henmi-Copas: root search did not converge in {max_iter} "
+                               "iterations")
+    return root

@@ -49,6 +49,7 @@ from metaverdict.models.inference import T_TESTS
 from metaverdict.models.random_effects import SolverControl
 from metaverdict.models.results import MetaAnalysisResult
 from metaverdict.models.univariate import fit_batch, fixed_value
+from metaverdict.models.zeroin import zeroin
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
 #: Permutations refitted per batch.
@@ -332,56 +333,11 @@ def _crossing(f: Callable[[float], float], a: float, b: float) -> float:
     """Root of ``f`` in [a, b] as metafor finds it (``uniroot``, tolerance 1e-12): NaN when
     ``f`` has the same sign at both ends (``uniroot`` fails there). ``f`` is a step function
     that can be exactly 0 on a plateau, so which root is found depends on the path of the
-    search; :func:`_zeroin` follows R's exactly."""
+    search; :func:`~metaverdict.models.zeroin.zeroin` follows R's exactly."""
     fa, fb = f(a), f(b)
     if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
         return float("nan")
-    return _zeroin(f, a, b, fa, fb, 1e-12, 1000)
-
-
-def _zeroin(f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float,
-            maxit: int) -> float:
-    """Brent's (1973) root finder in the form of R's ``zeroin`` (``R_zeroin2``, behind
-    ``uniroot``): bisection, secant and inverse quadratic interpolation steps inside a
-    bracket [b, c] with a sign change."""
-    eps = float(np.finfo(float).eps)
-    c, fc = a, fa
-    if fa == 0:
-        return a
-    if fb == 0:
-        return b
-    for _ in range(maxit + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2 * eps * abs(b) + tol / 2
-        new_step = (c - b) / 2
-        if abs(new_step) <= tol_act or fb == 0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:                      # linear interpolation
-                t1 = fb / fa
-                p, q = cb * t1, 1.0 - t1
-            else:                           # inverse quadratic interpolation
-                q, t1, t2 = fa / fc, fb / fc, fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < 0.75 * cb * q - abs(tol_act * q) / 2 and p < abs(prev_step * q / 2):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    return b
+    return zeroin(f, a, b, fa, fb, 1e-12, 1000)[0]
 
 
 def _unique_row_orders(X: np.ndarray) -> Iterator[np.ndarray]:
