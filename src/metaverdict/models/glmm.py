@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict._validation import check_bounds, check_level, choice
 from metaverdict.effects import EffectSizes, effect_sizes
 from metaverdict.errors import ConvergenceError, InputError, row_error
@@ -60,7 +60,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     CoefficientTable,
     PooledFit,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 
@@ -191,8 +191,7 @@ class GLMMResult(PooledFit, CoefficientTable, ResultMixin):
             lines.append(f"Test of moderators: QM({self.qm_df}) = {fmt(self.qm)}, "
                          f"{_p(self.qm_pvalue)}")
         lines.append("")
-        lines.append(format_table(["", "estimate", "se", self.test, "p", f"{pct}% ci.lb",
-                                   "ci.ub"], coefficient_rows(self._coefficients, self.terms)))
+        lines.append(coefficient_table(self._coefficients, self.terms, self.test, pct))
         if not self.converged:
             lines.append("WARNING: the optimiser did not report convergence")
         return "\n".join(lines)

@@ -145,6 +145,13 @@ def coefficient_frame(values: np.ndarray, terms: Sequence[str]) -> pd.DataFrame:
                         columns=list(COEFFICIENT_COLUMNS))
 
 
+def coefficient_table(values: np.ndarray, terms: Sequence[str], stat: str, pct: int) -> str:
+    """The coefficient table of a ``summary()``: a header (``stat`` names the test statistic,
+    ``pct`` the confidence level in percent) and :func:`coefficient_rows`."""
+    return format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
+                        coefficient_rows(values, terms))
+
+
 def coefficient_rows(values: np.ndarray, terms: Sequence[str]) -> list[list[str]]:
     """The rows of a coefficient table as text (for ``summary()``): term, estimate, se,
     statistic, p-value, ci_lower, ci_upper."""

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict._validation import check_bounds, check_level, choice
 from metaverdict.errors import InputError
 from metaverdict.models._numderiv import hessian, inverse_pd
@@ -53,7 +53,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     PooledFit,
     coefficient_frame,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 
@@ -189,7 +189,6 @@ class LocationScaleResult(PooledFit, ResultMixin):
     def summary(self) -> str:
         pct = int(round(self.level * 100))
         stat = "t" if self.test == "t" else "z"
-        head = ["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"]
         lines = [f"Location-scale model (k = {self.k}; {self.method}; {self.link} link)", "",
                  f"Test for residual heterogeneity: Q({self.q_df}) = {fmt(self.q)}, "
                  f"p = {fmt_p(self.q_pvalue)}"]
@@ -202,11 +201,9 @@ class LocationScaleResult(PooledFit, ResultMixin):
         if self.lrt is not None:
             lines.append(f"LRT against a single tau^2: X^2({self.lrt_df}) = {fmt(self.lrt)}, "
                          f"p = {fmt_p(self.lrt_pvalue)}")
-        lines += ["", "Location:", format_table(head, coefficient_rows(self._coefficients,
-                                                                      self.terms)),
+        lines += ["", "Location:", coefficient_table(self._coefficients, self.terms, stat, pct),
                   "", f"Scale ({'log tau^2' if self.link == 'log' else 'tau^2'}):",
-                  format_table(head, coefficient_rows(self._scale_coefficients,
-                                                      self.scale_terms))]
+                  coefficient_table(self._scale_coefficients, self.scale_terms, stat, pct)]
         if not self.converged:
             lines.append("WARNING: the optimiser did not converge")
         return "\n".join(lines)

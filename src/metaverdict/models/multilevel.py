@@ -59,7 +59,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     CoefficientTable,
     PooledFit,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 from metaverdict.models.random_effects import chi2_quantile
@@ -328,8 +328,7 @@ class MultilevelResult(PooledFit, CoefficientTable, ResultMixin):
             lines.append(f"Test of moderators: QM = {fmt(self.qm)}, p = {fmt_p(self.qm_pvalue)}")
         lines.append("")
         stat = "t" if self.test == "t" else "z"
-        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
-                                  coefficient_rows(self._coefficients, self.terms)))
+        lines.append(coefficient_table(self._coefficients, self.terms, stat, pct))
         if self.p == 1:
             lines += ["", f"{pct}% prediction interval: "
                           f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]

@@ -47,7 +47,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     CoefficientTable,
     PooledFit,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 from metaverdict.models.multilevel import _check_v, _fit_components, _Likelihood, _residual_q
@@ -288,8 +288,7 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
                          f"{'F' if self.test == 't' else 'QM'} = {fmt(self.qm)}, "
                          f"p = {fmt_p(self.qm_pvalue)}")
         stat = "t" if self.test == "t" else "z"
-        lines += ["", format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
-                                   coefficient_rows(self._coefficients, self.terms))]
+        lines += ["", coefficient_table(self._coefficients, self.terms, stat, pct)]
         if not self.converged:
             lines.append("WARNING: the variance components did not converge")
         return "\n".join(lines)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict._results import ResultMixin, fmt, fmt_p
 from metaverdict._validation import choice
 from metaverdict.models.confint import profile_likelihood, q_profile
 from metaverdict.models.inference import FitStatistics
@@ -19,7 +19,7 @@ from metaverdict.models.intervals import (
     CoefficientTable,
     HeterogeneityCI,
     PooledFit,
-    coefficient_rows,
+    coefficient_table,
 )
 from metaverdict.models.random_effects import COMMON_EFFECT
 
@@ -139,8 +139,7 @@ class MetaAnalysisResult(PooledFit, CoefficientTable, ResultMixin):
                          + (f", R^2 = {fmt(self.r2, 2)}%" if self.r2 is not None else ""))
         lines.append("")
         stat = "t" if self.test in ("knha", "adhoc") else "z"
-        lines.append(format_table(["", "estimate", "se", stat, "p", f"{pct}% ci.lb", "ci.ub"],
-                                  coefficient_rows(self._coefficients, self.terms)))
+        lines.append(coefficient_table(self._coefficients, self.terms, stat, pct))
         if self.p == 1:
             lines += ["", f"{pct}% prediction interval: "
                           f"[{fmt(self.pi_lower)}, {fmt(self.pi_upper)}]"]

@@ -49,13 +49,13 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict.errors import InputError
 from metaverdict.models.inference import critical_value
 from metaverdict.models.intervals import (
     EstimateCI,
     coefficient_frame,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 
@@ -139,8 +139,7 @@ class RobustResult(EstimateCI, ResultMixin):
                  f"t on {fmt(self.df, 0)} df; {how})", "",
                  f"Test of coefficients: F({self.qm_df[0]}, {fmt(self.qm_df[1], 0)}) = "
                  f"{fmt(self.qm)}, p = {fmt_p(self.qm_pvalue)}", ""]
-        lines.append(format_table(["", "estimate", "se", "t", "p", f"{pct}% ci.lb", "ci.ub"],
-                                  coefficient_rows(self._coefficients, self.terms)))
+        lines.append(coefficient_table(self._coefficients, self.terms, "t", pct))
         return "\n".join(lines)
 
 

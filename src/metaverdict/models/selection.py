@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict._validation import check_level, choice
 from metaverdict.errors import InputError
 from metaverdict.models._numderiv import hessian, inverse_pd
@@ -72,7 +72,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     EstimateCI,
     coefficient_frame,
-    coefficient_rows,
+    coefficient_table,
     coefficient_values,
 )
 from metaverdict.models.random_effects import COMMON_EFFECT
@@ -318,10 +318,8 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         if self.qm is not None:
             lines.append(f"Test of moderators: QM({self.qm_df}) = {fmt(self.qm)}, "
                          f"p = {fmt_p(self.qm_pvalue)}")
-        lines += ["", format_table(["", "estimate", "se", "z", "p", f"{pct}% ci.lb", "ci.ub"],
-                                   coefficient_rows(self._coefficients, self.terms)), ""]
-        lines.append(format_table(["", "estimate", "se", "z", "p", f"{pct}% ci.lb", "ci.ub"],
-                                  coefficient_rows(self._delta_table, self.delta_names)))
+        lines += ["", coefficient_table(self._coefficients, self.terms, "z", pct), "",
+                  coefficient_table(self._delta_table, self.delta_names, "z", pct)]
         if self.p_table is not None:
             left = (0.0,) + self.steps[:-1]
             lines += [""] + [f"{lo:g} < p <= {hi:g}: k = {n}"
