@@ -392,14 +392,20 @@ def _prep_cor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepare
     return dict(x), _no_drop(x)
 
 
-def _prep_pcor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
-    _bounds(x, names, labels, ("mi",), lower=0)
-    _bounds(x, names, labels, ("r2i",), lower=0, upper=1)
+def _residual_df(x: Arrays, names: Names, labels: Labels) -> None:
+    """``ni - mi - 1 >= 1`` (the residual degrees of freedom of a regression with ``mi``
+    predictors), else an :class:`InputError` naming the first row."""
     bad = np.flatnonzero(x["ni"] - x["mi"] - 1 < 1)
     if bad.size:
         raise row_error(labels, int(bad[0]), names["ni"],
                         f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 "
                         f"must be >= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
+
+
+def _prep_pcor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
+    _bounds(x, names, labels, ("mi",), lower=0)
+    _bounds(x, names, labels, ("r2i",), lower=0, upper=1)
+    _residual_df(x, names, labels)
     return dict(x), _no_drop(x)
 
 
@@ -436,11 +442,7 @@ def _prep_genotype(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Pr
 def _prep_r2(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
     _bounds(x, names, labels, ("r2i",), lower=0, upper=1)
     _bounds(x, names, labels, ("mi",), lower=1)
-    bad = np.flatnonzero(x["ni"] - x["mi"] - 1 < 1)
-    if bad.size:
-        raise row_error(labels, int(bad[0]), names["ni"],
-                        f"the residual degrees of freedom {names['ni']} - {names['mi']} - 1 "
-                        f"must be >= 1, got {x['ni'][bad[0]] - x['mi'][bad[0]] - 1:g}")
+    _residual_df(x, names, labels)
     return dict(x), _no_drop(x)
 
 
