@@ -181,8 +181,8 @@ def _source_salt() -> int:
 def _jit(fn: _F) -> _F:
     """``fn`` compiled for the kernel: ``numba.njit`` with NumPy's error model (inf/NaN, no
     exceptions) and without Numba's reference counting (``_nrt=False``: these functions
-    allocate nothing, and the counting calls around every array argument cost a fifth of a
-    DL fit), typed as keeping the signature."""
+    allocate nothing, so the counting calls that Numba's pruning left around their array
+    arguments, about 200 per block, are not needed), typed as keeping the signature."""
     options: dict[str, Any] = {"error_model": "numpy", "_nrt": False}   # _nrt: not in the stubs
     return cast(_F, numba.njit(**options)(fn))
 

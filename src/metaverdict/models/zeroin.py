@@ -5,8 +5,9 @@ SciPy's :func:`scipy.optimize.brentq` implements the same method (Brent 1973), b
 differ in detail from R's ``R_zeroin2`` (the C routine behind ``uniroot``). For a smooth
 function both give the root to the tolerance. For a step function that is exactly 0 on a
 plateau (a permutation p-value minus alpha/2), the point found depends on the path, and for a
-loose tolerance (R's default ``.Machine$double.eps^0.25``) so do the digits below it. Callers
-that must reproduce metafor use :func:`zeroin`; everything else uses SciPy.
+loose tolerance (R's default ``.Machine$double.eps^0.25``) so do the digits below it. It serves
+the searches whose result must be metafor's point (the permutation CIs of
+:mod:`metaverdict.models.permutation`, the Henmi-Copas interval).
 
 Reference: Brent RP (1973). *Algorithms for Minimization without Derivatives*, ch. 4
 (Prentice-Hall); Forsythe GE, Malcolm MA, Moler CB (1977). *Computer Methods for
