@@ -36,7 +36,8 @@ from metaverdict.batch import _kernels, compiled, fit_arrays  # noqa: E402
 from metaverdict.batch._schema import LANES, Row  # noqa: E402
 from metaverdict.batch.fitting import (  # noqa: E402
     _GRID,
-    critical_value,  # noqa: E402
+    BATCH_CONTROL,
+    critical_value,
     finite_rows,
 )
 
@@ -106,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     fr = np.asarray(finite_rows("z"), dtype=np.int64)
     out, fin = np.empty((len(Row), n)), np.empty(n, dtype=bool)
     crit = critical_value(0.95, float("nan"))
+    # the solver settings of fit_arrays (BATCH_CONTROL), so that the kernel rows and the API
+    # rows do the same iterations
+    tol, max_iter = BATCH_CONTROL.tol, BATCH_CONTROL.max_iter
+    global_mode = int(compiled._GLOBAL[BATCH_CONTROL.global_search])
+    same: dict[str, bool] = {}
     for method in ("DL", "REML"):
         code = int(compiled.COMPILED_METHODS[method])
 
         def kernel(a0: int, a1: int, code: int = code) -> None:
-            _kernels.fit_range(yf, vf, k, a0, a1, code, False, crit, 1e-10, 100, 1, _GRID,
-                               out, fr, fin)
+            _kernels.fit_range(yf, vf, k, a0, a1, code, False, crit, tol, max_iter,
+                               global_mode, _GRID, out, fr, fin)
 
         kernel(0, 64)
         fit_arrays(y[:64], v[:64], method=method)
@@ -120,10 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"API {method} (fit_arrays: fresh buffer, result table)",
                      best_of(lambda m=method: fit_arrays(y, v, method=m, threads=threads),
                              reps)))
+        frame = fit_arrays(y, v, method=method, threads=threads)
+        same[method] = all(np.array_equal(out[Row[name]], frame[name].to_numpy(float),
+                                          equal_nan=True)
+                           for name in ("estimate", "tau2", "tau2_se", "iterations"))
     print(f"SIMULATED data (bench/run.py generate), N = {n:,}, k = {k}, {threads} threads, "
           f"minimum of {reps}")
     for label, seconds in rows:
         print(f"{label:58s} {seconds / n * 1e9:7.1f} ns per analysis")
+    print("kernel rows equal to fit_arrays (estimate, tau2, tau2_se, iterations): "
+          + ", ".join(f"{m} {'yes' if ok else 'NO'}" for m, ok in same.items()))
+    return 0 if all(same.values()) else 1
     return 0
 
 

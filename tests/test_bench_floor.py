@@ -19,6 +19,9 @@ def test_floor_prints_every_row() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("SIMULATED data") and "N = 4,000, k = 5" in lines[0]
+    assert lines[-1] == ("kernel rows equal to fit_arrays (estimate, tau2, tau2_se, "
+                         "iterations): DL yes, REML yes")
+    lines = lines[:-1]
     labels = [re.split(r"\s{2,}", line)[0] for line in lines[1:]]
     assert labels == ["floor: read inputs", "floor: read + write 16 fields, buffer reused",
                       "floor: read + write 16 fields, fresh buffer",
