@@ -123,3 +123,80 @@ def test_summary_to_dict_and_bad_input() -> None:
     bad = data.assign(vi=data["vi"].where(data.index != 3, -1.0))
     with pytest.raises(InputError, match="vi"):
         location_scale("yi", "vi", data=bad, scale="ablat")
+
+
+# ----------------------------------------------------------------------------- predict()
+PREDICT = json.loads((Path(__file__).parent.parent / "data" / "rma_ls"
+                      / "rma_ls_predict_reference.json").read_text())
+LOCATION = (("pred", "pred"), ("se", "se"), ("ci_lb", "ci_lower"), ("ci_ub", "ci_upper"),
+            ("pi_lb", "pi_lower"), ("pi_ub", "pi_upper"))
+
+
+def _predict_fit(args: dict[str, Any]) -> Any:
+    data = pd.DataFrame({k: _arr(v) for k, v in PREDICT["data"].items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return location_scale("yi", "vi", data=data, mods="ni100", scale="ni100",
+                              method=args["method"], test=args["test"], link=args["link"])
+
+
+@pytest.mark.parametrize("name", list(PREDICT["cases"]))
+def test_predict_matches_metafor(name: str) -> None:
+    case = PREDICT["cases"][name]
+    res = _predict_fit(case["args"])
+    new = case["newvalues"]
+    rtol = 1e-3 if case["args"]["link"] == "identity" else 1e-5
+    scale_cols = (("pred", "pred"), ("se", "se"), ("ci_lb", "ci_lower"), ("ci_ub", "ci_upper"))
+    tau2_cols = (("pred", "tau2"), ("ci_lb", "tau2_ci_lower"), ("ci_ub", "tau2_ci_upper"))
+    kinds = [("fitted", {}, LOCATION), ("newmods", {"newmods": new}, LOCATION),
+             ("newscale", {"newscale": new}, scale_cols),
+             ("both", {"newmods": new, "newscale": new}, LOCATION),
+             ("level90", {"newmods": new, "newscale": new, "level": 0.90}, LOCATION)]
+    if case["newscale_transf"] is not None:
+        kinds.append(("newscale_transf", {"newscale": new}, tau2_cols))
+    compared = 0
+    for kind, kwargs, columns in kinds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            frame = res.predict(**kwargs)
+        expected = case[kind]
+        n = len(expected["pred"])
+        assert len(frame) == n, kind
+        for key, col in columns:
+            values = _arr(expected[key])
+            assert len(values) == n, (kind, key)       # a missing field is a failure
+            _close(frame[col], values, rtol, 1e-7, f"{name} {kind} {key}")
+            compared += n
+    k, m = len(PREDICT["data"]["yi"]), len(new)            # every kind and column compared
+    assert compared == 6 * k + 3 * 6 * m + 4 * m + (3 * m if case["newscale_transf"] else 0)
+
+
+def test_predict_pi_only_with_a_tau2() -> None:
+    res = _predict_fit({"method": "REML", "test": "z", "link": "log"})
+    only_location = res.predict(newmods=[0.5, 1.0])
+    assert only_location[["pi_lower", "pi_upper"]].isna().all().all()
+    assert only_location[["pred", "se", "ci_lower", "ci_upper"]].notna().all().all()
+    one = res.predict(newmods=[1.0], newscale=[0.2, 0.6])          # one location row, repeated
+    assert len(one) == 2 and one["pred"].nunique() == 1 and one["pi_lower"].nunique() == 2
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"newmods": [[1.0, 2.0]]}, "1 .*ni100"),
+    ({"newscale": [np.nan]}, "finite"),
+    ({"newmods": [1.0, 2.0, 3.0], "newscale": [1.0, 2.0]}, "3 rows .* 2"),
+    ({"newmods": "high"}, "numbers expected"),
+])
+def test_predict_bad_input(kwargs: dict[str, Any], message: str) -> None:
+    res = _predict_fit({"method": "REML", "test": "z", "link": "log"})
+    with pytest.raises(InputError, match=message):
+        res.predict(**kwargs)
+
+
+def test_predict_without_moderators_in_a_part() -> None:
+    yi = [0.10, 0.30, 0.35, 0.65, 0.45, 0.15, 0.52, 0.28, 0.90, 0.05]
+    vi = [0.02, 0.03, 0.01, 0.04, 0.02, 0.01, 0.03, 0.02, 0.05, 0.01]
+    res = location_scale(yi, vi, scale=[0, 1, 0, 1, 1, 0, 1, 0, 1, 0])
+    with pytest.raises(InputError, match="no moderators"):
+        res.predict(newmods=[1.0])
+    both = res.predict(newscale=[0, 1])
+    np.testing.assert_allclose(both["tau2"], np.exp(res.scale_coefficients["estimate"].cumsum()))

@@ -158,3 +158,20 @@ def coefficient_rows(values: np.ndarray, terms: Sequence[str]) -> list[list[str]
     return [[str(name), fmt(float(b)), fmt(float(s)), fmt(float(z)), fmt_p(float(pv)),
              fmt(float(lo)), fmt(float(hi))]
             for name, (b, s, z, pv, lo, hi) in zip(terms, values)]
+
+
+def prediction_frame(X: np.ndarray, beta: np.ndarray, vcov: np.ndarray, crit: float,
+                     pi_variance: Any = None) -> pd.DataFrame:
+    r"""Predictions :math:`\hat\mu = x'\hat\beta` for the rows ``x`` of ``X``, with
+    :math:`SE = \sqrt{x'V_\beta x}` (negative rounding clipped at 0), the CI
+    :math:`\hat\mu \pm c\,SE` and, where ``pi_variance`` (a number or one per row: the
+    heterogeneity variance at each row) is given, the prediction interval
+    :math:`\hat\mu \pm c\sqrt{SE^2 + \tau^2}` (NaN where it is None or NaN).
+
+    Columns ``pred``, ``se``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``."""
+    pred = X @ beta
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, vcov, X), 0.0))
+    half = crit * np.sqrt(se ** 2 + (np.nan if pi_variance is None else pi_variance))
+    return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
+                         "ci_upper": pred + crit * se, "pi_lower": pred - half,
+                         "pi_upper": pred + half})

@@ -55,6 +55,7 @@ from metaverdict.models.intervals import (
     coefficient_frame,
     coefficient_table,
     coefficient_values,
+    prediction_frame,
 )
 
 LINKS = ("log", "identity")
@@ -146,7 +147,8 @@ class LocationScaleResult(PooledFit, ResultMixin):
     ``qm``/``qs`` are the omnibus tests of the location and scale moderators (None without
     moderators), ``q`` the test of residual heterogeneity (1/vi weights); ``lrt`` compares with
     the model with a single tau² (None when ``scale`` has no moderators). ``df`` is the t df
-    of the location tests (NaN for z tests).
+    of the location tests (NaN for z tests). ``design`` (X) and ``scale_design`` (Z) are the
+    fitted model matrices; :meth:`predict` gives fitted values and predictions.
     """
 
     link: str
@@ -171,6 +173,8 @@ class LocationScaleResult(PooledFit, ResultMixin):
     lrt_pvalue: float | None
     fit_statistics: FitStatistics
     converged: bool
+    design: np.ndarray = field(repr=False)
+    scale_design: np.ndarray = field(repr=False)
     _coefficients: np.ndarray = field(repr=False)
     _scale_coefficients: np.ndarray = field(repr=False)
     _repr_fields = ("method", "k", "estimate", "ci_lower", "ci_upper", "qs_pvalue")
@@ -185,6 +189,94 @@ class LocationScaleResult(PooledFit, ResultMixin):
     def scale_coefficients(self) -> pd.DataFrame:
         """Scale coefficients α (log tau² for ``link="log"``), the same columns."""
         return coefficient_frame(self._scale_coefficients, self.scale_terms)
+
+    def predict(self, newmods: Any = None, newscale: Any = None,
+                level: float | None = None) -> pd.DataFrame:
+        r"""Fitted values and predictions (metafor ``predict.rma.ls``), in four cases:
+
+        - neither ``newmods`` nor ``newscale``: the fitted value :math:`x_i'\hat\beta` of each
+          study, with CI and prediction interval :math:`\hat\mu_i \pm c\sqrt{SE^2 +
+          \hat\tau^2_i}` at the study's own fitted tau²;
+        - ``newmods`` only: :math:`x'\hat\beta` with SE and CI; no prediction interval (NaN),
+          since tau² depends on the scale moderators, which are not given;
+        - ``newscale`` only: the scale model's linear predictor :math:`z'\hat\alpha` (log tau²
+          for ``link="log"``, tau² for ``"identity"``) with SE and CI, and the predicted tau²
+          with its CI (``tau2``, ``tau2_ci_lower``, ``tau2_ci_upper``: the exponentials for the
+          log link; for the identity link the same values, negative ones set to 0 with a
+          warning, as metafor);
+        - both: :math:`x'\hat\beta` with CI and the prediction interval at the tau² predicted
+          from the row of ``newscale`` (one row of either is repeated to the other's length).
+
+        ``c`` is the normal quantile, or the t quantile on k - p (location) or k - q (scale)
+        df for ``test="t"``.
+
+        Parameters
+        ----------
+        newmods, newscale : array-like, optional
+            Location or scale moderator values, one row per prediction, without the intercept
+            column when the model has one (the columns of ``terms``/``scale_terms`` after
+            ``intrcpt``); a 1-d sequence is one value per prediction when the model has a
+            single moderator, else one row.
+        level : float, optional
+            Confidence level (default: the fit's).
+
+        Returns
+        -------
+        DataFrame
+            ``pred``, ``se``, ``ci_lower``, ``ci_upper``, then ``pi_lower``, ``pi_upper``
+            (location predictions) or ``tau2``, ``tau2_ci_lower``, ``tau2_ci_upper`` (scale
+            predictions).
+
+        Raises
+        ------
+        InputError
+            Values for a model part without moderators, the wrong number of columns,
+            non-finite values, or ``newmods`` and ``newscale`` of different lengths (neither
+            of length 1).
+        """
+        level = self.level if level is None else check_level(level)
+        beta = self._coefficients[:, 0]
+        alpha = self._scale_coefficients[:, 0]
+        crit = critical_value(level, self.df)
+        if newmods is None and newscale is None:
+            return prediction_frame(self.design, beta, self.vcov, crit, self.tau2)
+        X = None if newmods is None else _new_rows(newmods, self.terms, "newmods")
+        Z = None if newscale is None else _new_rows(newscale, self.scale_terms, "newscale")
+        if X is None:
+            assert Z is not None
+            frame = prediction_frame(Z, alpha, self.scale_vcov,
+                                     critical_value(level, self.scale_df))
+            frame = frame[["pred", "se", "ci_lower", "ci_upper"]].copy()
+            if self.link == "log":
+                for col, name in (("pred", "tau2"), ("ci_lower", "tau2_ci_lower"),
+                                  ("ci_upper", "tau2_ci_upper")):
+                    frame[name] = np.exp(frame[col])
+                return frame
+            if (frame["pred"] < 0).any():
+                warnings.warn("negative predicted tau^2 values set to 0", UserWarning,
+                              stacklevel=2)
+            for col in ("pred", "ci_lower", "ci_upper"):
+                frame[col] = frame[col].clip(lower=0)
+            frame["tau2"], frame["tau2_ci_lower"], frame["tau2_ci_upper"] = (
+                frame["pred"], frame["ci_lower"], frame["ci_upper"])
+            return frame
+        if Z is None:
+            return prediction_frame(X, beta, self.vcov, crit)
+        tau2 = Z @ alpha
+        if self.link == "log":
+            tau2 = np.exp(tau2)
+        elif (tau2 < 0).any():
+            warnings.warn("negative predicted tau^2 values set to 0", UserWarning, stacklevel=2)
+            tau2 = np.maximum(tau2, 0.0)
+        if len(X) == 1 < len(tau2):
+            X = np.repeat(X, len(tau2), axis=0)
+        elif len(tau2) == 1 < len(X):
+            tau2 = np.repeat(tau2, len(X))
+        if len(X) != len(tau2):
+            raise InputError(f"fields 'newmods', 'newscale': {len(X)} rows of location values "
+                             f"and {len(tau2)} of scale values (give equally many, or one of "
+                             "either)")
+        return prediction_frame(X, beta, self.vcov, crit, tau2)
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
@@ -297,7 +389,33 @@ def location_scale(yi: Any, vi: Any = None, *, scale: Any, sei: Any = None,
         q=qe, q_df=k - p, q_pvalue=float(special.chdtrc(k - p, qe)) if k > p else 1.0,
         lrt=lrt, lrt_df=lrt_df, lrt_pvalue=lrt_p,
         fit_statistics=_fit_statistics(y, v, X, Z, alpha, link, p + q),
-        converged=converged, _coefficients=coef, _scale_coefficients=scale_coef)
+        converged=converged, design=read_only(X), scale_design=read_only(Z),
+        _coefficients=coef, _scale_coefficients=scale_coef)
+
+
+def _new_rows(values: Any, terms: tuple[str, ...], field_name: str) -> np.ndarray:
+    """Rows of a model matrix for new moderator ``values`` (without the intercept column when
+    ``terms`` starts with it, which is then added)."""
+    intercept = terms[0] == "intrcpt"
+    m = len(terms) - intercept
+    if m == 0:
+        raise InputError(f"field {field_name!r}: the model has no moderators in this part "
+                         "(only an intercept); call predict() without it")
+    try:
+        new = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"field {field_name!r}: numbers expected, got {values!r}") from None
+    if new.ndim > 2:
+        raise InputError(f"field {field_name!r}: one row per prediction expected (at most 2 "
+                         f"dimensions), got shape {new.shape}")
+    if new.ndim < 2:
+        new = new.reshape(-1, m) if m == 1 or new.size == m else new.reshape(1, -1)
+    if new.shape[1] != m or len(new) == 0:
+        raise InputError(f"field {field_name!r}: {new.shape[1]} columns given, the model has "
+                         f"{m} ({list(terms[intercept:])})")
+    if not np.isfinite(new).all():
+        raise InputError(f"field {field_name!r}: values must be finite numbers")
+    return np.column_stack([np.ones(len(new)), new]) if intercept else new
 
 
 def _scale_columns(scale: Any) -> Any:

@@ -61,6 +61,7 @@ from metaverdict.models.intervals import (
     PooledFit,
     coefficient_table,
     coefficient_values,
+    prediction_frame,
 )
 from metaverdict.models.random_effects import chi2_quantile
 
@@ -304,13 +305,8 @@ class MultilevelResult(PooledFit, CoefficientTable, ResultMixin):
             new = np.atleast_2d(np.asarray(newmods, dtype=float))
             new = new.reshape(-1, self.p - 1)
             X = np.column_stack([np.ones(len(new)), new])
-        pred = X @ self.beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", X, self.vcov, X))
-        crit = critical_value(self.level, self.df)
-        half = crit * np.sqrt(se ** 2 + float(np.sum(self.sigma2)))
-        return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
-                             "ci_upper": pred + crit * se, "pi_lower": pred - half,
-                             "pi_upper": pred + half})
+        return prediction_frame(X, self.beta, self.vcov, critical_value(self.level, self.df),
+                                float(np.sum(self.sigma2)))
 
     def profile_ci(self, level: float | None = None) -> ProfileCI:
         """Profile-likelihood CI for each variance component (see module docstring)."""

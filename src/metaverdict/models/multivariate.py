@@ -49,6 +49,7 @@ from metaverdict.models.intervals import (
     PooledFit,
     coefficient_table,
     coefficient_values,
+    prediction_frame,
 )
 from metaverdict.models.multilevel import _check_v, _fit_components, _Likelihood, _residual_q
 from metaverdict.models.mv_likelihood import Model, evaluate, maximise, start_values
@@ -213,11 +214,8 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
         if X.shape[1] != self.p:
             raise InputError(f"field 'newmods': each row needs {self.p} values (the design's "
                              f"columns {list(self.terms)}), got {X.shape[1]}")
-        pred = X @ self.beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", X, self.vcov, X))
-        crit = critical_value(self.level, self.df)
-        return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
-                             "ci_upper": pred + crit * se})
+        frame = prediction_frame(X, self.beta, self.vcov, critical_value(self.level, self.df))
+        return frame[["pred", "se", "ci_lower", "ci_upper"]]
 
     # -- tests
     def wald_test(self, btt: Any) -> WaldTest:

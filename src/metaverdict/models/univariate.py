@@ -30,7 +30,7 @@ from metaverdict.models.inference import (
     fit_statistics,
     pool,
 )
-from metaverdict.models.intervals import coefficient_values
+from metaverdict.models.intervals import coefficient_values, prediction_frame
 from metaverdict.models.projection import Design
 from metaverdict.models.random_effects import (
     COMMON_EFFECT,
@@ -358,15 +358,8 @@ def predict(res: MetaAnalysisResult, newmods: Any = None,
         if not np.isfinite(new).all():
             raise InputError("field 'newmods': values must be finite numbers")
         X = np.column_stack([np.ones(len(new)), new])
-    pred = X @ res.beta
-    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, res.vcov, X), 0.0))   # >= 0 but rounding
-    crit = critical_value(level, res.df)
-    half = crit * np.sqrt(se ** 2 + res.tau2)
-    no_pi = res.is_common_effect
-    return pd.DataFrame({"pred": pred, "se": se, "ci_lower": pred - crit * se,
-                         "ci_upper": pred + crit * se,
-                         "pi_lower": np.nan if no_pi else pred - half,
-                         "pi_upper": np.nan if no_pi else pred + half})
+    return prediction_frame(X, res.beta, res.vcov, critical_value(level, res.df),
+                            None if res.is_common_effect else res.tau2)
 
 
 def column(value: Any, data: pd.DataFrame | None, field: str) -> Any:
