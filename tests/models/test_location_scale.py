@@ -200,3 +200,70 @@ def test_predict_without_moderators_in_a_part() -> None:
         res.predict(newmods=[1.0])
     both = res.predict(newscale=[0, 1])
     np.testing.assert_allclose(both["tau2"], np.exp(res.scale_coefficients["estimate"].cumsum()))
+
+
+# ----------------------------------------------------------------------------- profile_ci()
+CONFINT = json.loads((Path(__file__).parent.parent / "data" / "rma_ls"
+                      / "rma_ls_confint_reference.json").read_text())["cases"]
+#: metafor's uniroot stops at .Machine$double.eps^0.25 (about 1.2e-4) on the coefficient
+CONFINT_ATOL = 2e-4
+
+
+def _confint_fit(case: dict[str, Any]) -> Any:
+    a = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in case["args"].items()}
+    data = pd.DataFrame({k: _arr(v) for k, v in case["data"].items()})
+    fit = location_scale("yi", "vi", data=data, mods=a.get("mods") or None, scale=a["scale"],
+                         method=a["method"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = fit.profile_ci(level=a["level"]).table
+    return fit, table, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("name", list(CONFINT))
+def test_profile_ci_matches_metafor(name: str) -> None:
+    case = CONFINT[name]
+    fit, table, caught = _confint_fit(case)
+    assert list(table.index) == list(fit.scale_terms)
+    _close(table["alpha"], case["estimate"], 1e-4, 1e-6, f"{name} estimate")
+    compared = beyond = 0
+    for side, key, sign_key, outward in (("ci_lower", "ci_lb", "lb_sign", -1.0),
+                                         ("ci_upper", "ci_ub", "ub_sign", 1.0)):
+        for ours, theirs, sign in zip(table[side], _arr(case[key]), case[sign_key]):
+            if np.isnan(theirs):
+                continue                  # metafor could not find it ("convergence problems")
+            if sign:                      # metafor stopped at its search limit ("<" / ">"):
+                # ours lies beyond it, or is not determined (NaN, with the warning)
+                assert np.isnan(ours) or outward * (ours - theirs) >= 0, (name, side)
+                beyond += 1
+            else:
+                assert ours == pytest.approx(theirs, abs=CONFINT_ATOL), (name, side)
+                compared += 1
+    assert compared >= 1
+    assert compared + beyond == int(np.sum(~np.isnan(_arr(case["ci_lb"])))
+                                    + np.sum(~np.isnan(_arr(case["ci_ub"]))))
+    assert table[["ci_lower", "ci_upper"]].isna().any().any() == any(
+        "not determined" in m for m in caught)
+
+
+def test_profile_ci_bounds_lie_where_the_profile_crosses() -> None:
+    case = CONFINT["bangertdrowns2004_ni100_REML"]
+    fit, table, _ = _confint_fit(case)
+    ref = location_scale("yi", "vi", data=pd.DataFrame({k: _arr(v) for k, v in
+                                                         case["data"].items()}),
+                         mods="ni100", scale="ni100", method="REML")
+    assert table.loc["ni100", "ci_lower"] < ref.scale_coefficients.loc["ni100", "estimate"] \
+        < table.loc["ni100", "ci_upper"]
+    # the profile interval is not the Wald interval (the likelihood is not quadratic)
+    wald = ref.scale_coefficients.loc["ni100", ["ci_lower", "ci_upper"]].to_numpy(float)
+    assert not np.allclose(table.loc["ni100", ["ci_lower", "ci_upper"]].to_numpy(float), wald,
+                           atol=1e-2)
+
+
+def test_profile_ci_identity_link_is_refused() -> None:
+    case = CASES["bangertdrowns2004_ni100_identity"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = _fit(case)
+    with pytest.raises(InputError, match="link='log' only"):
+        res.profile_ci()

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict._validation import check_bounds, check_level, choice
@@ -52,11 +52,13 @@ from metaverdict.models.design import design_matrix
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
     PooledFit,
+    ProfileCI,
     coefficient_frame,
     coefficient_table,
     coefficient_values,
     prediction_frame,
 )
+from metaverdict.models.random_effects import chi2_quantile
 
 LINKS = ("log", "identity")
 
@@ -147,8 +149,10 @@ class LocationScaleResult(PooledFit, ResultMixin):
     ``qm``/``qs`` are the omnibus tests of the location and scale moderators (None without
     moderators), ``q`` the test of residual heterogeneity (1/vi weights); ``lrt`` compares with
     the model with a single tau² (None when ``scale`` has no moderators). ``df`` is the t df
-    of the location tests (NaN for z tests). ``design`` (X) and ``scale_design`` (Z) are the
-    fitted model matrices; :meth:`predict` gives fitted values and predictions.
+    of the location tests (NaN for z tests). ``yi``, ``vi``, ``design`` (X) and
+    ``scale_design`` (Z) are the fitted data and model matrices; :meth:`predict` gives fitted
+    values and predictions, :meth:`profile_ci` profile-likelihood CIs of the scale
+    coefficients.
     """
 
     link: str
@@ -173,6 +177,8 @@ class LocationScaleResult(PooledFit, ResultMixin):
     lrt_pvalue: float | None
     fit_statistics: FitStatistics
     converged: bool
+    yi: np.ndarray = field(repr=False)
+    vi: np.ndarray = field(repr=False)
     design: np.ndarray = field(repr=False)
     scale_design: np.ndarray = field(repr=False)
     _coefficients: np.ndarray = field(repr=False)
@@ -277,6 +283,36 @@ class LocationScaleResult(PooledFit, ResultMixin):
                              f"and {len(tau2)} of scale values (give equally many, or one of "
                              "either)")
         return prediction_frame(X, beta, self.vcov, crit, tau2)
+
+    def profile_ci(self, level: float | None = None) -> ProfileCI:
+        r"""Profile-likelihood confidence intervals of the scale coefficients α (metafor
+        ``confint.rma.ls``): for each :math:`\alpha_j`, the values where
+        :math:`2[\ell(\hat\alpha) - \max_{\alpha_{-j}}\ell(\alpha_j, \alpha_{-j})]` equals the
+        :math:`\chi^2_1` quantile at ``level`` (β profiled out as in the fit; the same ML or
+        REML likelihood). The bounds are solved to 1e-10 (metafor: 1.2e-4) and searched
+        without metafor's limit of 10 SEs or 10 |α_j| around the estimate; a bound that the
+        likelihood never reaches (a flat profile) is -inf or inf, with a warning.
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level (default: the fit's).
+
+        Returns
+        -------
+        ProfileCI
+            ``table``: one row per scale term (``alpha``, ``ci_lower``, ``ci_upper``).
+
+        Raises
+        ------
+        InputError
+            For ``link="identity"`` (its constrained profile is not implemented).
+        """
+        level = self.level if level is None else check_level(level)
+        if self.link != "log":
+            raise InputError("field 'link': profile-likelihood CIs are implemented for "
+                             "link='log' only; use the Wald CIs of scale_coefficients")
+        return _scale_profile_ci(self, level)
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
@@ -389,8 +425,114 @@ def location_scale(yi: Any, vi: Any = None, *, scale: Any, sei: Any = None,
         q=qe, q_df=k - p, q_pvalue=float(special.chdtrc(k - p, qe)) if k > p else 1.0,
         lrt=lrt, lrt_df=lrt_df, lrt_pvalue=lrt_p,
         fit_statistics=_fit_statistics(y, v, X, Z, alpha, link, p + q),
-        converged=converged, design=read_only(X), scale_design=read_only(Z),
+        converged=converged, yi=read_only(y), vi=read_only(v), design=read_only(X),
+        scale_design=read_only(Z),
         _coefficients=coef, _scale_coefficients=scale_coef)
+
+
+#: How far a profile-likelihood bound is searched: up to 2**PROFILE_DOUBLINGS times the Wald
+#: half-width from the estimate (about 1e6 SEs); beyond that it is reported as -inf / inf.
+PROFILE_DOUBLINGS = 20
+#: A bound is determined when the profile (2 log-likelihood less the critical value) is
+#: within this of 0 just inside and just outside it: a smooth crossing, not a jump.
+PROFILE_AGREEMENT = 1e-3
+_NM = {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12}
+
+
+def _scale_profile_ci(res: LocationScaleResult, level: float) -> ProfileCI:
+    """:meth:`LocationScaleResult.profile_ci` (log link).
+
+    The profile at α_j = x maximises over the other coefficients on the line
+    a = m x / m'm + N b of the standardised coordinates (alpha = M a; N an orthonormal basis of
+    the directions that keep α_j fixed), so that a moderator such as a year (a large intercept,
+    strongly correlated with its slope) does not make the search ill-conditioned. Where some
+    studies' tau² can go to 0 the profile has several local maxima; each value is the best of
+    three local searches (BFGS and Nelder-Mead from the estimate's projection, Nelder-Mead
+    from the centre) and is computed once (memoised, so that the root search sees one
+    function). A bound where the profile jumps across the critical value instead of
+    crossing it (the searches find a better local maximum on one side only; checked at
+    1e-6 of the distance on either side, :data:`PROFILE_AGREEMENT`) is not determined: NaN,
+    with a warning. No local search can promise the global maximum of such a profile;
+    metafor's single search gives up there ("convergence problems") or stops at its search
+    limit."""
+    y, v, X, Z = res.yi, res.vi, res.design, res.scale_design
+    reml = res.method == "REML"
+    alpha, se = res._scale_coefficients[:, 0], res._scale_coefficients[:, 1]
+    ll_max = _profile(alpha, y, v, X, Z, reml, "log")[0]
+    crit = chi2_quantile(level, 1)
+    Zs, M = standardised(Z)
+    a_hat = np.linalg.solve(M, alpha)
+    rows, open_ends, unsure = [], [], []
+    for j, term in enumerate(res.scale_terms):
+        m = M[j]
+        N = linalg.null_space(m[None, :])
+        b0 = N.T @ a_hat
+        memo: dict[float, tuple[float, np.ndarray]] = {}
+
+        def negll_at(x: float, m: np.ndarray = m, N: np.ndarray = N) -> Any:
+            base = m * (x / float(m @ m))
+
+            def negll(b: np.ndarray) -> float:
+                val = _profile(base + N @ b, y, v, X, Zs, reml, "log")[0]
+                return -val if math.isfinite(val) else 1e100
+            return negll
+
+        def excess(x: float, N: np.ndarray = N, b0: np.ndarray = b0,
+                   memo: dict[float, tuple[float, np.ndarray]] = memo,
+                   negll_at: Any = negll_at) -> float:
+            """2 [ll_max - max ll at alpha_j = x] - crit, the best of the local searches
+            (memoised with the maximiser, memo[x][1])."""
+            if x not in memo:
+                negll = negll_at(x)
+                if N.shape[1]:
+                    runs = [optimize.minimize(negll, b0, method="BFGS", options={"gtol": 1e-10}),
+                            optimize.minimize(negll, b0, method="Nelder-Mead", options=_NM),
+                            optimize.minimize(negll, np.zeros_like(b0), method="Nelder-Mead",
+                                              options=_NM)]
+                    best = min(runs, key=lambda r: float(r.fun))
+                    memo[x] = (2 * (ll_max + float(best.fun)) - crit, np.asarray(best.x))
+                else:
+                    memo[x] = (2 * (ll_max + negll(np.zeros(0))) - crit, np.zeros(0))
+            return memo[x][0]
+
+        est = float(alpha[j])
+        step0 = (float(se[j]) * math.sqrt(crit) if math.isfinite(se[j]) and se[j] > 0
+                 else max(abs(est), 1.0))
+        bounds = []
+        for direction, side in ((-1.0, "lower"), (1.0, "upper")):
+            inner, step, outer = est, step0, math.nan
+            for _ in range(PROFILE_DOUBLINGS + 1):
+                x = est + direction * step
+                if excess(x) > 0:
+                    outer = x
+                    break
+                inner, step = x, 2 * step
+            if math.isnan(outer):
+                bounds.append(direction * math.inf)
+                open_ends.append(f"{term} {side}")
+                continue
+            lo, hi = sorted((inner, outer))
+            root = float(optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=500))
+            # a true bound is a smooth crossing; a jump (a better local maximum that the
+            # searches find on one side only) is not one
+            h = 1e-6 * max(step0, abs(root - est))
+            if max(abs(excess(root - h)), abs(excess(root + h))) > PROFILE_AGREEMENT:
+                root = math.nan
+                unsure.append(f"{term} {side}")
+            bounds.append(root)
+        rows.append((est, bounds[0], bounds[1]))
+    if open_ends:
+        warnings.warn("the profile likelihood does not fall by the critical value within "
+                      f"2^{PROFILE_DOUBLINGS} Wald half-widths of the estimate (the bound is "
+                      f"-inf or inf): {', '.join(open_ends)}", UserWarning, stacklevel=3)
+    if unsure:
+        warnings.warn("the profile likelihood jumps across the critical value near these "
+                      "bounds (several local maxima: some studies' tau^2 near 0), so they are "
+                      "not determined (NaN): "
+                      f"{', '.join(unsure)}", UserWarning, stacklevel=3)
+    table = pd.DataFrame(rows, columns=["alpha", "ci_lower", "ci_upper"],
+                         index=pd.Index(list(res.scale_terms), name="term"))
+    return ProfileCI(level=level, _table=table)
 
 
 def _new_rows(values: Any, terms: tuple[str, ...], field_name: str) -> np.ndarray:

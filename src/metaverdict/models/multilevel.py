@@ -59,6 +59,7 @@ from metaverdict.models.inference import FitStatistics, critical_value, informat
 from metaverdict.models.intervals import (
     CoefficientTable,
     PooledFit,
+    ProfileCI,
     coefficient_table,
     coefficient_values,
     prediction_frame,
@@ -221,31 +222,6 @@ def _fit_components(lik: _Likelihood, start: np.ndarray, fixed: np.ndarray | Non
 
 
 # ----------------------------------------------------------------------------- result
-
-@dataclass(frozen=True, eq=False, repr=False)
-class ProfileCI(ResultMixin):
-    """Profile-likelihood confidence intervals of the variance components: ``table`` has one
-    row per component (its value, here ``sigma2``, then ``ci_lower``, ``ci_upper``), a new
-    DataFrame on each access."""
-
-    level: float
-    _table: pd.DataFrame
-    _repr_fields = ("level",)
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The value, ci_lower and ci_upper per variance component (a copy)."""
-        return self._table.copy()
-
-    def summary(self) -> str:
-        value = str(self._table.columns[0])
-        rows = [[str(n), fmt(r[value]), fmt(r.ci_lower), fmt(r.ci_upper)]
-                for n, r in self._table.iterrows()]
-        pct = int(round(self.level * 100))
-        return format_table(["", {"sigma2": "sigma^2"}.get(value, value), f"{pct}% ci.lb",
-                             "ci.ub"], rows)
-
 
 @dataclass(frozen=True, eq=False, repr=False)
 class MultilevelResult(PooledFit, CoefficientTable, ResultMixin):

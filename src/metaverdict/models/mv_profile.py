@@ -19,7 +19,8 @@ from scipy import optimize
 
 from metaverdict._validation import check_level
 from metaverdict.errors import ConvergenceError
-from metaverdict.models.multilevel import ProfileCI, _profile_ci
+from metaverdict.models.intervals import ProfileCI
+from metaverdict.models.multilevel import _profile_ci
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_likelihood import evaluate, maximise
 from metaverdict.models.random_effects import chi2_quantile
