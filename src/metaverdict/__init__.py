@@ -21,9 +21,9 @@ SUBPACKAGES: tuple[str, ...] = ("batch", "diagnostics", "effects", "evidence", "
 #: Public names and the subpackage that defines them; imported on first use, so that
 #: ``import metaverdict`` costs nothing until a function is called.
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "henmi_copas",
-                     "influence", "leave_one_out", "pet_peese", "rank_test", "ranef",
-                     "rstandard", "trim_and_fill"), "diagnostics"),
+    **dict.fromkeys(("baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "gosh",
+                     "henmi_copas", "influence", "leave_one_out", "pet_peese", "rank_test",
+                     "ranef", "rstandard", "trim_and_fill"), "diagnostics"),
     **dict.fromkeys(("EffectSizes", "effect_sizes"), "effects"),
     **dict.fromkeys(("MetaAnalysisResult", "MultilevelResult", "PooledTablesResult",
                      "mantel_haenszel", "meta_analysis", "multilevel", "permutation_test",
@@ -46,6 +46,7 @@ if TYPE_CHECKING:                                          # pragma: no cover
         cumulative,
         egger_test,
         fail_safe_n,
+        gosh,
         henmi_copas,
         influence,
         leave_one_out,
@@ -114,7 +115,8 @@ __all__ = [
     "GLMMResult", "LocationScaleResult", "MetaAnalysisResult", "MultilevelResult",
     "MultivariateResult", "NetworkMetaAnalysisResult", "PooledTablesResult",
     "SelectionAdjustedResult", "SelectionModelResult", "baujat", "bayesian_meta_analysis", "blup",
-    "cumulative", "effect_sizes", "egger_test", "fail_safe_n", "henmi_copas", "influence",
+    "cumulative", "effect_sizes", "egger_test", "fail_safe_n", "gosh", "henmi_copas",
+    "influence",
     "leave_one_out", "location_scale", "mantel_haenszel", "meta_analysis", "meta_analysis_glmm",
     "multilevel", "multivariate", "network_connectivity", "network_meta_analysis", "pairwise",
     "permutation_test", "pet_peese", "peto", "predict", "ranef", "rank_test", "robust",

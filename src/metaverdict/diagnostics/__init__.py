@@ -22,12 +22,14 @@ function                    what                                        metafor
 ``fail_safe_n``             Rosenthal / Orwin / Rosenberg / Binomial /  ``fsn``
                             General fail-safe N
 ``henmi_copas``             interval robust to publication bias         ``hc``
+``gosh``                    refit on every (or random) subset           ``gosh``
 ==========================  ==========================================  ==================
 """
 from metaverdict.diagnostics.baujat import baujat
 from metaverdict.diagnostics.blup import blup, ranef
 from metaverdict.diagnostics.cumulative import cumulative
 from metaverdict.diagnostics.fail_safe_n import FailSafeN, fail_safe_n
+from metaverdict.diagnostics.gosh import GoshResult, gosh
 from metaverdict.diagnostics.henmi_copas import HenmiCopas, henmi_copas
 from metaverdict.diagnostics.influence import hat_values, influence, rstandard
 from metaverdict.diagnostics.leave_one_out import leave_one_out
@@ -41,7 +43,8 @@ from metaverdict.diagnostics.publication_bias import (
 )
 from metaverdict.diagnostics.trim_and_fill import TrimAndFill, trim_and_fill
 
-__all__ = ["EggerTest", "FailSafeN", "HenmiCopas", "PetPeese", "RankTest", "TrimAndFill",
-           "baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "hat_values",
+__all__ = ["EggerTest", "FailSafeN", "GoshResult", "HenmiCopas", "PetPeese", "RankTest",
+           "TrimAndFill", "baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "gosh",
+           "hat_values",
            "henmi_copas", "influence", "leave_one_out", "pet_peese", "rank_test", "ranef",
            "rstandard", "trim_and_fill"]

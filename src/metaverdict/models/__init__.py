@@ -3,9 +3,9 @@ prediction intervals, Q-profile CIs, meta-regression (``meta_analysis``), subgro
 permutation tests, cluster-robust inference, multilevel models, Mantel-Haenszel and Peto."""
 from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.inference import InferenceTest
-from metaverdict.models.intervals import HeterogeneityCI, Interval
+from metaverdict.models.intervals import HeterogeneityCI, Interval, ProfileCI
 from metaverdict.models.mantel_haenszel import mantel_haenszel
-from metaverdict.models.multilevel import MultilevelResult, ProfileCI, multilevel
+from metaverdict.models.multilevel import MultilevelResult, multilevel
 from metaverdict.models.permutation import PermutationResult, exact_count, permutation_test
 from metaverdict.models.peto import peto
 from metaverdict.models.random_effects import METHODS, Method, SolverControl, estimate_tau2
