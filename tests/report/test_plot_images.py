@@ -30,6 +30,7 @@ from metaverdict.report.plots import (  # noqa: E402
     drapery_plot,
     forest_plot,
     funnel_plot,
+    gosh_plot,
     radial_plot,
     time_course_plot,
 )
@@ -66,6 +67,7 @@ PLOTS: dict[str, Callable[[], Figure]] = {
     "baujat_bcg": lambda: baujat_plot(_bcg()),
     "radial_bcg": lambda: radial_plot(_bcg()),
     "drapery_bcg": lambda: drapery_plot(_bcg(), transform=np.exp, xlabel="Risk ratio"),
+    "gosh_bcg": lambda: gosh_plot(mv.gosh(_bcg()), transform=np.exp, ylabel="Risk ratio"),
     "time_course_marathon": _time_course,
 }
 

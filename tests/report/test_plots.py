@@ -24,6 +24,7 @@ from metaverdict.report.plots import (
     drapery_plot,
     forest_plot,
     funnel_plot,
+    gosh_plot,
     radial_plot,
 )
 from metaverdict.report.plots._style import bboxes_overlap, truncate_label
@@ -278,6 +279,37 @@ def test_drapery_curves(sizes, k):
     ax = fig.axes[0]
     assert ax.get_ylabel() == "p-value"
     assert _overlapping_texts(fig) == []
+
+
+def test_gosh_points_are_the_fits(sizes):
+    res = sizes[13]
+    g = mv.gosh(res)
+    fig = gosh_plot(g)
+    (markers,) = _by_gid(fig, "subset-markers")
+    pts = np.asarray(markers.get_offsets(), dtype=float)
+    table = g.table
+    assert len(pts) == g.n_subsets == 2 ** 13 - 1
+    np.testing.assert_allclose(pts[:, 0], table["i2"])
+    np.testing.assert_allclose(pts[:, 1], table["estimate"])
+    (count,) = _by_gid(fig, "subset-count")
+    assert count.get_text() == "8,191 subsets of k = 13"
+    assert _overlapping_texts(fig) == []
+
+
+def test_gosh_plot_meta_regression_and_bad_input(bcg):
+    data = case_data(load_case("dat.bcg__RR"))
+    yi, vi = case_yi_vi(load_case("dat.bcg__RR"))
+    data = data.assign(yi=yi, vi=vi)
+    g = mv.gosh(mv.meta_analysis("yi", "vi", data=data, mods="ablat"))
+    fig = gosh_plot(g)
+    (markers,) = _by_gid(fig, "subset-markers")
+    defined = g.table.dropna()
+    np.testing.assert_allclose(np.asarray(markers.get_offsets())[:, 1], defined["ablat"])
+    assert fig.axes[0].get_ylabel() == "Coefficient of ablat"
+    with pytest.raises(InputError, match="column"):
+        gosh_plot(g, column="year")
+    with pytest.raises(InputError, match="gosh"):
+        gosh_plot(bcg)
 
 
 # --- files -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial and drapery.
+"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial, drapery and GOSH.
 
 Every function takes a fitted :class:`~metaverdict.MetaAnalysisResult`, draws into ``ax=`` or
 a new figure, and returns the :class:`matplotlib.figure.Figure`; ``save="plot.png"`` (or
@@ -9,8 +9,9 @@ from metaverdict.report.plots.baujat import baujat_plot
 from metaverdict.report.plots.drapery import drapery_plot
 from metaverdict.report.plots.forest import forest_plot
 from metaverdict.report.plots.funnel import funnel_plot
+from metaverdict.report.plots.gosh import gosh_plot
 from metaverdict.report.plots.radial import radial_plot
 from metaverdict.report.plots.time_course import time_course_plot
 
-__all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "radial_plot",
-           "time_course_plot"]
+__all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "gosh_plot",
+           "radial_plot", "time_course_plot"]
