@@ -31,6 +31,7 @@ from metaverdict.report.plots import (  # noqa: E402
     forest_plot,
     funnel_plot,
     gosh_plot,
+    profile_plot,
     radial_plot,
     time_course_plot,
 )
@@ -68,6 +69,7 @@ PLOTS: dict[str, Callable[[], Figure]] = {
     "radial_bcg": lambda: radial_plot(_bcg()),
     "drapery_bcg": lambda: drapery_plot(_bcg(), transform=np.exp, xlabel="Risk ratio"),
     "gosh_bcg": lambda: gosh_plot(mv.gosh(_bcg()), transform=np.exp, ylabel="Risk ratio"),
+    "profile_bcg": lambda: profile_plot(mv.likelihood_profile(_bcg()), cline=True),
     "time_course_marathon": _time_course,
 }
 

@@ -25,6 +25,7 @@ from metaverdict.report.plots import (
     forest_plot,
     funnel_plot,
     gosh_plot,
+    profile_plot,
     radial_plot,
 )
 from metaverdict.report.plots._style import bboxes_overlap, truncate_label
@@ -310,6 +311,23 @@ def test_gosh_plot_meta_regression_and_bad_input(bcg):
         gosh_plot(g, column="year")
     with pytest.raises(InputError, match="gosh"):
         gosh_plot(bcg)
+
+
+def test_profile_plot_draws_the_profile(bcg):
+    prof = mv.likelihood_profile(bcg)
+    fig = profile_plot(prof, cline=True)
+    (line,) = _by_gid(fig, "profile-line")
+    x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+    np.testing.assert_allclose(x, prof.table["tau2"])
+    np.testing.assert_allclose(y, prof.table["ll"])
+    (crit,) = _by_gid(fig, "critical-line")
+    assert crit.get_ydata()[0] == pytest.approx(prof.ll_max - 3.841458820694124 / 2)
+    (vert,) = _by_gid(fig, "estimate-line")
+    assert vert.get_xdata()[0] == pytest.approx(bcg.tau2)
+    assert fig.axes[0].get_ylabel() == "Restricted log-likelihood"
+    assert _overlapping_texts(fig) == []
+    with pytest.raises(InputError, match="likelihood_profile"):
+        profile_plot(bcg)
 
 
 # --- files -----------------------------------------------------------------------------------

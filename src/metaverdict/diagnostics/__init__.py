@@ -23,6 +23,7 @@ function                    what                                        metafor
                             General fail-safe N
 ``henmi_copas``             interval robust to publication bias         ``hc``
 ``gosh``                    refit on every (or random) subset           ``gosh``
+``likelihood_profile``      log-likelihood over fixed values of tau²    ``profile``
 ==========================  ==========================================  ==================
 """
 from metaverdict.diagnostics.baujat import baujat
@@ -33,6 +34,7 @@ from metaverdict.diagnostics.gosh import GoshResult, gosh
 from metaverdict.diagnostics.henmi_copas import HenmiCopas, henmi_copas
 from metaverdict.diagnostics.influence import hat_values, influence, rstandard
 from metaverdict.diagnostics.leave_one_out import leave_one_out
+from metaverdict.diagnostics.profile import LikelihoodProfile, likelihood_profile
 from metaverdict.diagnostics.publication_bias import (
     EggerTest,
     PetPeese,
@@ -43,8 +45,7 @@ from metaverdict.diagnostics.publication_bias import (
 )
 from metaverdict.diagnostics.trim_and_fill import TrimAndFill, trim_and_fill
 
-__all__ = ["EggerTest", "FailSafeN", "GoshResult", "HenmiCopas", "PetPeese", "RankTest",
-           "TrimAndFill", "baujat", "blup", "cumulative", "egger_test", "fail_safe_n", "gosh",
-           "hat_values",
-           "henmi_copas", "influence", "leave_one_out", "pet_peese", "rank_test", "ranef",
-           "rstandard", "trim_and_fill"]
+__all__ = ["EggerTest", "FailSafeN", "GoshResult", "HenmiCopas", "LikelihoodProfile", "PetPeese",
+           "RankTest", "TrimAndFill", "baujat", "blup", "cumulative", "egger_test", "fail_safe_n",
+           "gosh", "hat_values", "henmi_copas", "influence", "leave_one_out", "likelihood_profile",
+           "pet_peese", "ranef", "rank_test", "rstandard", "trim_and_fill"]

@@ -139,12 +139,14 @@ def _nan_fits(m: int, p: int) -> SubsetFits:
 def refit(res: MetaAnalysisResult, y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None,
           names: list[str] | None = None, weights: np.ndarray | None = None,
           labels: list[Any] | None = None, test: str | None = None,
-          control: SolverControl | None = None) -> MetaAnalysisResult:
-    """One refit with the estimator and settings of ``res`` on other data."""
+          control: SolverControl | None = None, tau2: float | None = None
+          ) -> MetaAnalysisResult:
+    """One refit with the estimator and settings of ``res`` on other data (``tau2``: fixed at
+    this value instead of the fixed tau² of ``res``, if any)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return fit(y, v, method=res.method, test=test or res.test, level=res.level, X=X,
                    names=names, weights=weights, labels=labels, control=control or SolverControl(),
-                   tau2=fixed_value(res))
+                   tau2=fixed_value(res) if tau2 is None else tau2)
 
 
 def study_index(res: MetaAnalysisResult) -> pd.Index:

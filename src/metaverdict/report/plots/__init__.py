@@ -1,4 +1,5 @@
-"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial, drapery and GOSH.
+"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial, drapery, GOSH and
+likelihood-profile plots.
 
 Every function takes a fitted :class:`~metaverdict.MetaAnalysisResult`, draws into ``ax=`` or
 a new figure, and returns the :class:`matplotlib.figure.Figure`; ``save="plot.png"`` (or
@@ -10,8 +11,9 @@ from metaverdict.report.plots.drapery import drapery_plot
 from metaverdict.report.plots.forest import forest_plot
 from metaverdict.report.plots.funnel import funnel_plot
 from metaverdict.report.plots.gosh import gosh_plot
+from metaverdict.report.plots.profile import profile_plot
 from metaverdict.report.plots.radial import radial_plot
 from metaverdict.report.plots.time_course import time_course_plot
 
 __all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "gosh_plot",
-           "radial_plot", "time_course_plot"]
+           "profile_plot", "radial_plot", "time_course_plot"]

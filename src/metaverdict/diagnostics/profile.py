@@ -1,0 +1,166 @@
+"""The log-likelihood profile of tau² (metafor ``profile.rma.uni``): the model refitted with
+tau² fixed at a range of values."""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from metaverdict._results import ResultMixin, fmt
+from metaverdict.diagnostics._refit import refit, require_result
+from metaverdict.errors import InputError
+from metaverdict.models.random_effects import COMMON_EFFECT
+from metaverdict.models.results import MetaAnalysisResult
+
+#: A profile value this much above the fit's log-likelihood means the fit is not the maximum.
+LL_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LikelihoodProfile(ResultMixin):
+    """The log-likelihood of a fit with tau² fixed at ``steps`` values.
+
+    ``table`` (a new DataFrame on each access) has one row per value: ``tau2``, ``ll`` (the
+    REML log-likelihood for a REML fit, the ML one otherwise, as metafor's ``logLik``) and,
+    per coefficient, its estimate and CI at that tau² (``estimate``, ``ci_lower``,
+    ``ci_upper`` without moderators; else ``<term>``, ``<term>_ci_lower``,
+    ``<term>_ci_upper``). ``tau2_hat`` and ``ll_max`` are the fit's own values, ``likelihood``
+    says which log-likelihood is shown.
+    """
+
+    method: str
+    likelihood: str
+    tau2_hat: float
+    ll_max: float
+    xlim: tuple[float, float]
+    _table: pd.DataFrame
+    _repr_fields = ("method", "likelihood", "tau2_hat", "ll_max")
+    _dict_properties = ("table",)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """tau2, ll and the coefficients with their CIs at each value (a copy)."""
+        return self._table.copy()
+
+    def summary(self) -> str:
+        t = self._table
+        best = int(np.nanargmax(t["ll"].to_numpy())) if t["ll"].notna().any() else 0
+        top, at = float(t["ll"].iloc[best]), float(t["tau2"].iloc[best])
+        return (f"{self.likelihood} log-likelihood profile of tau^2 ({self.method} fit): "
+                f"{len(t)} values from {fmt(self.xlim[0])} to {fmt(self.xlim[1])}; fit "
+                f"tau^2 = {fmt(self.tau2_hat)}, ll = {fmt(self.ll_max)}; highest profile "
+                f"value {fmt(top)} at tau^2 = {fmt(at)}")
+
+
+def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
+                       xlim: Sequence[float] | None = None) -> LikelihoodProfile:
+    """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``).
+
+    The default range is metafor's: from the smaller of tau² and the lower bound of its
+    Q-profile CI to the largest of 0.1, tau² and the upper bound (where that CI cannot be
+    computed, tau² ± 1.96 SE, then tau²/4 to 4 tau², each kept at >= 0 and >= 0.1 at the top).
+    Each refit keeps the estimator's likelihood, test, level and weights. For an ML or REML fit
+    a profile value above the fit's log-likelihood (by more than :data:`LL_TOLERANCE`) means
+    that the fit is not the maximum: a warning says so.
+
+    Parameters
+    ----------
+    res : MetaAnalysisResult
+        A random-effects fit (a meta-regression too).
+    steps : int
+        Number of tau² values (>= 2).
+    xlim : pair of float, optional
+        The range of tau² (both >= 0).
+
+    Returns
+    -------
+    LikelihoodProfile
+
+    Raises
+    ------
+    InputError
+        Another result type, a common-effect fit, ``steps`` < 2, or a bad ``xlim``.
+
+    Examples
+    --------
+    >>> import metaverdict as mv
+    >>> res = mv.meta_analysis([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.015, 0.01, 0.03])
+    >>> prof = mv.likelihood_profile(res, steps=5, xlim=(0, 0.1))
+    >>> prof.table[["tau2", "ll", "estimate"]].round(4)
+        tau2      ll  estimate
+    0  0.000 -0.6555    0.2810
+    1  0.025  0.6693    0.3154
+    2  0.050  0.4747    0.3242
+    3  0.075  0.1781    0.3283
+    4  0.100 -0.1086    0.3308
+    """
+    require_result(res, "likelihood_profile")
+    if res.method in COMMON_EFFECT:
+        raise InputError(f"likelihood_profile() needs a random-effects fit; a {res.method} fit "
+                         "has no tau² to profile")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise InputError(f"field 'steps': an integer >= 2 expected, got {steps!r}")
+    lo, hi = _default_range(res) if xlim is None else _check_xlim(xlim)
+    grid = np.linspace(lo, hi, int(steps))
+    reml = res.method == "REML"
+    X = None if res.design is None else np.asarray(res.design, dtype=float)
+    names = ["estimate"] if res.p == 1 else list(res.terms)
+    rows = []
+    for t in grid:
+        try:
+            fit = refit(res, res.yi, res.vi, X=X, names=list(res.terms),
+                        weights=res.user_weights, labels=res.labels, tau2=float(t))
+        except InputError:
+            rows.append([t, math.nan] + [math.nan] * (3 * len(names)))
+            continue
+        stats = fit.fit_statistics
+        coef = fit.coefficients
+        row = [t, stats.ll_reml if reml else stats.ll_ml]
+        for j in range(len(names)):
+            row += [float(coef["estimate"].iloc[j]), float(coef["ci_lower"].iloc[j]),
+                    float(coef["ci_upper"].iloc[j])]
+        rows.append(row)
+    columns = ["tau2", "ll"]
+    for name in names:
+        columns += ([name, "ci_lower", "ci_upper"] if res.p == 1
+                    else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
+    table = pd.DataFrame(rows, columns=columns)
+    ll_max = res.fit_statistics.ll_reml if reml else res.fit_statistics.ll_ml
+    if res.method in ("ML", "REML") and (table["ll"] > ll_max + LL_TOLERANCE).any():
+        warnings.warn("a profiled log-likelihood is larger than that of the fitted model: the "
+                      "fit is not the maximum of the likelihood", UserWarning, stacklevel=2)
+    return LikelihoodProfile(method=res.method, likelihood="REML" if reml else "ML",
+                             tau2_hat=float(res.tau2), ll_max=float(ll_max),
+                             xlim=(float(lo), float(hi)), _table=table)
+
+
+def _default_range(res: MetaAnalysisResult) -> tuple[float, float]:
+    """metafor's range: the Q-profile CI widened to hold tau² (and 0.1 at the top), else the
+    Wald interval, else tau²/4 to 4 tau²."""
+    t2 = float(res.tau2)
+    try:
+        lo_ci, hi_ci = res.tau2_ci()
+    except InputError:
+        lo_ci = hi_ci = math.nan
+    if math.isfinite(lo_ci) and math.isfinite(hi_ci):
+        return min(t2, lo_ci), max(0.1, t2, hi_ci)
+    se = float(res.tau2_se)
+    if math.isfinite(se):
+        return max(0.0, t2 - 1.96 * se), max(0.1, t2 + 1.96 * se)
+    return max(0.0, t2 / 4), max(0.1, t2 * 4)
+
+
+def _check_xlim(xlim: Sequence[float]) -> tuple[float, float]:
+    try:
+        values = [float(x) for x in xlim]
+    except (TypeError, ValueError):
+        raise InputError(f"field 'xlim': two numbers expected, got {xlim!r}") from None
+    if len(values) != 2 or not all(math.isfinite(x) and x >= 0 for x in values) \
+            or values[0] == values[1]:
+        raise InputError(f"field 'xlim': two different finite values >= 0 expected, got {xlim!r}")
+    lo, hi = sorted(values)
+    return lo, hi
