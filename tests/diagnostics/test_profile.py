@@ -72,13 +72,28 @@ def test_profile_peaks_at_the_estimate() -> None:
     assert ll[1] == pytest.approx(prof.ll_max, rel=1e-10) and ll[1] > ll[0] and ll[1] > ll[2]
 
 
+# a SIMULATED analysis (number 3901 of bench/run.py generate(n, 10), as in
+# tests/batch/test_grid_check.py) whose REML search without the likelihood grid stops at the
+# local maximum tau² = 0, below an interior maximum
+SIMULATED_3901 = ([0.695446, 1.3065, 0.619772, 1.35711, 0.0603381, -0.185423, 0.930201,
+                   0.0233223, 0.453238, 1.25407],
+                  [0.103311, 0.182773, 0.0122631, 0.131777, 0.183626, 0.249399, 0.17819,
+                   0.210714, 0.0414523, 0.269642])
+
+
 def test_profile_warns_when_the_fit_is_not_the_maximum() -> None:
-    res = _fit({"method": "DL", "test": "z", "mods": None})   # DL: not an ML estimate
-    ml = _fit({"method": "ML", "test": "z", "mods": None})
+    from metaverdict.models.random_effects import SolverControl
+    y, v = SIMULATED_3901
+    local = mv.meta_analysis(y, v, method="REML",
+                             control=SolverControl(step="newton", global_search=False))
+    assert local.tau2 == 0.0
+    with pytest.warns(UserWarning, match="not the maximum"):
+        mv.likelihood_profile(local, xlim=(0, 0.2))
+    default = mv.meta_analysis(y, v, method="REML")              # the grid finds the maximum
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mv.likelihood_profile(ml)                               # the ML fit is the maximum
-        mv.likelihood_profile(res)                              # no claim for a DL fit
+        mv.likelihood_profile(default, xlim=(0, 0.2))
+        mv.likelihood_profile(_fit({"method": "DL", "test": "z", "mods": None}))  # no claim
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
