@@ -2,8 +2,9 @@
 
 Reference: tests/data/gosh/gosh_reference.json, written by gosh_reference.R in the same folder
 (trials 1-10 of dat.bcg, log risk ratios: all 1023 subsets; REML, DL with Hartung-Knapp, EE,
-and a REML meta-regression on ablat). Every row is compared: the inclusion pattern (metafor's
-order) and each statistic, NA where metafor's fit is NA.
+and a REML meta-regression on ablat; Mantel-Haenszel OR and Peto poolings of trials 1-8).
+Every row is compared: the inclusion pattern (metafor's order) and each statistic, NA where
+metafor's fit is NA.
 """
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def _arr(values: list[Any]) -> np.ndarray:
 
 
 def _fit(args: dict[str, Any]) -> Any:
+    if args["method"] in ("MH", "Peto"):
+        t = {k: _arr(v).astype(int) for k, v in REFERENCE["tables"].items()}
+        counts = {"ai": t["tpos"], "bi": t["tneg"], "ci": t["cpos"], "di": t["cneg"]}
+        if args["method"] == "Peto":
+            return mv.peto(**counts)
+        return mv.mantel_haenszel(args["measure"], **counts)
     data = pd.DataFrame({k: _arr(v) for k, v in REFERENCE["data"].items()})
     return mv.meta_analysis("yi", "vi", data=data, method=args["method"], test=args["test"],
                             mods=args["mods"] or None)   # R writes NULL as {}

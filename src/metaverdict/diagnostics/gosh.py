@@ -11,7 +11,9 @@ import pandas as pd
 
 from metaverdict._results import ResultMixin, fmt, read_only
 from metaverdict.diagnostics._refit import refit_subsets, require_result
+from metaverdict.diagnostics.tables import refit_tables
 from metaverdict.errors import InputError
+from metaverdict.models._tables import PooledTablesResult
 from metaverdict.models.results import MetaAnalysisResult
 
 #: At most this many subsets are fitted unless ``subsets`` says otherwise (metafor's default).
@@ -62,7 +64,7 @@ class GoshResult(ResultMixin):
         return "\n".join(lines)
 
 
-def gosh(res: MetaAnalysisResult, subsets: int | None = None,
+def gosh(res: MetaAnalysisResult | PooledTablesResult, subsets: int | None = None,
          seed: int | None = None) -> GoshResult:
     """Fit ``res`` to every subset of its studies, or to random subsets (metafor ``gosh``).
 
@@ -73,14 +75,17 @@ def gosh(res: MetaAnalysisResult, subsets: int | None = None,
     Binomial(k, 1/2) restricted to the possible sizes, then that many distinct studies), with
     NumPy's generator seeded by ``seed`` (so not R's draws). Each fit uses the estimator,
     test, level, weights and fixed tau² of ``res``; subsets of equal size are fitted together
-    as one batch. For EE/FE and DL fits without moderators or weights, ``h2`` is
+    as one batch. A Mantel-Haenszel or Peto pooling is pooled again on each subset (tau² is
+    0; about 2 ms per subset). For EE/FE and DL fits without moderators or weights, ``h2`` is
     :math:`Q/(k-1)` as metafor's ``gosh`` reports it (its shortcut for these models), which
     is below 1 where :math:`Q < k - 1`; a refit of such a subset reports :math:`H^2 = 1`
     there (tau² = 0). Every other column is what a refit gives.
 
     Parameters
     ----------
-    res : MetaAnalysisResult
+    res : MetaAnalysisResult or PooledTablesResult
+        A fit of :func:`metaverdict.meta_analysis` (a meta-regression too), or a
+        :func:`metaverdict.mantel_haenszel` / :func:`metaverdict.peto` pooling.
     subsets : int, optional
         The largest number of subsets to fit (default 10^6).
     seed : int, optional
@@ -110,8 +115,9 @@ def gosh(res: MetaAnalysisResult, subsets: int | None = None,
     Olkin I, Dahabreh IJ, Trikalinos TA (2012). GOSH - a graphical display of study
     heterogeneity. *Research Synthesis Methods* 3:214-223.
     """
-    require_result(res, "gosh")
-    k, p = res.k, res.p
+    require_result(res, "gosh", MetaAnalysisResult, PooledTablesResult)
+    tables = isinstance(res, PooledTablesResult)
+    k, p = res.k, 1 if tables else res.p
     if k < 2:
         raise InputError(f"gosh() needs at least 2 studies, got k = {k}")
     limit = DEFAULT_SUBSETS if subsets is None else subsets
@@ -122,10 +128,13 @@ def gosh(res: MetaAnalysisResult, subsets: int | None = None,
     exact = total <= limit
     included = _all_subsets(k, p) if exact else _random_subsets(k, p, int(limit), seed)
     n_in = included.sum(axis=1)
-    names = ["estimate"] if p == 1 else list(res.terms)
+    names = ["estimate"] if tables or p == 1 else list(res.terms)
     values = np.full((len(included), 5 + len(names)), np.nan)
     values[:, 0] = n_in
-    for n in np.unique(n_in):
+    if tables:
+        assert isinstance(res, PooledTablesResult)
+        _pool_subsets(res, included, values)
+    for n in ([] if tables else np.unique(n_in)):
         rows = np.flatnonzero(n_in == n)
         for start in range(0, len(rows), _BLOCK):
             block = rows[start:start + _BLOCK]
@@ -136,7 +145,7 @@ def gosh(res: MetaAnalysisResult, subsets: int | None = None,
             values[block, 3] = fits.h2
             values[block, 4] = fits.tau2
             values[block, 5:] = fits.beta
-    if p == 1 and res.user_weights is None and res.method in ("EE", "FE", "DL"):
+    if not tables and p == 1 and res.user_weights is None and res.method in ("EE", "FE", "DL"):
         # metafor's shortcut for these fits reports H² = Q/(k - 1), also below 1
         values[:, 3] = np.where(n_in > 1, values[:, 1] / np.maximum(n_in - 1, 1), 1.0)
     undefined = np.isnan(values[:, 5:]).any(axis=1)      # metafor: NA in every statistic
@@ -146,6 +155,15 @@ def gosh(res: MetaAnalysisResult, subsets: int | None = None,
     labels = tuple(res.labels) if res.labels is not None else tuple(range(1, k + 1))
     return GoshResult(method=res.method, k=k, exact=exact, n_subsets=len(included),
                       study_labels=labels, included=read_only(included), _table=table)
+
+
+def _pool_subsets(res: PooledTablesResult, included: np.ndarray, values: np.ndarray) -> None:
+    """Mantel-Haenszel or Peto: each subset pooled again (one call each; tau² is 0, as in
+    metafor's ``gosh.rma.mh`` / ``.rma.peto``)."""
+    for row, keep in enumerate(included):
+        fit = refit_tables(res, np.flatnonzero(keep))
+        if fit is not None:
+            values[row, 1:] = (fit.q, fit.i2, fit.h2, 0.0, fit.estimate)
 
 
 def _all_subsets(k: int, p: int) -> np.ndarray:
