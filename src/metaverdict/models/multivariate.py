@@ -88,6 +88,30 @@ class WaldTest(ResultMixin):
                           format_table(["", "estimate", "se", stat, "p"], rows)])
 
 
+def _level_positions(levels: Any, names: tuple[str, ...], n: int, field_name: str
+                     ) -> np.ndarray:
+    """0-based positions of the inner ``levels`` (names, or 1-based positions) for ``n``
+    predictions (one level is repeated)."""
+    values = list(np.atleast_1d(np.asarray(levels, dtype=object)))
+    if len(values) == 1:
+        values = values * n
+    if len(values) != n:
+        raise InputError(f"field {field_name!r}: {len(values)} levels for {n} predictions")
+    out = []
+    for value in values:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            if not 1 <= int(value) <= len(names):
+                raise InputError(f"field {field_name!r}: position {value} is not one of "
+                                 f"1..{len(names)} (levels {list(names)})")
+            out.append(int(value) - 1)
+        elif str(value) in names:
+            out.append(names.index(str(value)))
+        else:
+            raise InputError(f"field {field_name!r}: no level {value!r} (levels "
+                             f"{list(names)})")
+    return np.array(out, dtype=int)
+
+
 def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, df: float,
          names: list[str]) -> WaldTest:
     """Wald test of :math:`L\\beta = 0` (see the module docstring)."""
@@ -206,16 +230,52 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
         out: np.ndarray = self._model.X @ self.beta
         return out
 
-    def predict(self, newmods: Any = None) -> pd.DataFrame:
-        """Fitted values :math:`x'\\hat\\beta` with SE and CI for the rows of ``newmods``
-        (each a full row of the design, p values; default: the data's design), as metafor's
-        ``predict.rma.mv`` without prediction intervals."""
+    def predict(self, newmods: Any = None, tau2_levels: Any = None,
+                gamma2_levels: Any = None) -> pd.DataFrame:
+        """Fitted values :math:`x'\\hat\\beta` with SE, CI and prediction interval (metafor
+        ``predict.rma.mv``).
+
+        The prediction interval is :math:`\\hat\\mu \\pm c\\sqrt{SE^2 + \\sum\\sigma^2_l +
+        \\tau^2_j + \\gamma^2_h}`: every ``~ 1 | g`` variance, and the tau² (gamma²) of the
+        inner level predicted for the first (second) ``~ inner | outer`` term. A structure
+        with one variance (CS, ID, AR, CAR) needs no level. With several (HCS, UN, DIAG, HAR),
+        the fitted values use each row's own level; new rows take theirs from
+        ``tau2_levels`` / ``gamma2_levels``, and without them have no prediction interval
+        (NaN, as metafor).
+
+        Parameters
+        ----------
+        newmods : array-like, optional
+            Full rows of the design (p values each; default: the data's design).
+        tau2_levels, gamma2_levels : sequence, optional
+            The inner level of each new row for the first / second structured term: level
+            names, or 1-based positions in the sorted levels; one value is used for every row.
+
+        Returns
+        -------
+        DataFrame
+            ``pred``, ``se``, ``ci_lower``, ``ci_upper``, ``pi_lower``, ``pi_upper``.
+        """
         X = self._model.X if newmods is None else np.atleast_2d(np.asarray(newmods, float))
         if X.shape[1] != self.p:
             raise InputError(f"field 'newmods': each row needs {self.p} values (the design's "
                              f"columns {list(self.terms)}), got {X.shape[1]}")
-        frame = prediction_frame(X, self.beta, self.vcov, critical_value(self.level, self.df))
-        return frame[["pred", "se", "ci_lower", "ci_upper"]]
+        pi_var = np.full(len(X), float(np.sum(self.sigma2)))
+        structured = [t for t in self._model.terms if t.structured]
+        for term, variances, levels, name in zip(structured, (self.tau2, self.gamma2),
+                                                 (tau2_levels, gamma2_levels),
+                                                 ("tau2_levels", "gamma2_levels")):
+            if term.n_variances == 1:
+                pi_var += float(variances[0])
+            elif newmods is None:
+                assert term.inner is not None
+                pi_var += variances[term.inner[np.argmax(term.Z, axis=1)]]
+            elif levels is None:
+                pi_var[:] = np.nan
+            else:
+                pi_var += variances[_level_positions(levels, term.inner_levels, len(X), name)]
+        return prediction_frame(X, self.beta, self.vcov, critical_value(self.level, self.df),
+                                pi_var)
 
     # -- tests
     def wald_test(self, btt: Any) -> WaldTest:
