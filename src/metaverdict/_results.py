@@ -127,3 +127,17 @@ class ResultMixin:
             shown = fmt(float(v)) if isinstance(v, (float, np.floating)) else repr(v)
             parts.append(f"{name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class TableResult(ResultMixin):
+    """A result that holds one DataFrame, ``_table`` (a field of the subclass), shown as the
+    property ``table``: a new copy on each access, so that the frozen result cannot be changed
+    through it, and part of ``to_dict()``."""
+
+    _table: pd.DataFrame
+    _dict_properties: tuple[str, ...] = ("table",)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The result's table (a copy; the class docstring lists its columns)."""
+        return self._table.copy()

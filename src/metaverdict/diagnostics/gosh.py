@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metaverdict._results import ResultMixin, fmt, read_only
+from metaverdict._results import TableResult, fmt, read_only
 from metaverdict.diagnostics._refit import refit_subsets, require_result
 from metaverdict.diagnostics.tables import refit_tables
 from metaverdict.errors import InputError
@@ -23,7 +23,7 @@ _BLOCK = 1 << 16
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class GoshResult(ResultMixin):
+class GoshResult(TableResult):
     """Fits of a model on subsets of its studies.
 
     ``table`` (a new DataFrame on each access) has one row per subset, ordered by subset size
@@ -43,12 +43,6 @@ class GoshResult(ResultMixin):
     included: np.ndarray
     _table: pd.DataFrame
     _repr_fields = ("method", "k", "exact", "n_subsets")
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """One row per subset: k, q, i2, h2, tau2 and the coefficients (a copy)."""
-        return self._table.copy()
 
     def summary(self) -> str:
         t = self._table

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metaverdict._results import ResultMixin, fmt
+from metaverdict._results import TableResult, fmt
 from metaverdict.diagnostics._refit import refit, require_result
 from metaverdict.errors import InputError
 from metaverdict.models.random_effects import COMMON_EFFECT
@@ -21,7 +21,7 @@ LL_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class LikelihoodProfile(ResultMixin):
+class LikelihoodProfile(TableResult):
     """The log-likelihood of a fit with tau² fixed at ``steps`` values.
 
     ``table`` (a new DataFrame on each access) has one row per value: ``tau2``, ``ll`` (the
@@ -39,12 +39,6 @@ class LikelihoodProfile(ResultMixin):
     xlim: tuple[float, float]
     _table: pd.DataFrame
     _repr_fields = ("method", "likelihood", "tau2_hat", "ll_max")
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """tau2, ll and the coefficients with their CIs at each value (a copy)."""
-        return self._table.copy()
 
     def summary(self) -> str:
         t = self._table

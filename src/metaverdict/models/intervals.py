@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table, read_only
+from metaverdict._results import ResultMixin, TableResult, fmt, fmt_p, format_table, read_only
 from metaverdict._validation import check_level
 from metaverdict.models.inference import critical_value
 
@@ -178,7 +178,7 @@ def prediction_frame(X: np.ndarray, beta: np.ndarray, vcov: np.ndarray, crit: fl
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class ProfileCI(ResultMixin):
+class ProfileCI(TableResult):
     """Profile-likelihood confidence intervals of the variance components: ``table`` has one
     row per component (its value, here ``sigma2``, then ``ci_lower``, ``ci_upper``), a new
     DataFrame on each access."""
@@ -186,12 +186,6 @@ class ProfileCI(ResultMixin):
     level: float
     _table: pd.DataFrame
     _repr_fields = ("level",)
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The value, ci_lower and ci_upper per variance component (a copy)."""
-        return self._table.copy()
 
     def summary(self) -> str:
         value = str(self._table.columns[0])

@@ -30,16 +30,17 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from metaverdict._results import ResultMixin, fmt, fmt_p, format_table
+from metaverdict._results import TableResult, fmt, fmt_p, format_table
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
 from metaverdict.models.univariate import column, fit, meta_analysis
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class SubgroupResult(ResultMixin):
+class SubgroupResult(TableResult):
     """Per-subgroup fits (``fits``, a read-only mapping, and ``table``, a new DataFrame on
-    each access) and the two tests for subgroup differences."""
+    each access: one row per subgroup with k, estimate, se, ci_lower, ci_upper, pvalue, tau2,
+    i2, q and q_pvalue) and the two tests for subgroup differences."""
 
     method: str
     test: str
@@ -55,13 +56,6 @@ class SubgroupResult(ResultMixin):
     qm_pvalue: float | None
     moderator_fit: MetaAnalysisResult | None
     _repr_fields = ("method", "group_name", "q_between", "q_between_pvalue", "qm_pvalue")
-    _dict_properties = ("table",)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """One row per subgroup: k, estimate, se, ci_lower, ci_upper, pvalue, tau2, i2, q,
-        q_pvalue (a copy)."""
-        return self._table.copy()
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
