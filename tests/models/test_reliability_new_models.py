@@ -88,3 +88,55 @@ def test_bayesian_frame(data):
 def test_glmm_on_random_tables(tables, model):
     ai, bi, ci, di = (list(c) for c in zip(*tables))
     _run(lambda: mv.meta_analysis_glmm("OR", ai=ai, bi=bi, ci=ci, di=di, model=model))
+
+
+# the diagnostics and predictions added later: a result or a clear error on any data, and on
+# malformed arguments
+bad_values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+                       st.lists(st.floats(allow_nan=True), max_size=3), st.none())
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=1, k_max=6), method=st.sampled_from(["REML", "DL", "EE", "PM"]),
+       subsets=st.one_of(st.none(), st.integers(min_value=-2, max_value=40)))
+def test_gosh(data, method, subsets):
+    y, v = data
+    res = _run(lambda: mv.meta_analysis(y, v, method=method))
+    if res is not None:
+        g = _run(lambda: mv.gosh(res, subsets=subsets, seed=1))
+        if g is not None:
+            assert len(g.table) == g.n_subsets == len(g.included)
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=1, k_max=8), method=st.sampled_from(["REML", "ML", "DL", "EE"]),
+       steps=st.one_of(st.integers(min_value=-1, max_value=6), bad_values),
+       xlim=st.one_of(st.none(), bad_values, st.tuples(st.floats(allow_nan=True),
+                                                        st.floats(allow_nan=True))))
+def test_likelihood_profile(data, method, steps, xlim):
+    y, v = data
+    res = _run(lambda: mv.meta_analysis(y, v, method=method))
+    if res is not None:
+        prof = _run(lambda: mv.likelihood_profile(res, steps=steps, xlim=xlim))
+        if prof is not None:
+            assert len(prof.table) == steps
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=3, k_max=8), newmods=st.one_of(st.none(), bad_values),
+       newscale=st.one_of(st.none(), bad_values))
+def test_location_scale_predict_and_profile(data, newmods, newscale):
+    res = _run(lambda: mv.location_scale("y", "v", data=_frame(*data), mods="x", scale="x"))
+    if res is not None:
+        _run(lambda: res.predict(newmods=newmods, newscale=newscale))
+        _run(lambda: res.profile_ci(level=0.9))
+
+
+@settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=4, k_max=10),
+       levels=st.one_of(st.none(), bad_values, st.lists(st.integers(-1, 4), max_size=3)))
+def test_multivariate_predict_levels(data, levels):
+    frame = _frame(*data).assign(s=lambda d: d["g"] // 2, t=lambda d: d.index % 2)
+    res = _run(lambda: mv.multivariate("y", "v", random="~ t | s", struct="DIAG", data=frame))
+    if res is not None:
+        _run(lambda: res.predict(np.eye(1), tau2_levels=levels))
