@@ -32,6 +32,7 @@ from metaverdict.report.plots import (  # noqa: E402
     funnel_plot,
     gosh_plot,
     profile_plot,
+    qqnorm_plot,
     radial_plot,
     time_course_plot,
 )
@@ -70,6 +71,7 @@ PLOTS: dict[str, Callable[[], Figure]] = {
     "drapery_bcg": lambda: drapery_plot(_bcg(), transform=np.exp, xlabel="Risk ratio"),
     "gosh_bcg": lambda: gosh_plot(mv.gosh(_bcg()), transform=np.exp, ylabel="Risk ratio"),
     "profile_bcg": lambda: profile_plot(mv.likelihood_profile(_bcg()), cline=True),
+    "qqnorm_bcg": lambda: qqnorm_plot(_bcg(), seed=1),
     "time_course_marathon": _time_course,
 }
 

@@ -4,7 +4,9 @@ one marker per study, the diamond on the confidence interval, axis labels, a hei
 with k, and no two pieces of text overlapping once drawn."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -26,6 +28,7 @@ from metaverdict.report.plots import (
     funnel_plot,
     gosh_plot,
     profile_plot,
+    qqnorm_plot,
     radial_plot,
 )
 from metaverdict.report.plots._style import bboxes_overlap, truncate_label
@@ -328,6 +331,42 @@ def test_profile_plot_draws_the_profile(bcg):
     assert _overlapping_texts(fig) == []
     with pytest.raises(InputError, match="likelihood_profile"):
         profile_plot(bcg)
+
+
+QQNORM = json.loads((Path(__file__).parent.parent / "data" / "qqnorm"
+                     / "qqnorm_reference.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("name", list(QQNORM))
+def test_qqnorm_points_match_metafor(name):
+    case = QQNORM[name]
+    res = mv.meta_analysis(case["yi"], case["vi"], method="REML")
+    fig = qqnorm_plot(res, seed=1)
+    (markers,) = _by_gid(fig, "residual-markers")
+    pts = np.asarray(markers.get_offsets(), dtype=float)
+    np.testing.assert_allclose(pts[:, 0], case["x"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pts[:, 1], case["y"], rtol=1e-6, atol=1e-8)
+    (lower,) = _by_gid(fig, "envelope-lower")
+    (upper,) = _by_gid(fig, "envelope-upper")
+    assert np.all(lower.get_ydata() < upper.get_ydata())
+    assert _overlapping_texts(fig) == []
+
+
+def test_qqnorm_envelope():
+    from metaverdict.report.plots.qqnorm import simulated_envelope
+    res = mv.meta_analysis(QQNORM["all"]["yi"], QQNORM["all"]["vi"], method="REML")
+    lo, hi = simulated_envelope(res, 0.95, reps=4000, seed=3)
+    lo2, hi2 = simulated_envelope(res, 0.95, reps=4000, seed=3)
+    np.testing.assert_array_equal(lo, lo2)                  # reproducible with a seed
+    assert np.all(np.diff(lo) > 0) and np.all(np.diff(hi) > 0)
+    blo, bhi = simulated_envelope(res, 0.95, bonferroni=True, reps=4000, seed=3)
+    assert np.all(blo < lo) and np.all(bhi > hi)            # Bonferroni: wider
+    # the middle order statistic of a symmetric residual distribution: an envelope about 0
+    assert lo[6] == pytest.approx(-hi[6], abs=0.1)
+    with pytest.raises(InputError, match="reps"):
+        qqnorm_plot(res, reps=1)
+    with pytest.raises(InputError, match="MetaAnalysisResult"):
+        qqnorm_plot(mv.gosh(res))
 
 
 # --- files -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from metaverdict.diagnostics.cumulative import cumulative
 from metaverdict.diagnostics.fail_safe_n import FailSafeN, fail_safe_n
 from metaverdict.diagnostics.gosh import GoshResult, gosh
 from metaverdict.diagnostics.henmi_copas import HenmiCopas, henmi_copas
-from metaverdict.diagnostics.influence import hat_values, influence, rstandard
+from metaverdict.diagnostics.influence import hat_matrix, hat_values, influence, rstandard
 from metaverdict.diagnostics.leave_one_out import leave_one_out
 from metaverdict.diagnostics.profile import LikelihoodProfile, likelihood_profile
 from metaverdict.diagnostics.publication_bias import (
@@ -47,5 +47,5 @@ from metaverdict.diagnostics.trim_and_fill import TrimAndFill, trim_and_fill
 
 __all__ = ["EggerTest", "FailSafeN", "GoshResult", "HenmiCopas", "LikelihoodProfile", "PetPeese",
            "RankTest", "TrimAndFill", "baujat", "blup", "cumulative", "egger_test", "fail_safe_n",
-           "gosh", "hat_values", "henmi_copas", "influence", "leave_one_out", "likelihood_profile",
-           "pet_peese", "ranef", "rank_test", "rstandard", "trim_and_fill"]
+           "gosh", "hat_matrix", "hat_values", "henmi_copas", "influence", "leave_one_out",
+           "likelihood_profile", "pet_peese", "ranef", "rank_test", "rstandard", "trim_and_fill"]

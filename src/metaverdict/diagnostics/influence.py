@@ -142,6 +142,14 @@ def hat_values(res: MetaAnalysisResult) -> np.ndarray:
     return _clip_hat(np.diag(_hat_matrix(res)[0]))
 
 
+def hat_matrix(res: MetaAnalysisResult) -> np.ndarray:
+    """The hat matrix :math:`H = X(X'WX)^{-1}X'W` (k x k; W = 1/(v + tau²), or the user
+    weights) that maps the effects to the fitted values (metafor
+    ``hatvalues(type="matrix")``)."""
+    require_result(res, "hat_matrix")
+    return _hat_matrix(res)[0]
+
+
 def _hat_matrix(res: MetaAnalysisResult) -> tuple[np.ndarray, np.ndarray | None]:
     """``X (X'WX)^{-1} X'W`` with W = 1/(v + tau2), or the user weights; and those weights.
 

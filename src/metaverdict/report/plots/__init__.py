@@ -1,10 +1,11 @@
-"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial, drapery, GOSH and
-likelihood-profile plots.
+"""Plots of fitted meta-analyses (matplotlib): forest, funnel, Baujat, radial, drapery, GOSH,
+likelihood-profile and normal Q-Q plots.
 
-Every function takes a fitted :class:`~metaverdict.MetaAnalysisResult`, draws into ``ax=`` or
-a new figure, and returns the :class:`matplotlib.figure.Figure`; ``save="plot.png"`` (or
-``.svg``, ``.pdf``) writes it too. The numbers come from :mod:`metaverdict.models` and
-:mod:`metaverdict.diagnostics`; nothing here fits a model.
+Every function takes a fitted :class:`~metaverdict.MetaAnalysisResult` (the GOSH and profile
+plots: the result of :func:`~metaverdict.gosh` / :func:`~metaverdict.likelihood_profile`),
+draws into ``ax=`` or a new figure, and returns the :class:`matplotlib.figure.Figure`;
+``save="plot.png"`` (or ``.svg``, ``.pdf``) writes it too. The numbers come from
+:mod:`metaverdict.models` and :mod:`metaverdict.diagnostics`; nothing here fits a model.
 """
 from metaverdict.report.plots.baujat import baujat_plot
 from metaverdict.report.plots.drapery import drapery_plot
@@ -12,8 +13,9 @@ from metaverdict.report.plots.forest import forest_plot
 from metaverdict.report.plots.funnel import funnel_plot
 from metaverdict.report.plots.gosh import gosh_plot
 from metaverdict.report.plots.profile import profile_plot
+from metaverdict.report.plots.qqnorm import qqnorm_plot
 from metaverdict.report.plots.radial import radial_plot
 from metaverdict.report.plots.time_course import time_course_plot
 
 __all__ = ["baujat_plot", "drapery_plot", "forest_plot", "funnel_plot", "gosh_plot",
-           "profile_plot", "radial_plot", "time_course_plot"]
+           "profile_plot", "qqnorm_plot", "radial_plot", "time_course_plot"]
