@@ -46,8 +46,9 @@ class GoshResult(TableResult):
 
     def summary(self) -> str:
         t = self._table
-        est = t.columns[5]
-        fitted = t[est].notna()
+        coefs = list(t.columns[5:])
+        est = coefs[0] if len(coefs) == 1 else coefs[1]    # the slope, as gosh_plot shows
+        fitted = t[coefs].notna().all(axis=1)
         lines = [f"GOSH: {self.n_subsets} subsets of k = {self.k} studies "
                  f"({'all' if self.exact else 'random'}; {self.method}), "
                  f"{int(fitted.sum())} fitted"]
