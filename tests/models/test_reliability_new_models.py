@@ -54,6 +54,18 @@ def test_selection_models(data, kind):
         _run(lambda: mv.selection_adjusted(res))
 
 
+@SETTINGS
+@given(data=data_sets(k_min=2), kind=st.sampled_from(["negexp", "power2", "halfnorm2", "beta"]),
+       prec=st.sampled_from([None, "sei", "vi", "ninv", "sqrtninv", "se"]),
+       ni=st.one_of(st.none(), st.lists(st.floats(min_value=-5, max_value=1e4), min_size=1,
+                                        max_size=15)))
+def test_selection_models_with_precision(data, kind, prec, ni):
+    y, v = data
+    res = _run(lambda: mv.meta_analysis(y, v, method="ML"))
+    if res is not None:
+        _run(lambda: mv.selection_model(res, kind, prec=prec, ni=ni))
+
+
 def _frame(y, v):
     return pd.DataFrame({"y": y, "v": v, "x": np.arange(len(y), dtype=float),
                          "g": [i % 3 for i in range(len(y))]})

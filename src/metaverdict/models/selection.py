@@ -27,7 +27,15 @@ power         :math:`((1-p)/(1-s))^{\delta}`                              δ = 0
 negexppow     :math:`\exp(-\delta_1(p^{1/\delta_2} - s^{1/\delta_2}))`    δ = (0, 0)
 stepfun       :math:`\delta_j` for :math:`s_{j-1} < p \le s_j`, δ₁ = 1     δ = 1
               (Vevea & Hedges 1995)
+halfnorm2,    :math:`(\delta_1 + w_{\delta_2}(p)) / (1 + \delta_1)`, with       δ = (0, 0)
+negexp2, ...  w of the type without the 2 (metafor's undocumented variants)
 ============  ==========================================================  ==============
+
+With ``prec=`` (metafor's measure of precision) the δ of halfnorm, negexp, logistic and power
+(δ₂ of their ``2`` variants, δ₁ of negexppow) is multiplied by the study's precision measure
+:math:`\pi_i / \max_j \pi_j` (``sei``, ``vi``, ``ninv`` = 1/n or ``sqrtninv`` = 1/sqrt(n)),
+in the weight of the observed p-value and in the normalising integral; the reported weight
+function is the one at :math:`\pi = 1`, as metafor plots it.
 
 For ``stepfun`` the integral is the sum of normal interval probabilities; for the other types
 it is computed by Gauss-Legendre quadrature on the standardised scale
@@ -53,6 +61,7 @@ selection process. *Journal of Evaluation in Clinical Practice*, 10(2), 313-322.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -78,7 +87,11 @@ from metaverdict.models.intervals import (
 from metaverdict.models.random_effects import COMMON_EFFECT
 from metaverdict.models.results import MetaAnalysisResult
 
-TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "negexppow", "stepfun")
+TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2",
+         "negexp2", "logistic2", "power2", "stepfun")
+PRECISIONS = ("sei", "vi", "ninv", "sqrtninv")
+_PREC_TYPES = ("halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2", "negexp2",
+               "logistic2", "power2")
 ALTERNATIVES = ("greater", "less", "two.sided")
 _PVAL_MIN = {"beta": 1e-5, "power": 1e-5}
 _TINY_TAU2 = 10 * np.finfo(float).eps
@@ -103,32 +116,40 @@ def _spec(type_: str, n_steps: int) -> _Spec:
         return _Spec(2, (1e-5, 1e-5), (100.0, 100.0), (1.0, 1.0), (1.0, 1.0))
     if type_ == "negexppow":
         return _Spec(2, (0.0, 0.0), (100.0, 100.0), (1.0, 1.0), (0.0, 0.0))
+    if type_.endswith("2"):
+        return _Spec(2, (0.0, 0.0), (100.0, 100.0), (1.0, 0.25), (0.0, 0.0))
     if type_ == "stepfun":
         n = n_steps
         return _Spec(n, (0.0,) * n, (100.0,) * n, (1.0,) * n, (1.0,) * n)
     return _Spec(1, (0.0,), (100.0,), (1.0,), (0.0,))
 
 
-def _weights(type_: str, p: np.ndarray, delta: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """The weight function w(p; delta) (metafor's ``wi.fun`` with precision 1)."""
+def _weights(type_: str, p: np.ndarray, delta: np.ndarray, steps: np.ndarray,
+             prec: np.ndarray | float = 1.0) -> np.ndarray:
+    """The weight function w(p; delta) (metafor's ``wi.fun``); ``prec`` is each study's
+    precision multiplier of delta (``prec=``; 1 without)."""
     s = float(steps[0])
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         if type_ == "stepfun":
             return np.asarray(delta[np.searchsorted(steps, p, side="left")], dtype=float)
         if type_ == "beta":
             return np.asarray(p ** (delta[0] - 1) * (1 - p) ** (delta[1] - 1))
-        d = delta[0]
-        if type_ == "halfnorm":
+        base = type_.removesuffix("2")
+        mixed = base != type_                       # w = (delta_1 + w_base(delta_2)) / (1 + delta_1)
+        d = (delta[1] if mixed else delta[0]) * prec
+        if base == "halfnorm":
             w = np.exp(-d * (p ** 2 - s ** 2))
-        elif type_ == "negexp":
+        elif base == "negexp":
             w = np.exp(-d * (p - s))
-        elif type_ == "logistic":
+        elif base == "logistic":
             w = (np.exp(-d * p) / (1 + np.exp(-d * p))) / (np.exp(-d * s) / (1 + np.exp(-d * s)))
-        elif type_ == "power":
+        elif base == "power":
             w = ((1 - p) / (1 - s)) ** d
         else:                               # negexppow
             e = 1 / delta[1]
             w = np.exp(-d * (p ** e - s ** e))
+        if mixed:
+            w = (delta[0] + w) / (1 + delta[0])
     return np.where(p <= s, 1.0, w)
 
 
@@ -156,8 +177,9 @@ class _Likelihood:
     (beta, tau2, delta); the quadrature nodes depend on the data only through fixed kinks."""
 
     def __init__(self, type_: str, y: np.ndarray, v: np.ndarray, X: np.ndarray,
-                 alternative: str, steps: np.ndarray, pval_min: float) -> None:
-        self.type, self.y, self.v, self.X = type_, y, v, X
+                 alternative: str, steps: np.ndarray, pval_min: float,
+                 prec: np.ndarray) -> None:
+        self.type, self.y, self.v, self.X, self.prec = type_, y, v, X, prec
         self.alternative, self.steps, self.pval_min = alternative, steps, pval_min
         p = p_values(y, v, alternative)
         self.p = np.clip(p, pval_min, 1 - pval_min)
@@ -189,7 +211,7 @@ class _Likelihood:
         sd = np.sqrt(s2)
         log_dens = -0.5 * (np.log(2 * np.pi * s2) + (self.y - mu) ** 2 / s2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_w = np.log(_weights(self.type, self.p, delta, self.steps))
+            log_w = np.log(_weights(self.type, self.p, delta, self.steps, self.prec))
             area = self._area(mu, sd, delta)
             ll = float(np.sum(log_w + log_dens - np.log(area)))
         return ll if math.isfinite(ll) else -math.inf
@@ -222,7 +244,8 @@ class _Likelihood:
         y = mu[:, None, None] + sd[:, None, None] * u
         p = p_values(y, self.v[:, None, None], self.alternative)
         p = np.clip(p, self.pval_min, 1 - self.pval_min)
-        f = _weights(self.type, p, delta, self.steps) * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi)
+        w = _weights(self.type, p, delta, self.steps, self.prec[:, None, None])
+        f = w * np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi)
         out: np.ndarray = np.sum(f * half * _GL_WEIGHTS, axis=(1, 2))
         return out
 
@@ -277,6 +300,7 @@ class SelectionModelResult(EstimateCI, ResultMixin):
     _coefficients: np.ndarray = field(repr=False)
     _delta_table: np.ndarray = field(repr=False)
     df: float = float("nan")
+    prec: str | None = None
     _repr_fields = ("type", "k", "estimate", "ci_lower", "ci_upper", "tau2", "lrt_pvalue")
     _dict_properties = ("coefficients", "selection_parameters")
 
@@ -331,7 +355,8 @@ class SelectionModelResult(EstimateCI, ResultMixin):
 
 def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "greater",
                     steps: Any = None, delta: Any = None, level: float | None = None,
-                    delta_min: Any = None, delta_max: Any = None) -> SelectionModelResult:
+                    delta_min: Any = None, delta_max: Any = None, prec: str | None = None,
+                    ni: Any = None) -> SelectionModelResult:
     """Fit a selection model to a fitted meta-analysis (metafor ``selmodel(res, type=...)``).
 
     Parameters
@@ -342,7 +367,8 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         fit keeps tau² = 0.
     type : str
         ``"beta"``, ``"halfnorm"``, ``"negexp"``, ``"logistic"``, ``"power"``,
-        ``"negexppow"`` or ``"stepfun"`` (module docstring).
+        ``"negexppow"``, ``"stepfun"``, or ``"halfnorm2"``, ``"negexp2"``, ``"logistic2"``,
+        ``"power2"`` (module docstring).
     alternative : {"greater", "less", "two.sided"}
         The direction of the studies' p-values: ``"greater"`` when significant positive
         effects are more likely published (metafor's default).
@@ -357,6 +383,15 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         Confidence level (default: the fit's).
     delta_min, delta_max : float or sequence, optional
         Bounds of δ in the optimisation (metafor ``control=list(delta.min, delta.max)``).
+    prec : {"sei", "vi", "ninv", "sqrtninv"}, optional
+        A measure of precision that scales the selection parameter per study (metafor
+        ``prec=``): δ becomes δ·π_i, with π_i the study's standard
+        error, sampling variance, 1/n or 1/sqrt(n), divided by its largest value, so that the
+        most imprecise study has the full selection strength. Only for the halfnorm, negexp,
+        logistic, power and negexppow types and their ``2`` variants (metafor ignores it for
+        ``beta`` and calls it experimental for ``stepfun``; here both raise ``InputError``).
+    ni : sequence, optional
+        The studies' sample sizes, needed for ``prec="ninv"`` or ``"sqrtninv"``.
 
     Returns
     -------
@@ -365,7 +400,8 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     Raises
     ------
     InputError
-        Unknown type or alternative, bad steps or delta, user weights, too few studies for the
+        Unknown type or alternative, bad steps, delta, prec or ni, user weights, too few
+        studies for the
         parameters, or a step interval without any observed p-value (its weight cannot be
         estimated; metafor stops as well).
 
@@ -401,7 +437,8 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         raise InputError(f"k = {k} studies are too few to fit the selection model "
                          f"({n_par} parameters)")
     pval_min = _PVAL_MIN.get(type_, 0.0)
-    lik = _Likelihood(type_, y, v, X, alternative, step_arr, pval_min)
+    lik = _Likelihood(type_, y, v, X, alternative, step_arr, pval_min,
+                      _precision(prec, ni, v, type_))
     p_table = _p_table(lik.p, step_arr) if steps is not None else None
     if p_table is not None:
         empty = [j for j, n in enumerate(p_table) if n == 0]
@@ -419,8 +456,38 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
                      fixed + np.finfo(float).eps ** 0.2, upper)
     init = np.where(free, np.clip(spec.init, lower, upper), fixed)
     fit = _maximise(lik, base, X, fixed_tau2, fixed, free, lower, upper, init)
-    return _result(type_, alternative, step_arr, level, res, base, lik, fit, spec, fixed,
-                   free, fixed_tau2, p_table, lower, upper, init)
+    out = _result(type_, alternative, step_arr, level, res, base, lik, fit, spec, fixed,
+                  free, fixed_tau2, p_table, lower, upper, init)
+    return dataclasses.replace(out, prec=prec) if prec is not None else out
+
+
+def _precision(prec: str | None, ni: Any, v: np.ndarray, type_: str) -> np.ndarray:
+    """Each study's precision multiplier of delta (metafor's ``preci``, scaled by its max)."""
+    if prec is None:
+        if ni is not None:
+            raise InputError("field 'ni': sample sizes are used only with prec='ninv' or "
+                             "prec='sqrtninv'")
+        return np.ones_like(v)
+    prec = choice(prec, PRECISIONS, "prec")
+    if type_ not in _PREC_TYPES:
+        raise InputError(f"field 'prec': a precision measure applies to the types "
+                         f"{', '.join(_PREC_TYPES)}, not {type_!r}")
+    if prec in ("sei", "vi"):
+        if ni is not None:
+            raise InputError(f"field 'ni': sample sizes are not used with prec={prec!r}")
+        out = np.sqrt(v) if prec == "sei" else v.copy()
+    else:
+        if ni is None:
+            raise InputError(f"field 'ni': prec={prec!r} needs the studies' sample sizes")
+        n = np.atleast_1d(np.asarray(ni, dtype=float))
+        if n.shape != v.shape:
+            raise InputError(f"field 'ni': {len(v)} sample sizes expected, got {n.size}")
+        bad = np.flatnonzero(~np.isfinite(n) | (n <= 0))
+        if bad.size:
+            raise InputError(f"row {int(bad[0]) + 1}, field 'ni': a sample size must be a positive "
+                             f"number, got {n[bad[0]]!r}")
+        out = 1 / n if prec == "ninv" else 1 / np.sqrt(n)
+    return np.asarray(out / out.max())
 
 
 def _refit_ml(res: MetaAnalysisResult) -> MetaAnalysisResult:

@@ -15,7 +15,8 @@ num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
 out_sel <- function(sel, yi, vi, X = NULL, args) {
   list(
     args = args,
-    data = list(yi = num(yi), vi = num(vi), X = if (is.null(X)) NULL else unname(as.data.frame(X))),
+    data = list(yi = num(yi), vi = num(vi), X = if (is.null(X)) NULL else unname(as.data.frame(X)),
+                ni = if (is.null(sel$ni)) NULL else num(sel$ni)),
     terms = rownames(sel$beta),
     beta = num(sel$beta), se = num(sel$se), zval = num(sel$zval), pval = num(sel$pval),
     ci_lb = num(sel$ci.lb), ci_ub = num(sel$ci.ub),
@@ -94,6 +95,22 @@ cases[["cohen1981_mod1_fixed"]] <- run(res, dat$yi, dat$vi, type = "stepfun", st
   delta = c(1, 0.99, 0.95, 0.80, 0.75, 0.65, 0.60, 0.55, 0.50, 0.50, 0.50, 0.50, 0.50, 0.50))
 cases[["cohen1981_sev2_fixed"]] <- run(res, dat$yi, dat$vi, type = "stepfun", steps = steps,
   delta = c(1, 0.99, 0.90, 0.75, 0.60, 0.50, 0.25, 0.25, 0.50, 0.60, 0.75, 0.90, 0.99, 1.00))
+
+# prec= (metafor's measure of precision) and the undocumented '2' variants of the weight functions
+dat <- dat.hackshaw1998
+res <- rma(yi, vi, data = dat, method = "ML")
+for (type in c("halfnorm", "negexp", "logistic", "power", "negexppow")) {
+  cases[[paste0("hackshaw1998_", type, "_prec_sei")]] <- run(res, dat$yi, dat$vi, type = type, prec = "sei")
+}
+cases[["hackshaw1998_power_prec_vi"]] <- run(res, dat$yi, dat$vi, type = "power", prec = "vi")
+for (type in c("halfnorm2", "negexp2", "logistic2", "power2")) {
+  cases[[paste0("hackshaw1998_", type)]] <- run(res, dat$yi, dat$vi, type = type)
+}
+cases[["hackshaw1998_negexp2_prec_sei"]] <- run(res, dat$yi, dat$vi, type = "negexp2", prec = "sei")
+dat <- escalc(measure = "ZCOR", ri = ri, ni = ni, data = dat.cohen1981[c(1, 4, 5)])
+res <- rma(yi, vi, data = dat, method = "ML")
+cases[["cohen1981_negexp_prec_ninv"]] <- run(res, dat$yi, dat$vi, type = "negexp", prec = "ninv")
+cases[["cohen1981_halfnorm_prec_sqrtninv"]] <- run(res, dat$yi, dat$vi, type = "halfnorm", prec = "sqrtninv")
 
 doc <- list(
   versions = list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
