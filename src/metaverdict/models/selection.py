@@ -135,7 +135,7 @@ def _weights(type_: str, p: np.ndarray, delta: np.ndarray, steps: np.ndarray,
         if type_ == "beta":
             return np.asarray(p ** (delta[0] - 1) * (1 - p) ** (delta[1] - 1))
         base = type_.removesuffix("2")
-        mixed = base != type_                       # w = (delta_1 + w_base(delta_2)) / (1 + delta_1)
+        mixed = base != type_          # w = (delta_1 + w_base(delta_2)) / (1 + delta_1)
         d = (delta[1] if mixed else delta[0]) * prec
         if base == "halfnorm":
             w = np.exp(-d * (p ** 2 - s ** 2))
