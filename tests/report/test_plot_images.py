@@ -31,6 +31,7 @@ from metaverdict.report.plots import (  # noqa: E402
     forest_plot,
     funnel_plot,
     gosh_plot,
+    labbe_plot,
     profile_plot,
     qqnorm_plot,
     radial_plot,
@@ -50,6 +51,12 @@ def _bcg() -> mv.MetaAnalysisResult:
     yi, vi = case_yi_vi(case)
     labels = [f"{a}, {y}" for a, y in zip(data["author"], data["year"])]
     return mv.meta_analysis(yi, vi, labels=labels, method="REML")
+
+
+def _labbe() -> Figure:
+    data = case_data(load_case("dat.bcg__RR"))
+    return labbe_plot(_bcg(), "RR", ai=data["tpos"], bi=data["tneg"], ci=data["cpos"],
+                      di=data["cneg"])
 
 
 def _time_course() -> Figure:
@@ -72,6 +79,7 @@ PLOTS: dict[str, Callable[[], Figure]] = {
     "gosh_bcg": lambda: gosh_plot(mv.gosh(_bcg()), transform=np.exp, ylabel="Risk ratio"),
     "profile_bcg": lambda: profile_plot(mv.likelihood_profile(_bcg()), cline=True),
     "qqnorm_bcg": lambda: qqnorm_plot(_bcg(), seed=1),
+    "labbe_bcg": _labbe,
     "time_course_marathon": _time_course,
 }
 
