@@ -61,7 +61,6 @@ selection process. *Journal of Evaluation in Clinical Practice*, 10(2), 313-322.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -90,8 +89,7 @@ from metaverdict.models.results import MetaAnalysisResult
 TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2",
          "negexp2", "logistic2", "power2", "stepfun")
 PRECISIONS = ("sei", "vi", "ninv", "sqrtninv")
-_PREC_TYPES = ("halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2", "negexp2",
-               "logistic2", "power2")
+_PREC_TYPES = tuple(t for t in TYPES if t not in ("beta", "stepfun"))
 ALTERNATIVES = ("greater", "less", "two.sided")
 _PVAL_MIN = {"beta": 1e-5, "power": 1e-5}
 _TINY_TAU2 = 10 * np.finfo(float).eps
@@ -437,6 +435,7 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         raise InputError(f"k = {k} studies are too few to fit the selection model "
                          f"({n_par} parameters)")
     pval_min = _PVAL_MIN.get(type_, 0.0)
+    prec = None if prec is None else choice(prec, PRECISIONS, "prec")
     lik = _Likelihood(type_, y, v, X, alternative, step_arr, pval_min,
                       _precision(prec, ni, v, type_))
     p_table = _p_table(lik.p, step_arr) if steps is not None else None
@@ -456,9 +455,8 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
                      fixed + np.finfo(float).eps ** 0.2, upper)
     init = np.where(free, np.clip(spec.init, lower, upper), fixed)
     fit = _maximise(lik, base, X, fixed_tau2, fixed, free, lower, upper, init)
-    out = _result(type_, alternative, step_arr, level, res, base, lik, fit, spec, fixed,
-                  free, fixed_tau2, p_table, lower, upper, init)
-    return dataclasses.replace(out, prec=prec) if prec is not None else out
+    return _result(type_, alternative, step_arr, level, res, base, lik, fit, spec, fixed,
+                   free, fixed_tau2, p_table, lower, upper, init, prec)
 
 
 def _precision(prec: str | None, ni: Any, v: np.ndarray, type_: str) -> np.ndarray:
@@ -468,7 +466,6 @@ def _precision(prec: str | None, ni: Any, v: np.ndarray, type_: str) -> np.ndarr
             raise InputError("field 'ni': sample sizes are used only with prec='ninv' or "
                              "prec='sqrtninv'")
         return np.ones_like(v)
-    prec = choice(prec, PRECISIONS, "prec")
     if type_ not in _PREC_TYPES:
         raise InputError(f"field 'prec': a precision measure applies to the types "
                          f"{', '.join(_PREC_TYPES)}, not {type_!r}")
@@ -599,7 +596,7 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
             res: MetaAnalysisResult, base: MetaAnalysisResult, lik: _Likelihood, fit: _Fit,
             spec: _Spec, fixed: np.ndarray, free: np.ndarray, fixed_tau2: bool,
             p_table: tuple[int, ...] | None, lower: np.ndarray, upper: np.ndarray,
-            init: np.ndarray) -> SelectionModelResult:
+            init: np.ndarray, prec: str | None = None) -> SelectionModelResult:
     p = len(fit.beta_scaled)
     est_tau2 = not fixed_tau2
     lik_s = lik.with_design(fit.Xs)
@@ -669,7 +666,7 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
         terms=tuple(res.terms), vcov=read_only(vb), p_values=read_only(lik.p),
         p_table=p_table, converged=fit.converged,
         _coefficients=coefficient_values(beta, se, z, pv, beta - crit * se, beta + crit * se),
-        _delta_table=d_table)
+        _delta_table=d_table, prec=prec)
 
 
 def _inverse_hessian(negll: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
