@@ -500,15 +500,18 @@ def _fit_statistics(y: np.ndarray, V: np.ndarray, X: np.ndarray, codes: np.ndarr
 
 # ----------------------------------------------------------------------------- profile CI
 
-def _profile_ci(res: MultilevelResult, level: float) -> ProfileCI:
+def _profile_ci(res: MultilevelResult, level: float, held: np.ndarray | None = None
+                ) -> ProfileCI:
+    """Profile CIs of the components (those ``held`` at fixed values have none)."""
     level = check_level(level)
     L = res.cluster_codes.shape[1]
     lik = _Likelihood(res.yi, res.V, res.design, res.cluster_codes, reml=res.method == "REML")
     ll_max = lik(res.sigma2, derivatives=False).ll
     drop = chi2_quantile(level, 1) / 2
+    held = np.zeros(L, dtype=bool) if held is None else held
     rows = []
-    for comp in range(L):
-        fixed = np.zeros(L, dtype=bool)
+    for comp in np.flatnonzero(~held):
+        fixed = held.copy()
         fixed[comp] = True
         start = {"s": res.sigma2.copy()}
 
@@ -537,5 +540,6 @@ def _profile_ci(res: MultilevelResult, level: float) -> ProfileCI:
         hi = optimize.brentq(excess, est, hi_b, xtol=1e-14, rtol=1e-13, maxiter=500)
         rows.append((est, lo, hi))
     table = pd.DataFrame(rows, columns=["sigma2", "ci_lower", "ci_upper"],
-                         index=pd.Index(res.s_names, name="component"))
+                         index=pd.Index([n for n, h in zip(res.s_names, held) if not h],
+                                        name="component"))
     return ProfileCI(level=level, _table=table)

@@ -53,7 +53,7 @@ from metaverdict.models.intervals import (
 )
 from metaverdict.models.multilevel import _check_v, _fit_components, _Likelihood, _residual_q
 from metaverdict.models.mv_likelihood import Model, evaluate, maximise, start_values
-from metaverdict.models.mv_structures import parse_random
+from metaverdict.models.mv_structures import PARAMETER_RANGE, RandomTerm, parse_random
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -112,9 +112,12 @@ def _level_positions(levels: Any, names: tuple[str, ...], n: int, field_name: st
     return np.array(out, dtype=int)
 
 
-def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, df: float,
+def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, ddf: Any,
          names: list[str]) -> WaldTest:
-    """Wald test of :math:`L\\beta = 0` (see the module docstring)."""
+    """Wald test of :math:`L\beta = 0` (see the module docstring). ``ddf``: the t tests'
+    denominator df, one per coefficient (or one for all); each hypothesis takes the smallest
+    df of the coefficients it involves, the omnibus F the smallest of those (metafor
+    ``anova(res, X=)``)."""
     est = L @ beta
     cov = L @ vb @ L.T
     se = np.sqrt(np.diag(cov))
@@ -122,17 +125,46 @@ def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, df: float,
     m = int(np.linalg.matrix_rank(L))
     qm = float(est @ np.linalg.pinv(cov) @ est)
     if test == "t":
-        pv = 2 * special.stdtr(df, -np.abs(stat))
+        per_coef = np.broadcast_to(np.asarray(ddf, dtype=float), beta.shape)
+        row_df = np.array([per_coef[row != 0].min() if np.any(row != 0) else per_coef.min()
+                           for row in L])
+        df = float(row_df.min())
+        pv = 2 * special.stdtr(row_df, -np.abs(stat))
         qm /= m
         p_omni = float(special.fdtrc(m, df, qm))
     else:
+        row_df = np.full(len(L), np.nan)
+        df = float("nan")
         pv = 2 * special.ndtr(-np.abs(stat))
         p_omni = float(special.chdtrc(m, qm))
-    table = pd.DataFrame({"estimate": est, "se": se, "statistic": stat, "pvalue": pv},
-                         index=pd.Index(names, name="hypothesis"))
-    return WaldTest(test=test, statistic=qm, df_num=m,
-                    df_denom=df if test == "t" else float("nan"), pvalue=p_omni,
+    table = pd.DataFrame({"estimate": est, "se": se, "statistic": stat, "df": row_df,
+                          "pvalue": pv}, index=pd.Index(names, name="hypothesis"))
+    return WaldTest(test=test, statistic=qm, df_num=m, df_denom=df, pvalue=p_omni,
                     _hypotheses=table)
+
+
+def containment_df(model: Model) -> np.ndarray:
+    """metafor's ``dfs="contain"`` denominator df of each coefficient: the fewest levels
+    among the random-effects factors within whose levels the coefficient's column of X is
+    constant (the levels of each ``~ 1 | g`` term; for ``~ inner | outer`` terms the
+    inner-within-outer cells and the outer levels), or k when none is, minus p; at least 1."""
+    k, p = model.X.shape
+    factors = []
+    for term in model.terms:
+        cells = term.Z.argmax(axis=1)
+        factors.append(cells)
+        if term.structured:
+            assert term.outer is not None
+            factors.append(np.asarray(term.outer)[cells])
+    out = np.full(p, float(k))
+    for j in range(p):
+        for codes in factors:
+            _, level = np.unique(codes, return_inverse=True)
+            pairs = np.unique(np.column_stack([level, model.X[:, j]]), axis=0)
+            if len(pairs) == level.max() + 1:          # one value of X_j per level
+                out[j] = min(out[j], level.max() + 1)
+    ddf: np.ndarray = np.maximum(out - p, 1.0)
+    return ddf
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -173,6 +205,8 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
     q_df: int
     q_pvalue: float
     df: float
+    dfs: str
+    ddf: np.ndarray
     fit_statistics: FitStatistics
     converged: bool
     iterations: int
@@ -190,13 +224,15 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
     # -- tables
     @property
     def components(self) -> pd.DataFrame:
-        """Every variance component / correlation: ``value`` and the ``term`` it belongs to."""
+        """Every variance component / correlation: ``value``, the ``term`` it belongs to and
+        whether it was held ``fixed``."""
         names, owners = [], []
         for term in self._model.terms:
             names += term.names
             owners += [term.label] * len(term.kinds)
         names = _unique_sigma_names(names)
-        return pd.DataFrame({"term": owners, "value": np.array(self._values)},
+        return pd.DataFrame({"term": owners, "value": np.array(self._values),
+                             "fixed": self._model.held},
                             index=pd.Index(names, name="component"))
 
     @property
@@ -283,7 +319,7 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
         (metafor ``anova(res, btt=)``)."""
         idx = _positions(btt, self.terms)
         L = np.eye(self.p)[idx]
-        return wald(self.beta, self.vcov, L, self.test, self.df, [self.terms[i] for i in idx])
+        return wald(self.beta, self.vcov, L, self.test, self.ddf, [self.terms[i] for i in idx])
 
     def anova(self, X: Any) -> WaldTest:
         """Wald tests of the linear combinations in the rows of ``X`` (r x p) and their
@@ -294,7 +330,7 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
                              f"{L.shape[1]}")
         names = [" + ".join(f"{c:g}*{t}" for c, t in zip(row, self.terms) if c != 0)
                  for row in L]
-        return wald(self.beta, self.vcov, L, self.test, self.df, names)
+        return wald(self.beta, self.vcov, L, self.test, self.ddf, names)
 
     # -- random effects
     def ranef(self) -> dict[str, pd.DataFrame]:
@@ -336,8 +372,9 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
                  f"{'t' if self.test == 't' else 'z'} test)", ""]
         comp = self.components
         if len(comp):
-            lines.append(format_table(["", "term", "value"],
-                                      [[str(n), str(r.term), fmt(float(r.value))]
+            lines.append(format_table(["", "term", "value", "fixed"],
+                                      [[str(n), str(r.term), fmt(float(r.value)),
+                                        "yes" if r.fixed else "no"]
                                        for n, r in comp.iterrows()]))
             lines.append("")
         lines.append(f"Q({self.q_df}) = {fmt(self.q)}, p = {fmt_p(self.q_pvalue)}")
@@ -347,6 +384,9 @@ class MultivariateResult(PooledFit, CoefficientTable, ResultMixin):
                          f"p = {fmt_p(self.qm_pvalue)}")
         stat = "t" if self.test == "t" else "z"
         lines += ["", coefficient_table(self._coefficients, self.terms, stat, pct)]
+        if self.test == "t":
+            lines.append(f"t tests on the {self.dfs} df: " + ", ".join(
+                f"{t} {fmt(float(d), 0)}" for t, d in zip(self.terms, self.ddf)))
         if not self.converged:
             lines.append("WARNING: the variance components did not converge")
         return "\n".join(lines)
@@ -391,8 +431,10 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
                  data: pd.DataFrame | None = None, mods: Any = None,
                  R: dict[str, Any] | None = None, W: Any = None,
                  method: Literal["REML", "ML"] = "REML", test: Literal["z", "t"] = "z",
-                 level: float = 0.95, btt: Any = None, labels: Any = None
-                 ) -> MultivariateResult:
+                 dfs: Literal["residual", "contain"] = "residual",
+                 level: float = 0.95, btt: Any = None, labels: Any = None,
+                 sigma2: Any = None, tau2: Any = None, rho: Any = None, gamma2: Any = None,
+                 phi: Any = None) -> MultivariateResult:
     """Fit a multilevel/multivariate meta-analytic model (metafor ``rma.mv``); see the
     module docstring.
 
@@ -421,12 +463,32 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
         Weight matrix for the coefficients (metafor ``W=``).
     method : {"REML", "ML"}
     test : {"z", "t"}
+    dfs : {"residual", "contain"}
+        Denominator df of the t tests: k - p for every coefficient, or metafor's
+        containment df (implies ``test="t"``; see :func:`containment_df`): a coefficient
+        constant within the levels of a random factor gets that factor's number of levels
+        minus p (e.g. a study-level moderator in a three-level model: the number of studies
+        minus p). Each coefficient's t test and CI use its own df; the omnibus test and the
+        hypotheses of :meth:`MultivariateResult.anova` and
+        :meth:`MultivariateResult.wald_test` use the smallest df of the coefficients
+        involved, predictions and BLUP intervals the smallest of all (as metafor's
+        ``predict`` and ``ranef``). metafor 3.8-1's ``anova(res, btt=)`` alone takes the
+        smallest df of all coefficients, unlike the omnibus test of its own fit;
+        :meth:`~MultivariateResult.wald_test` follows the fit's rule.
     level : float
         Confidence level.
     btt : sequence of int or str, optional
         Coefficients of the omnibus test (default: all but the intercept).
     labels : sequence, optional
         Study labels for messages (default: ``data``'s index or row numbers).
+    sigma2, tau2, rho, gamma2, phi : float or sequence, optional
+        Hold variance components or correlations at given values instead of estimating them
+        (metafor's arguments of the same names): ``sigma2`` the variances of the ``~ 1 | g``
+        terms in order, ``tau2``/``rho`` the variances/correlations of the first
+        ``~ inner | outer`` term, ``gamma2``/``phi`` those of the second. A scalar holds every
+        component of that name; a sequence gives one value per component, None or NaN where
+        it is estimated (e.g. ``sigma2=[None, 0.03]``). Fixed components count no parameter
+        in the information criteria and get no profile CI.
 
     Returns
     -------
@@ -436,11 +498,16 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
     ------
     InputError
         Unknown columns, missing values, V not k x k symmetric positive definite, bad
-        structures, known matrices that lack levels, a rank-deficient design.
+        structures, known matrices that lack levels, a rank-deficient design, fixed values
+        outside a component's range or for components the model does not have.
     """
     method = cast(Literal["REML", "ML"], choice(method, ("REML", "ML"), "method"))
     test = cast(Literal["z", "t"], choice(test, ("z", "t"), "test"))
+    dfs = cast(Literal["residual", "contain"], choice(dfs, ("residual", "contain"), "dfs"))
+    if dfs == "contain":
+        test = "t"
     level = check_level(level)
+
     def col(v: Any) -> Any:
         return data[v].to_numpy() if isinstance(v, str) and data is not None else v
 
@@ -479,31 +546,72 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
         Wm = np.diag(Wm) if Wm.ndim == 1 else Wm
         if Wm.shape != (k, k) or not np.isfinite(Wm).all():
             raise InputError(f"field 'W': expected a {k} x {k} finite matrix (or k weights)")
-    model = Model(y, Vm, X, tuple(terms), reml=method == "REML", W=Wm)
+    fixed = _fixed_components(terms, {"sigma2": sigma2, "tau2": tau2, "rho": rho,
+                                      "gamma2": gamma2, "phi": phi})
+    model = Model(y, Vm, X, tuple(terms), reml=method == "REML", W=Wm, fixed=fixed)
     return fit_multivariate(model, names, method=method, test=test, level=level, btt=btt,
-                            labels=labels)
+                            labels=labels, dfs=dfs)
+
+
+def _fixed_components(terms: list[RandomTerm], given: dict[str, Any]) -> np.ndarray | None:
+    """One value per parameter (NaN: estimated) from metafor-style ``sigma2=`` ... ``phi=``
+    arguments; None when nothing is held."""
+    if all(v is None for v in given.values()):
+        return None
+    positions: dict[str, list[int]] = {name: [] for name in given}
+    kinds: list[str] = []
+    for term in terms:
+        var, cor = term.prefix
+        for kind in term.kinds:
+            positions[var if kind == "var" else cor].append(len(kinds))
+            kinds.append(kind)
+    out = np.full(len(kinds), np.nan)
+    for name, value in given.items():
+        if value is None:
+            continue
+        where = positions[name]
+        if not where:
+            raise InputError(f"field '{name}': the model has no {name} component (its "
+                             f"random terms have {sorted(n for n, p in positions.items() if p)})")
+        vals = np.atleast_1d(np.asarray([np.nan if v is None else v for v in np.atleast_1d(
+            np.asarray(value, dtype=object))], dtype=float))
+        if vals.size == 1:
+            vals = np.repeat(vals, len(where))
+        if vals.size != len(where):
+            raise InputError(f"field '{name}': {vals.size} values for the model's "
+                             f"{len(where)} {name} components")
+        for pos, v in zip(where, vals):
+            lo, hi = PARAMETER_RANGE[kinds[pos]]
+            if not np.isnan(v) and not (np.isfinite(v) and lo <= v <= hi):
+                raise InputError(f"field '{name}': {v:g} is outside [{lo:g}, {hi:g}]")
+            out[pos] = v
+    return None if np.isnan(out).all() else out
 
 
 def fit_components(model: Model, start: np.ndarray | None = None
                    ) -> tuple[np.ndarray, bool, int]:
-    """Maximum (restricted) likelihood values of the variance components: plain random
-    intercepts by projected Fisher scoring (exact zeros), other models by
-    :func:`~metaverdict.models.mv_likelihood.maximise`."""
+    """Maximum (restricted) likelihood values of the variance components (those held fixed
+    stay at their values): plain random intercepts by projected Fisher scoring (exact
+    zeros), other models by :func:`~metaverdict.models.mv_likelihood.maximise`."""
     if not model.terms:
         return np.zeros(0), True, 0
-    start = start_values(model) if start is None else start
+    start = model.with_fixed(start_values(model) if start is None else start)
+    held = model.held
+    if held.all():
+        return start, True, 0
     if all(not t.structured and t.R is None for t in model.terms):
         codes = np.column_stack([t.Z.argmax(axis=1) for t in model.terms])
         lik = _Likelihood(model.y, model.V, model.X, codes, reml=model.reml)
-        s2, _, ok, it = _fit_components(lik, start)
+        s2, _, ok, it = _fit_components(lik, start, held if held.any() else None)
         return s2, ok, it
-    opt = maximise(model, start)
+    opt = maximise(model, start, np.flatnonzero(~held) if held.any() else None)
     return opt.values, opt.converged, opt.iterations
 
 
 def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, level: float,
                      btt: Any = None, labels: list[Any] | None = None,
-                     start: np.ndarray | None = None) -> MultivariateResult:
+                     start: np.ndarray | None = None, dfs: str = "residual"
+                     ) -> MultivariateResult:
     """Fit validated arrays (the engine behind :func:`multivariate`)."""
     k, p = model.X.shape
     if p >= k:
@@ -517,11 +625,15 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
             f"variance components reached ({exc}); sampling variances that span many orders "
             "of magnitude, or a random term without spread, can cause this: rescale the "
             "effects or simplify the random-effects structure") from None
-    df = float(k - p) if test == "t" else float("nan")
+    if test == "t":
+        ddf = containment_df(model) if dfs == "contain" else np.full(p, float(k - p))
+    else:
+        ddf = np.full(p, np.nan)
+    df = float(ddf.min())
     se = np.sqrt(np.diag(vb))
     stat = beta / se
-    pval = 2 * (special.ndtr(-np.abs(stat)) if np.isnan(df) else special.stdtr(df, -np.abs(stat)))
-    crit = critical_value(level, df)
+    pval = 2 * (special.stdtr(ddf, -np.abs(stat)) if test == "t" else special.ndtr(-np.abs(stat)))
+    crit = np.array([critical_value(level, d) for d in ddf])
     q, q_p = _residual_q(model.y, model.V, model.X)
     if btt is None:
         idx = [j for j, n in enumerate(names) if n != "intrcpt"] if "intrcpt" in names \
@@ -530,16 +642,16 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
         idx = _positions(btt, tuple(names))
     qm = qm_df = qm_p = None
     if idx:
-        w = wald(beta, vb, np.eye(p)[idx], test, df, [names[i] for i in idx])
+        w = wald(beta, vb, np.eye(p)[idx], test, ddf, [names[i] for i in idx])
         qm, qm_p = w.statistic, w.pvalue
         qm_df = (w.df_num, w.df_denom)
     groups = _group_values(model, values)
     return MultivariateResult(
         method=method, test=test, level=level, k=k, estimate=float(beta[0]), se=float(se[0]),
-        statistic=float(stat[0]), pvalue=float(pval[0]), ci_lower=float(beta[0] - crit * se[0]),
-        ci_upper=float(beta[0] + crit * se[0]), terms=tuple(names), vcov=read_only(vb),
+        statistic=float(stat[0]), pvalue=float(pval[0]), ci_lower=float(beta[0] - crit[0] * se[0]),
+        ci_upper=float(beta[0] + crit[0] * se[0]), terms=tuple(names), vcov=read_only(vb),
         **groups, s_names=[t.label for t in model.terms if not t.structured],
-        q=q, q_df=k - p, q_pvalue=q_p, df=df,
+        q=q, q_df=k - p, q_pvalue=q_p, df=df, dfs=dfs, ddf=read_only(ddf),
         fit_statistics=fit_statistics(model, values, beta), converged=converged,
         iterations=iters, qm=qm, qm_df=qm_df, qm_pvalue=qm_p, btt=tuple(idx),
         _coefficients=coefficient_values(beta, se, stat, pval, beta - crit * se,
@@ -577,6 +689,6 @@ def fit_statistics(model: Model, values: np.ndarray, beta: np.ndarray) -> FitSta
     ll_ml = evaluate(model, values, reml=False, gradient=False, beta=beta).ll
     ll_reml = evaluate(model, values, reml=True, gradient=False, beta=beta).ll
     sat = -0.5 * (k * LOG_2PI + np.linalg.slogdet(model.V)[1])
-    parms = p + model.n_params
+    parms = p + model.n_free
     return FitStatistics(ll_ml, -2 * (ll_ml - sat), *information_criteria(ll_ml, k, parms),
                          ll_reml, -2 * ll_reml, *information_criteria(ll_reml, k - p, parms))

@@ -43,7 +43,9 @@ _H = 1e-20
 @dataclass(frozen=True, eq=False)
 class Model:
     """Validated arrays of one model: estimates y, sampling covariance V, design X, random
-    terms, estimation method, optional weight matrix W."""
+    terms, estimation method, optional weight matrix W, and optional values of components
+    held fixed (``fixed``: one per parameter, NaN where estimated; metafor ``sigma2=``,
+    ``tau2=``, ``rho=``, ``gamma2=``, ``phi=``)."""
 
     y: np.ndarray
     V: np.ndarray
@@ -51,6 +53,7 @@ class Model:
     terms: tuple[RandomTerm, ...]
     reml: bool
     W: np.ndarray | None = None
+    fixed: np.ndarray | None = None
     kinds: tuple[str, ...] = field(init=False)
     owner: tuple[int, ...] = field(init=False)        # term of each parameter
     offsets: tuple[int, ...] = field(init=False)      # first parameter of each term
@@ -72,6 +75,26 @@ class Model:
     @property
     def n_params(self) -> int:
         return len(self.kinds)
+
+    @property
+    def held(self) -> np.ndarray:
+        """Boolean mask of the parameters held at user-given values."""
+        if self.fixed is None:
+            return np.zeros(self.n_params, dtype=bool)
+        return np.asarray(~np.isnan(self.fixed))
+
+    @property
+    def n_free(self) -> int:
+        """Number of estimated variance components and correlations."""
+        return int(self.n_params - self.held.sum())
+
+    def with_fixed(self, values: np.ndarray) -> np.ndarray:
+        """``values`` with the held parameters replaced by their fixed values."""
+        out = np.array(values, dtype=float)
+        if self.fixed is not None:
+            held = self.held
+            out[held] = self.fixed[held]
+        return out
 
     def term_values(self, values: np.ndarray, t: int) -> np.ndarray:
         start = self.offsets[t]
@@ -101,7 +124,7 @@ class Model:
                                     inner_levels=term.inner_levels, prefix=term.prefix, **pick))
         W = None if self.W is None else self.W[np.ix_(keep, keep)]
         return Model(self.y[keep], self.V[np.ix_(keep, keep)], self.X[keep], tuple(terms),
-                     self.reml, W)
+                     self.reml, W, self.fixed)
 
 
 @dataclass(frozen=True, eq=False)

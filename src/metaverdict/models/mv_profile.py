@@ -23,9 +23,8 @@ from metaverdict.models.intervals import ProfileCI
 from metaverdict.models.multilevel import _profile_ci
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_likelihood import evaluate, maximise
+from metaverdict.models.mv_structures import PARAMETER_RANGE
 from metaverdict.models.random_effects import chi2_quantile
-
-_RANGE = {"var": (0.0, np.inf), "cor": (-1.0, 1.0), "car": (0.0, 1.0)}
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -36,7 +35,8 @@ class ComponentCI(ProfileCI):
 
 
 def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
-    """Profile-likelihood CI of every variance component and correlation of ``res``."""
+    """Profile-likelihood CI of every estimated variance component and correlation of
+    ``res`` (components held fixed have none, as in metafor)."""
     level = check_level(level)
     model = res._model
     if model.terms and all(not t.structured and t.R is None for t in model.terms):
@@ -44,10 +44,11 @@ def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
     est = np.array(res._values, dtype=float)
     ll_max = evaluate(model, est, gradient=False).ll
     drop = chi2_quantile(level, 1) / 2
-    n = model.n_params
+    held = model.held
+    estimated = np.flatnonzero(~held)
     rows = []
-    for j in range(n):
-        free = np.array([i for i in range(n) if i != j], dtype=int)
+    for j in estimated.tolist():
+        free = estimated[estimated != j]
         state = {"start": est.copy()}
 
         def excess(x: float, j: int = j, free: np.ndarray = free,
@@ -65,14 +66,14 @@ def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
                 ll = evaluate(model, start, gradient=False).ll
             return float(ll_max - ll - drop) if np.isfinite(ll) else float("inf")
 
-        lo_end, hi_end = _RANGE[model.kinds[j]]
+        lo_end, hi_end = PARAMETER_RANGE[model.kinds[j]]
         e = est[j]
         lower = _root(excess, e, lo_end, state, est)
         if np.isinf(hi_end):
             hi_end = _expand(excess, e, state, est)
         upper = _root(excess, e, hi_end, state, est)
         rows.append((e, lower, upper))
-    names = list(res.components.index)
+    names = [n for n, h in zip(res.components.index, held) if not h]
     table = pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"],
                          index=pd.Index(names, name="component"))
     return ComponentCI(level=level, _table=table)
@@ -114,6 +115,6 @@ def _intercepts_profile(res: MultivariateResult, level: float) -> ComponentCI:
     view = SimpleNamespace(yi=model.y, V=model.V, design=model.X, cluster_codes=codes,
                            method=res.method, sigma2=np.array(res._values),
                            s_names=list(res.components.index))
-    table = _profile_ci(view, level).table  # type: ignore[arg-type]
+    table = _profile_ci(view, level, model.held).table  # type: ignore[arg-type]
     table = table.rename(columns={"sigma2": "estimate"})
     return ComponentCI(level=level, _table=table)

@@ -54,6 +54,10 @@ STRUCTS = ("ID", "DIAG", "CS", "HCS", "UN", "AR", "HAR", "CAR")
 _TERM = re.compile(r"^\s*~?\s*(?P<inner>[^|]+?)\s*\|\s*(?P<outer>.+?)\s*$")
 
 
+#: The range of each kind of parameter: variances, correlations, CAR correlations.
+PARAMETER_RANGE = {"var": (0.0, np.inf), "cor": (-1.0, 1.0), "car": (0.0, 1.0)}
+
+
 @dataclass(frozen=True, eq=False)
 class RandomTerm:
     """One random-effects term: its levels, indicator matrix and covariance structure.

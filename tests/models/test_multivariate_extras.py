@@ -1,0 +1,201 @@
+"""Fixed variance components (metafor ``rma.mv(sigma2=, tau2=, rho=, gamma2=, phi=)``) and
+containment df (``dfs="contain"``) against metafor 3.8-1 (tests/data/rma_mv/extras.json,
+written by extras.R there; nlminb at rel.tol 1e-11 where it converged, ``tight``)."""
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from test_multivariate import DATA, check_fit
+
+from metaverdict.errors import InputError
+from metaverdict.models.multivariate import containment_df, multivariate
+
+from conftest import assert_close
+
+
+@cache
+def load() -> dict[str, Any]:
+    case: dict[str, Any] = json.loads((DATA / "extras.json").read_text())
+    assert case["versions"]["metafor"] == "3.8.1"
+    return case
+
+
+def kon() -> pd.DataFrame:
+    return pd.DataFrame(load()["konstantopoulos"])
+
+
+def berkey(**kw: Any) -> Any:
+    ref = load()
+    return multivariate("yi", np.array(ref["berkey_V"]), mods="C(outcome) - 1",
+                        random=kw.pop("random", "~ outcome | trial"),
+                        data=pd.DataFrame(ref["berkey"]), **kw)
+
+
+def check_all(res: Any, ref: dict[str, Any]) -> None:
+    """Coefficients, components, fit statistics (the number of parameters counts only the
+    estimated components) and, for t tests, each coefficient's df."""
+    check_fit(res, ref)
+    for name in ("gamma2", "phi"):          # metafor: 0 without a second structured term
+        got = getattr(res, name)
+        want = np.atleast_1d(ref[name])
+        if got.size:
+            assert_close(got, want, name, rtol=1e-5)
+        else:
+            assert np.all(want == 0), name
+    fs = res.fit_statistics
+    tol = 1e-6 if ref["tight"] else 1e-5       # metafor's default tolerance stops earlier
+    for kind, tag in (("ML", "ml"), ("REML", "reml")):
+        for field, theirs in (("ll", "ll"), ("aic", "AIC"), ("bic", "BIC"), ("aicc", "AICc")):
+            assert_close(getattr(fs, f"{field}_{tag}"), ref["fit.stats"][kind][theirs],
+                         f"{kind} {theirs}", rtol=tol, atol=tol)
+    if "ddf" in ref:
+        assert_close(res.ddf, ref["ddf"], "ddf", rtol=0)
+    if "QM" in ref and res.qm is not None:
+        assert_close(res.qm, ref["QM"], "QM", rtol=1e-5)
+        assert_close(res.qm_pvalue, ref["QMp"], "QMp", rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- fixed
+
+@pytest.mark.parametrize("case, kw", [
+    ("fixed_school", {"sigma2": [None, 0.03]}),
+    ("fixed_district_ml", {"sigma2": [0.05, np.nan], "mods": "x", "method": "ML"}),
+    ("fixed_both", {"sigma2": [0.05, 0.02]}),
+])
+def test_fixed_sigma2_matches_metafor(case: str, kw: dict[str, Any]) -> None:
+    ref = load()[case]
+    res = multivariate("yi", "vi", random="~ 1 | district/school", data=kon(), **kw)
+    check_all(res, ref)
+    given = np.array([np.nan if v is None else v for v in kw["sigma2"]], dtype=float)
+    held = ~np.isnan(given)
+    assert res.components["fixed"].tolist() == held.tolist()
+    np.testing.assert_array_equal(res.sigma2[held], given[held])   # held exactly
+
+
+@pytest.mark.parametrize("case, kw", [
+    ("un_rho", {"struct": "UN", "rho": 0.5}),
+    ("un_tau", {"struct": "UN", "tau2": [None, 0.01]}),
+    ("cs_rho0", {"struct": "CS", "rho": 0}),
+    ("two_terms_fixed", {"random": ["~ outcome | trial", "~ outcome | author"],
+                         "struct": ["CS", "CS"], "gamma2": 0.005, "phi": 0.5}),
+])
+def test_fixed_structured_components_match_metafor(case: str, kw: dict[str, Any]) -> None:
+    ref = load()[case]
+    res = berkey(**kw)
+    check_all(res, ref)
+    for name in ("tau2", "rho", "gamma2", "phi"):
+        if np.isscalar(kw.get(name)):
+            assert np.all(getattr(res, name) == kw[name])
+
+
+def test_profile_ci_skips_fixed_components() -> None:
+    """metafor's confint profiles only the estimated components (its values: uniroot at
+    its default tolerance, about 1e-4)."""
+    for res, ref in ((multivariate("yi", "vi", random="~ 1 | district/school", data=kon(),
+                                   sigma2=[None, 0.03]), load()["fixed_school"]),
+                     (berkey(struct="UN", rho=0.5), load()["un_rho"])):
+        table = res.profile_ci().table
+        assert len(table) == len(ref["confint"])
+        for row, want in zip(table.itertuples(), ref["confint"]):
+            assert_close([row.ci_lower, row.ci_upper], [want["ci.lb"][0], want["ci.ub"][0]],
+                         str(row.Index), rtol=2e-3, atol=1e-5)
+
+
+def test_fixed_values_survive_refits() -> None:
+    """Leave-one-out refits keep the held value: Cook's distances, hat values and DFBETAS as
+    metafor's for the same fixed model."""
+    ref = load()["fixed_school"]["influence"]
+    res = multivariate("yi", "vi", random="~ 1 | district/school", data=kon(),
+                       sigma2=[None, 0.03])
+    inf = res.influence()
+    assert_close(inf["cooks_distance"].to_numpy(), ref["cooks"], "cooks", rtol=1e-4)
+    assert_close(inf["hat"].to_numpy(), ref["hat"], "hat", rtol=1e-5)
+    assert_close(inf["dfbetas_intrcpt"].to_numpy(), np.ravel(ref["dfbetas"]), "dfbetas",
+                 rtol=1e-4, atol=1e-8)
+    assert res._model.subset(np.arange(50)).fixed is res._model.fixed
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"tau2": 0.1}, "no tau2 component"),
+    ({"sigma2": [0.1, 0.2, 0.3]}, "3 values for the model's 2 sigma2"),
+    ({"sigma2": [-0.1, None]}, "outside"),
+    ({"sigma2": [np.inf, None]}, "outside"),
+])
+def test_bad_fixed_values_raise_input_error(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        multivariate("yi", "vi", random="~ 1 | district/school", data=kon(), **kw)
+
+
+def test_bad_fixed_correlation_raises_input_error() -> None:
+    with pytest.raises(InputError, match="field 'rho'.*outside"):
+        berkey(struct="UN", rho=1.5)
+
+
+# ----------------------------------------------------------------------------- dfs
+
+@pytest.mark.parametrize("case, mods", [("contain", "x"), ("contain_groups", "x + C(dgrp)")])
+def test_containment_df_matches_metafor(case: str, mods: str) -> None:
+    """A district-level moderator gets the 11 districts minus p, a school-level one the 56
+    schools minus p."""
+    ref = load()[case]
+    res = multivariate("yi", "vi", mods=mods, random="~ 1 | district/school", data=kon(),
+                       dfs="contain")
+    assert res.test == "t" and res.dfs == "contain"
+    check_all(res, ref)
+    assert res.qm_df == tuple(ref["QMdf"])
+    assert "t tests on the contain df" in res.summary()
+
+
+def test_containment_df_of_a_structured_term() -> None:
+    """``~ outcome | trial``: the outcome indicators are constant within the inner-within-
+    outer cells (10 rows), not within trials: df = 10 - 2."""
+    ref = load()["contain_un"]
+    res = berkey(struct="UN", dfs="contain")
+    check_all(res, ref)
+    np.testing.assert_array_equal(containment_df(res._model), ref["ddf"])
+
+
+def test_containment_df_in_predict_anova_and_ranef() -> None:
+    """metafor: predictions and BLUP intervals on the smallest df; each hypothesis on the
+    smallest df of its coefficients, the omnibus F on the smallest of those."""
+    ref = load()
+    res = multivariate("yi", "vi", mods="x + C(dgrp)", random="~ 1 | district/school",
+                       data=kon(), dfs="contain")
+    pred = res.predict(newmods=[[1, 3, 0, 0]]).iloc[0]
+    want = ref["contain_predict"]
+    for ours, theirs in (("pred", "pred"), ("se", "se"), ("ci_lower", "ci.lb"),
+                         ("ci_upper", "ci.ub"), ("pi_lower", "pi.lb"), ("pi_upper", "pi.ub")):
+        assert_close(pred[ours], want[theirs], theirs, rtol=1e-5)
+    an = res.anova([[0, 1, 0, 0], [1, 0, 0, 0]])
+    want = ref["contain_anova"]
+    assert_close(an.hypotheses["df"].to_numpy(), want["ddf"], "ddf", rtol=0)
+    assert_close(an.hypotheses["pvalue"].to_numpy(), want["pval"], "pval", rtol=1e-5)
+    assert (an.df_num, an.df_denom) == tuple(want["QMdf"])
+    assert_close(an.statistic, want["QM"], "QM", rtol=1e-5)
+    assert_close(an.pvalue, want["QMp"], "QMp", rtol=1e-5)
+    blup = res.ranef()["district"]
+    want = ref["contain_ranef"]["district"]
+    assert_close(blup["estimate"].to_numpy(), want["intrcpt"], "blup", rtol=1e-4, atol=1e-7)
+    crit = (blup["pi_upper"] - blup["estimate"]) / blup["se"]
+    assert_close(blup["se"].to_numpy(), want["se"], "blup se", rtol=1e-4, atol=1e-7)
+    assert_close(crit.to_numpy(), np.full(len(blup), stats.t.ppf(0.975, 7)), "t(0.975, 7)",
+                 rtol=1e-12)
+
+
+def test_residual_df_unchanged() -> None:
+    res = multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon(),
+                       test="t")
+    np.testing.assert_array_equal(res.ddf, [54.0, 54.0])
+    z = multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon())
+    assert np.isnan(z.ddf).all() and np.isnan(z.df)
+
+
+def test_bad_dfs_raises_input_error() -> None:
+    with pytest.raises(InputError, match="dfs"):
+        multivariate("yi", "vi", random="~ 1 | district/school", data=kon(), dfs="between")
