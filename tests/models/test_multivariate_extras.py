@@ -15,6 +15,7 @@ from test_multivariate import DATA, check_fit
 
 from metaverdict.errors import InputError
 from metaverdict.models.multivariate import containment_df, multivariate
+from metaverdict.models.vcalc import vcalc
 
 from conftest import assert_close
 
@@ -199,3 +200,56 @@ def test_residual_df_unchanged() -> None:
 def test_bad_dfs_raises_input_error() -> None:
     with pytest.raises(InputError, match="dfs"):
         multivariate("yi", "vi", random="~ 1 | district/school", data=kon(), dfs="between")
+
+
+# ----------------------------------------------------------------------------- vcalc rvars
+
+@cache
+def rvars_case() -> dict[str, Any]:
+    case: dict[str, Any] = json.loads((DATA / "vcalc_rvars.json").read_text())
+    assert case["versions"]["metafor"] == "3.8.1"
+    return case
+
+
+def test_vcalc_rvars_rebuilds_berkey_blocks() -> None:
+    """metafor's help-page example: the 2 x 2 covariance blocks from the columns v1i, v2i
+    with vi = 1 give the block-diagonal V of Berkey et al. (1998)."""
+    ref = rvars_case()
+    V = vcalc(1, "author", data=pd.DataFrame(ref["berkey"]), rvars=["v1i", "v2i"])
+    assert_close(V, np.array(ref["berkey_rvars"]), "V", rtol=1e-14, atol=0)
+    assert_close(V, np.array(ref["berkey_V"]), "bldiag V", rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("frame, key, kw", [
+    ("layout", "layout_V", {"rvars": ["r1", "r2", "r3", "r4"]}),
+    ("layout_sub", "layout_sub_V", {"rvars": ["r1", "r2"], "subgroup": "sub"}),
+])
+def test_vcalc_rvars_matches_metafor(frame: str, key: str, kw: dict[str, Any]) -> None:
+    ref = rvars_case()
+    data = pd.DataFrame(ref[frame])
+    V = vcalc("vi", "study", data=data, **kw)
+    assert_close(V, np.array(ref[key]), "V", rtol=1e-14, atol=0)
+    arr = vcalc(data["vi"].to_numpy(), data["study"].to_numpy(),
+                subgroup=None if "subgroup" not in kw else data["sub"].to_numpy(),
+                rvars=data[kw["rvars"]].to_numpy())
+    np.testing.assert_array_equal(arr, V)
+
+
+def test_vcalc_rvars_bad_input() -> None:
+    data = pd.DataFrame(rvars_case()["layout"])
+    with pytest.raises(InputError, match="largest cluster has 4 rows"):
+        vcalc("vi", "study", data=data, rvars=["r1", "r2", "r3", "r4", "r4"])
+    with pytest.raises(InputError, match="cluster 3 has 4 rows but rvars only 2"):
+        vcalc("vi", "study", data=data, rvars=["r1", "r2"])
+    with pytest.raises(InputError, match="cluster.subgroup 3.1 has 4 rows"):
+        vcalc("vi", "study", data=data, rvars=["r1", "r2"], subgroup=[1] * 7)
+    holed = data.copy()
+    holed.loc[5, "r2"] = np.nan
+    with pytest.raises(InputError, match="row 6, field 'rvars': missing value in column 2"):
+        vcalc("vi", "study", data=holed, rvars=["r1", "r2", "r3", "r4"])
+    with pytest.raises(InputError, match="replaces \\['rho'\\]"):
+        vcalc("vi", "study", data=data, rvars=["r1", "r2", "r3", "r4"], rho=0.5)
+    with pytest.raises(InputError, match="no column"):
+        vcalc("vi", "study", data=data, rvars=["r1", "r9"])
+    with pytest.raises(InputError, match="expected 7 rows"):
+        vcalc("vi", "study", data=data, rvars=np.ones((3, 4)))

@@ -39,13 +39,13 @@ from metaverdict.errors import InputError
 def vcalc(vi: Any, cluster: Any, *, data: pd.DataFrame | None = None, subgroup: Any = None,
           obs: Any = None, type: Any = None, time1: Any = None, time2: Any = None,
           grp1: Any = None, grp2: Any = None, w1: Any = None, w2: Any = None,
-          rho: Any = None, phi: float | None = None) -> np.ndarray:
-    """Construct V (k x k) for dependent estimates; see the module docstring.
+          rho: Any = None, phi: float | None = None, rvars: Any = None) -> np.ndarray:
+    r"""Construct V (k x k) for dependent estimates; see the module docstring.
 
     Parameters
     ----------
-    vi : array-like or str
-        Sampling variances.
+    vi : array-like, float or str
+        Sampling variances (one number: the same for every row).
     cluster : array-like or str
         Cluster (study) of each estimate.
     data : DataFrame, optional
@@ -63,6 +63,16 @@ def vcalc(vi: Any, cluster: Any, *, data: pd.DataFrame | None = None, subgroup: 
         them).
     phi : float, optional
         Autocorrelation per unit of time.
+    rvars : sequence of str or array-like, shape (k, m), optional
+        The correlation matrices of the clusters, row by row (metafor ``rvars=``): for a
+        cluster with :math:`k_i` rows (in data order), the first :math:`k_i` of these
+        columns of its rows hold its matrix, of which the lower triangle (with the diagonal)
+        is used; later columns may be missing. There are as many columns as the largest
+        cluster has rows. (A missing value inside a lower triangle is an error here; metafor
+        returns a matrix of NA.) Then
+        :math:`V_{ij} = r_{ij}\sqrt{v_iv_j}` (with ``vi`` = 1 the columns are covariances,
+        e.g. Berkey et al.'s 2 x 2 blocks). Replaces ``obs`` ... ``phi``; ``subgroup`` still
+        splits clusters.
 
     Returns
     -------
@@ -72,7 +82,9 @@ def vcalc(vi: Any, cluster: Any, *, data: pd.DataFrame | None = None, subgroup: 
     ------
     InputError
         Missing values, lengths that differ from ``vi``, ``rho``/``phi`` missing or outside
-        [-1, 1], non-numeric times or weights.
+        [-1, 1], non-numeric times or weights; ``rvars`` with fewer columns than a cluster has
+        rows, a missing value within a cluster's lower triangle, or given together with the
+        arguments it replaces.
 
     Examples
     --------
@@ -96,11 +108,24 @@ def vcalc(vi: Any, cluster: Any, *, data: pd.DataFrame | None = None, subgroup: 
     v = np.asarray(data[vi].to_numpy() if isinstance(vi, str) and data is not None else vi,
                    dtype=float).ravel()
     k = len(v)
+    if k == 1:                        # one variance for every row (metafor: vi = 1)
+        k = len(np.atleast_1d(np.asarray(
+            data[cluster].to_numpy() if isinstance(cluster, str) and data is not None
+            else cluster, dtype=object)))
+        v = np.repeat(v, k)
     v = as_float_array(v, "vi", None)
     check_bounds(v, "vi", None, lower=0)
     cl = col("cluster", cluster).astype(str)
     if subgroup is not None:
         cl = np.char.add(np.char.add(cl.astype(str), "."), col("subgroup", subgroup).astype(str))
+    if rvars is not None:
+        others = {"obs": obs, "type": type, "time1": time1, "time2": time2, "grp1": grp1,
+                  "grp2": grp2, "w1": w1, "w2": w2, "rho": rho, "phi": phi}
+        given = [name for name, x in others.items() if x is not None]
+        if given:
+            raise InputError(f"field 'rvars': replaces {given}; give one or the other")
+        return _from_rvars(v, cl, _rvars_matrix(rvars, data, k),
+                           "cluster" if subgroup is None else "cluster.subgroup")
     ones = np.ones(k)
     if (obs is not None or type is not None) and rho is None:
         raise InputError("field 'rho': give the correlation of different 'obs'/'type'")
@@ -137,6 +162,54 @@ def vcalc(vi: Any, cluster: Any, *, data: pd.DataFrame | None = None, subgroup: 
     R = construct * num / np.outer(s, s)
     R = np.where(cl[:, None] == cl[None, :], R, 0.0)
     np.fill_diagonal(R, 1.0)
+    sd = np.sqrt(v)
+    out: np.ndarray = R * np.outer(sd, sd)
+    return out
+
+
+def _rvars_matrix(rvars: Any, data: pd.DataFrame | None, k: int) -> np.ndarray:
+    """The (k, m) values of ``rvars``: columns of ``data`` or an array."""
+    if isinstance(rvars, str):
+        rvars = [rvars]
+    names = list(rvars) if not isinstance(rvars, np.ndarray) else []
+    if names and all(isinstance(n, str) for n in names):
+        if data is None:
+            raise InputError("field 'data': rvars column names need data=")
+        missing = [n for n in names if n not in data.columns]
+        if missing:
+            raise InputError(f"field 'rvars': no column {missing} in data")
+        rvars = data[names].to_numpy(dtype=float, na_value=np.nan)
+    try:
+        R = np.asarray(rvars, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("field 'rvars': expected column names or a numeric (k, m) array") \
+            from None
+    R = R.reshape(-1, 1) if R.ndim == 1 else R
+    if R.ndim != 2 or R.shape[0] != k:
+        raise InputError(f"field 'rvars': expected {k} rows (one per variance), got shape "
+                         f"{R.shape}")
+    return R
+
+
+def _from_rvars(v: np.ndarray, cl: np.ndarray, rv: np.ndarray, what: str) -> np.ndarray:
+    """V from each cluster's lower triangle in ``rv`` (see :func:`vcalc`)."""
+    R = np.zeros((len(v), len(v)))
+    largest = max(int(np.sum(cl == c)) for c in set(cl))
+    if rv.shape[1] > largest:
+        raise InputError(f"field 'rvars': {rv.shape[1]} columns, but the largest cluster has "
+                         f"{largest} rows (give one column per row of the largest cluster)")
+    for c in dict.fromkeys(cl):
+        idx = np.flatnonzero(cl == c)
+        if len(idx) > rv.shape[1]:
+            raise InputError(f"field 'rvars': {what} {c} has {len(idx)} rows but rvars only "
+                             f"{rv.shape[1]} columns")
+        block = np.tril(rv[np.ix_(idx, np.arange(len(idx)))])
+        bad = np.argwhere(np.isnan(block) & np.tri(len(idx), dtype=bool))
+        if len(bad):
+            i, j = bad[0]
+            raise InputError(f"row {idx[i] + 1}, field 'rvars': missing value in column "
+                             f"{j + 1} ({what} {c}'s lower triangle)")
+        R[np.ix_(idx, idx)] = block + np.tril(block, -1).T
     sd = np.sqrt(v)
     out: np.ndarray = R * np.outer(sd, sd)
     return out

@@ -48,3 +48,19 @@ save("extras", list(
   contain_anova = list(QM = an2$QM, QMdf = an2$QMdf, QMp = an2$QMp, zval = an2$zval,
                        pval = an2$pval, ddf = unname(an2$ddf)),
   contain_ranef = ranef_out(ct2)))
+
+## vcalc(rvars=): Berkey et al.'s 2 x 2 covariance blocks (vi = 1), and the layout of
+## metafor's help page (clusters of 2, 1 and 4 rows; made-up values), also split by subgroup
+rv <- data.frame(study = c(1, 1, 2, 3, 3, 3, 3), sub = c("a", "a", "a", "a", "a", "b", "b"),
+                 vi = c(0.10, 0.20, 0.30, 0.10, 0.20, 0.30, 0.40),
+                 r1 = c(1, 0.6, 1, 1, 0.8, 0.5, 0.5), r2 = c(NA, 1, NA, NA, 1, 0.5, 0.5),
+                 r3 = c(NA, NA, NA, NA, NA, 1, 0.8), r4 = c(NA, NA, NA, NA, NA, NA, 1))
+rv_sub <- rv
+rv_sub[6:7, c("r1", "r2", "r3", "r4")] <- rbind(c(1, NA, NA, NA), c(0.3, 1, NA, NA))
+save("vcalc_rvars", list(
+  berkey = ber[, c("trial", "author", "v1i", "v2i")], berkey_V = mat(V),
+  berkey_rvars = mat(vcalc(vi = 1, cluster = author, rvars = c(v1i, v2i), data = ber)),
+  layout = rv, layout_V = mat(vcalc(vi, cluster = study, rvars = c(r1:r4), data = rv)),
+  layout_sub = rv_sub,
+  layout_sub_V = mat(vcalc(vi, cluster = study, subgroup = sub, rvars = c(r1:r2),
+                           data = rv_sub))))
