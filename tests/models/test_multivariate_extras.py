@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 from test_multivariate import DATA, check_fit
 
+from metaverdict.diagnostics.profile import likelihood_profile
 from metaverdict.errors import InputError
 from metaverdict.models.multivariate import containment_df, multivariate
 from metaverdict.models.vcalc import vcalc
@@ -253,3 +254,77 @@ def test_vcalc_rvars_bad_input() -> None:
         vcalc("vi", "study", data=data, rvars=["r1", "r9"])
     with pytest.raises(InputError, match="expected 7 rows"):
         vcalc("vi", "study", data=data, rvars=np.ones((3, 4)))
+
+
+# ----------------------------------------------------------------------------- profiles
+
+@cache
+def profile_case() -> dict[str, Any]:
+    case: dict[str, Any] = json.loads((DATA / "mv_profile.json").read_text())
+    assert case["versions"]["metafor"] == "3.8.1"
+    return case
+
+
+def three_level(**kw: Any) -> Any:
+    return multivariate("yi", "vi", random="~ 1 | district/school", data=kon(), **kw)
+
+
+@pytest.mark.parametrize("key, fit, component, kw", [
+    ("three_sigma2_1", lambda: three_level(mods="x"), "sigma2.1", {"steps": 7}),
+    ("three_sigma2_2", lambda: three_level(mods="x"), "sigma2.2",
+     {"steps": 5, "xlim": (0, 0.08)}),
+    ("three_fixed_sigma2_1", lambda: three_level(sigma2=[None, 0.03]), None, {"steps": 5}),
+    ("un_rho", lambda: berkey(struct="UN"), "rho", {"steps": 6}),
+    ("un_tau2_2", lambda: berkey(struct="UN"), "tau2.2", {"steps": 5, "xlim": (0, 0.05)}),
+    ("un_ml_tau2_1", lambda: berkey(struct="UN", method="ML"), "tau2.1", {"steps": 5}),
+])
+def test_component_profile_matches_metafor(key: str, fit: Any, component: str | None,
+                                           kw: dict[str, Any]) -> None:
+    """metafor ``profile.rma.mv``: its default range (from the fitted value, which metafor's
+    default tolerance gives to about 1e-5), and the log-likelihoods and coefficients on its
+    own grid."""
+    ref = profile_case()[key]
+    res = fit()
+    prof = likelihood_profile(res, component=component, **kw)
+    name = prof.parameter
+    assert_close(prof.table[name].to_numpy(), ref["x"], "grid", rtol=1e-4, atol=1e-7)
+    assert_close(prof.value_hat, ref["vc"], "vc", rtol=1e-4, atol=1e-7)
+    assert_close(prof.ll_max, ref["maxll"], "maxll", rtol=1e-5, atol=1e-5)
+    on_grid = likelihood_profile(res, component=component, steps=len(ref["x"]),
+                                 xlim=(ref["x"][0], ref["x"][-1])).table
+    assert_close(on_grid["ll"].to_numpy(), ref["ll"], "ll", rtol=1e-5, atol=1e-5)
+    terms = list(res.terms)
+    beta = on_grid[terms[0] if len(terms) > 1 else "intrcpt"].to_numpy()
+    assert_close(beta, np.asarray(ref["beta"])[:, 0], "beta", rtol=1e-4, atol=1e-6)
+    lower = on_grid[f"{terms[0]}_ci_lower" if len(terms) > 1 else "ci_lower"].to_numpy()
+    assert_close(lower, np.asarray(ref["ci.lb"])[:, 0], "ci.lb", rtol=1e-4, atol=1e-6)
+    assert name in prof.summary()
+
+
+def test_component_profile_bad_input() -> None:
+    res = three_level()
+    with pytest.raises(InputError, match="name one of \\['sigma2.1', 'sigma2.2'\\]"):
+        likelihood_profile(res)
+    with pytest.raises(InputError, match="'tau2' is not an estimated component"):
+        likelihood_profile(res, component="tau2")
+    with pytest.raises(InputError, match="sigma2.2' is not an estimated"):
+        likelihood_profile(three_level(sigma2=[None, 0.03]), component="sigma2.2")
+    with pytest.raises(InputError, match="no estimated variance component"):
+        likelihood_profile(three_level(sigma2=[0.05, 0.03]))
+    with pytest.raises(InputError, match="ranges over \\[-1, 1\\]"):
+        likelihood_profile(berkey(struct="UN"), component="rho", xlim=(0, 1.5))
+    with pytest.raises(InputError, match="steps"):
+        likelihood_profile(res, component="sigma2.1", steps=1)
+
+
+def test_component_profile_plot() -> None:
+    """The plot draws the profile against the component, labelled with its symbol."""
+    from metaverdict.report.plots.profile import parameter_label, profile_plot
+
+    prof = likelihood_profile(berkey(struct="UN"), component="rho", steps=4)
+    fig = profile_plot(prof)
+    ax = fig.axes[0]
+    line = next(ln for ln in ax.get_lines() if ln.get_gid() == "profile-line")
+    np.testing.assert_allclose(line.get_xdata(), prof.table["rho"])
+    assert ax.get_xlabel() == "\u03c1"
+    assert parameter_label("sigma2.2") == "\u03c3\u00b2 (2)"

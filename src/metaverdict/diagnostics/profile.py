@@ -1,5 +1,6 @@
-"""The log-likelihood profile of tau² (metafor ``profile.rma.uni``): the model refitted with
-tau² fixed at a range of values."""
+"""The log-likelihood profile of tau² (metafor ``profile.rma.uni``), or of one variance
+component or correlation of a multivariate model (``profile.rma.mv``): the model refitted
+with that parameter fixed at a range of values."""
 from __future__ import annotations
 
 import math
@@ -13,6 +14,8 @@ import pandas as pd
 from metaverdict._results import TableResult, fmt
 from metaverdict.diagnostics._refit import refit, require_result
 from metaverdict.errors import InputError
+from metaverdict.models.multivariate import MultivariateResult
+from metaverdict.models.mv_profile import profile_values
 from metaverdict.models.random_effects import COMMON_EFFECT
 from metaverdict.models.results import MetaAnalysisResult
 
@@ -22,37 +25,50 @@ LL_TOLERANCE = 1e-6
 
 @dataclass(frozen=True, eq=False, repr=False)
 class LikelihoodProfile(TableResult):
-    """The log-likelihood of a fit with tau² fixed at ``steps`` values.
+    """The log-likelihood of a fit with one parameter (tau², or a component of a
+    multivariate model) fixed at ``steps`` values.
 
-    ``table`` (a new DataFrame on each access) has one row per value: ``tau2``, ``ll`` (the
-    REML log-likelihood for a REML fit, the ML one otherwise, as metafor's ``logLik``) and,
-    per coefficient, its estimate and CI at that tau² (``estimate``, ``ci_lower``,
-    ``ci_upper`` without moderators; else ``<term>``, ``<term>_ci_lower``,
-    ``<term>_ci_upper``). ``tau2_hat`` and ``ll_max`` are the fit's own values, ``likelihood``
-    says which log-likelihood is shown.
+    ``table`` (a new DataFrame on each access) has one row per value: the ``parameter``
+    (column ``tau2``, ``sigma2.1``, ``rho``, ...), ``ll`` (the REML log-likelihood for a REML
+    fit, the ML one otherwise, as metafor's ``logLik``) and, per coefficient, its estimate and
+    CI at that value (``estimate``, ``ci_lower``, ``ci_upper`` for a single coefficient; else
+    ``<term>``, ``<term>_ci_lower``, ``<term>_ci_upper``); NaN where a refit failed.
+    ``value_hat`` (``tau2_hat`` for tau²) and ``ll_max`` are the fit's own values,
+    ``likelihood`` says which log-likelihood is shown.
     """
 
     method: str
     likelihood: str
-    tau2_hat: float
+    value_hat: float
     ll_max: float
     xlim: tuple[float, float]
     _table: pd.DataFrame
-    _repr_fields = ("method", "likelihood", "tau2_hat", "ll_max")
+    parameter: str = "tau2"
+    _repr_fields = ("method", "likelihood", "parameter", "value_hat", "ll_max")
+
+    @property
+    def tau2_hat(self) -> float:
+        """The fitted value of the profiled parameter (tau² for a univariate fit)."""
+        return self.value_hat
 
     def summary(self) -> str:
         t = self._table
+        name = self.parameter
         best = int(np.nanargmax(t["ll"].to_numpy())) if t["ll"].notna().any() else 0
-        top, at = float(t["ll"].iloc[best]), float(t["tau2"].iloc[best])
-        return (f"{self.likelihood} log-likelihood profile of tau^2 ({self.method} fit): "
+        top, at = float(t["ll"].iloc[best]), float(t[name].iloc[best])
+        return (f"{self.likelihood} log-likelihood profile of {name} ({self.method} fit): "
                 f"{len(t)} values from {fmt(self.xlim[0])} to {fmt(self.xlim[1])}; fit "
-                f"tau^2 = {fmt(self.tau2_hat)}, ll = {fmt(self.ll_max)}; highest profile "
-                f"value {fmt(top)} at tau^2 = {fmt(at)}")
+                f"{name} = {fmt(self.value_hat)}, ll = {fmt(self.ll_max)}; highest profile "
+                f"value {fmt(top)} at {name} = {fmt(at)}")
 
 
-def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
-                       xlim: Sequence[float] | None = None) -> LikelihoodProfile:
-    """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``).
+def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int = 20,
+                       xlim: Sequence[float] | None = None, component: str | None = None
+                       ) -> LikelihoodProfile:
+    """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``);
+    for a multivariate fit, with one of its estimated variance components or correlations
+    fixed, the others estimated (metafor ``profile.rma.mv``; range and details in
+    :func:`metaverdict.models.mv_profile.profile_values`).
 
     The default range is metafor's: from the smaller of tau² and the lower bound of its
     Q-profile CI to the largest of 0.1, tau² and the upper bound (where that CI cannot be
@@ -63,12 +79,15 @@ def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
 
     Parameters
     ----------
-    res : MetaAnalysisResult
-        A random-effects fit (a meta-regression too).
+    res : MetaAnalysisResult or MultivariateResult
+        A random-effects fit (a meta-regression too), or a multivariate model.
     steps : int
-        Number of tau² values (>= 2).
+        Number of values (>= 2).
     xlim : pair of float, optional
-        The range of tau² (both >= 0).
+        The range of tau² (both >= 0), or of the component (within its range).
+    component : str, optional
+        Multivariate fits: the component to profile, a name of ``res.components``
+        (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); needed when several are estimated.
 
     Returns
     -------
@@ -77,7 +96,8 @@ def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
     Raises
     ------
     InputError
-        Another result type, a common-effect fit, ``steps`` < 2, or a bad ``xlim``.
+        Another result type, a common-effect fit, ``steps`` < 2, a bad ``xlim``, or a
+        component that the multivariate model does not estimate.
 
     Examples
     --------
@@ -92,12 +112,15 @@ def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
     3  0.075  0.1781    0.3283
     4  0.100 -0.1086    0.3308
     """
-    require_result(res, "likelihood_profile")
+    require_result(res, "likelihood_profile", MetaAnalysisResult, MultivariateResult)
+    _check_steps(steps)
+    if isinstance(res, MultivariateResult):
+        return _multivariate_profile(res, int(steps), xlim, component)
+    if component is not None:
+        raise InputError("field 'component': a univariate fit profiles tau²; leave it out")
     if res.method in COMMON_EFFECT:
         raise InputError(f"likelihood_profile() needs a random-effects fit; a {res.method} fit "
                          "has no tau² to profile")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise InputError(f"field 'steps': an integer >= 2 expected, got {steps!r}")
     lo, hi = _default_range(res) if xlim is None else _check_xlim(xlim)
     grid = np.linspace(lo, hi, int(steps))
     reml = res.method == "REML"
@@ -124,12 +147,34 @@ def likelihood_profile(res: MetaAnalysisResult, steps: int = 20,
                     else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
     table = pd.DataFrame(rows, columns=columns)
     ll_max = res.fit_statistics.ll_reml if reml else res.fit_statistics.ll_ml
-    if res.method in ("ML", "REML") and (table["ll"] > ll_max + LL_TOLERANCE).any():
-        warnings.warn("a profiled log-likelihood is larger than that of the fitted model: the "
-                      "fit is not the maximum of the likelihood", UserWarning, stacklevel=2)
+    if res.method in ("ML", "REML"):
+        _warn_above(table, ll_max)
     return LikelihoodProfile(method=res.method, likelihood="REML" if reml else "ML",
-                             tau2_hat=float(res.tau2), ll_max=float(ll_max),
+                             value_hat=float(res.tau2), ll_max=float(ll_max),
                              xlim=(float(lo), float(hi)), _table=table)
+
+
+def _multivariate_profile(res: MultivariateResult, steps: int, xlim: Sequence[float] | None,
+                          component: str | None) -> LikelihoodProfile:
+    limits = None if xlim is None else _check_xlim(xlim, lower=-1.0)
+    name, value, limits, table = profile_values(res, component, steps, limits)
+    reml = res.method == "REML"
+    stats = res.fit_statistics
+    ll_max = float(stats.ll_reml if reml else stats.ll_ml)
+    _warn_above(table, ll_max)
+    return LikelihoodProfile(method=res.method, likelihood=res.method, value_hat=value,
+                             ll_max=ll_max, xlim=limits, _table=table, parameter=name)
+
+
+def _check_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise InputError(f"field 'steps': an integer >= 2 expected, got {steps!r}")
+
+
+def _warn_above(table: pd.DataFrame, ll_max: float) -> None:
+    if (table["ll"] > ll_max + LL_TOLERANCE).any():
+        warnings.warn("a profiled log-likelihood is larger than that of the fitted model: the "
+                      "fit is not the maximum of the likelihood", UserWarning, stacklevel=3)
 
 
 def _default_range(res: MetaAnalysisResult) -> tuple[float, float]:
@@ -148,13 +193,14 @@ def _default_range(res: MetaAnalysisResult) -> tuple[float, float]:
     return max(0.0, t2 / 4), max(0.1, t2 * 4)
 
 
-def _check_xlim(xlim: Sequence[float]) -> tuple[float, float]:
+def _check_xlim(xlim: Sequence[float], lower: float = 0.0) -> tuple[float, float]:
     try:
         values = [float(x) for x in xlim]
     except (TypeError, ValueError):
         raise InputError(f"field 'xlim': two numbers expected, got {xlim!r}") from None
-    if len(values) != 2 or not all(math.isfinite(x) and x >= 0 for x in values) \
+    if len(values) != 2 or not all(math.isfinite(x) and x >= lower for x in values) \
             or values[0] == values[1]:
-        raise InputError(f"field 'xlim': two different finite values >= 0 expected, got {xlim!r}")
+        raise InputError(f"field 'xlim': two different finite values >= {lower:g} expected, "
+                         f"got {xlim!r}")
     lo, hi = sorted(values)
     return lo, hi

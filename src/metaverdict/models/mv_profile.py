@@ -10,7 +10,7 @@ within the range, the bound is the end of the range (as metafor reports it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,10 +18,10 @@ import pandas as pd
 from scipy import optimize
 
 from metaverdict._validation import check_level
-from metaverdict.errors import ConvergenceError
+from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models.intervals import ProfileCI
 from metaverdict.models.multilevel import _profile_ci
-from metaverdict.models.multivariate import MultivariateResult
+from metaverdict.models.multivariate import MultivariateResult, fit_multivariate
 from metaverdict.models.mv_likelihood import evaluate, maximise
 from metaverdict.models.mv_structures import PARAMETER_RANGE
 from metaverdict.models.random_effects import chi2_quantile
@@ -118,3 +118,68 @@ def _intercepts_profile(res: MultivariateResult, level: float) -> ComponentCI:
     table = _profile_ci(view, level, model.held).table  # type: ignore[arg-type]
     table = table.rename(columns={"sigma2": "estimate"})
     return ComponentCI(level=level, _table=table)
+
+
+# ----------------------------------------------------------------------------- profile curve
+
+def profile_values(res: MultivariateResult, component: str | None, steps: int,
+                   xlim: tuple[float, float] | None
+                   ) -> tuple[str, float, tuple[float, float], pd.DataFrame]:
+    """The rows of the likelihood profile of one estimated ``component`` of ``res`` (a name
+    of ``res.components``; may be omitted when only one is estimated): the model refitted
+    with it fixed at ``steps`` values over ``xlim`` (default metafor's: variances from
+    max(0, v/4) to max(0.1, 4v); correlations v ± 0.5 within (-0.99999, 0.99999), CAR
+    correlations within [0, 0.99999)). Returns the name, the fitted value, the range and the
+    table (see :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
+    model = res._model
+    comps = res.components
+    free = [str(n) for n, fixed in zip(comps.index, comps["fixed"]) if not fixed]
+    if not free:
+        raise InputError("likelihood_profile(): the model has no estimated variance "
+                         "component to profile")
+    if component is None:
+        if len(free) > 1:
+            raise InputError(f"field 'component': name one of {free}")
+        component = free[0]
+    if component not in free:
+        raise InputError(f"field 'component': {component!r} is not an estimated component "
+                         f"(estimated: {free})")
+    j = list(comps.index).index(component)
+    kind, value = model.kinds[j], float(res._values[j])
+    lo_end, hi_end = PARAMETER_RANGE[kind]
+    if xlim is None:
+        if kind == "var":
+            xlim = (max(0.0, value / 4), max(0.1, value * 4))
+        else:
+            xlim = (max(-0.99999 if kind == "cor" else 0.0, value - 0.5),
+                    min(0.99999, value + 0.5))
+    elif not (lo_end <= xlim[0] and xlim[1] <= hi_end):
+        raise InputError(f"field 'xlim': {component} ranges over [{lo_end:g}, {hi_end:g}]")
+    names = list(res.terms)
+    rows = []
+    for x in np.linspace(xlim[0], xlim[1], steps):
+        fixed = model.fixed.copy() if model.fixed is not None else np.full(model.n_params,
+                                                                            np.nan)
+        fixed[j] = x
+        start = np.array(res._values, dtype=float)
+        start[j] = x
+        try:
+            fit = fit_multivariate(replace(model, fixed=fixed), names, method=res.method,
+                                   test=res.test, level=res.level, labels=res.labels,
+                                   start=start, dfs=res.dfs)
+        except (ConvergenceError, InputError, np.linalg.LinAlgError):
+            rows.append([x, np.nan] + [np.nan] * (3 * len(names)))
+            continue
+        stats = fit.fit_statistics
+        co = fit.coefficients
+        row = [x, stats.ll_reml if res.method == "REML" else stats.ll_ml]
+        for t in range(len(names)):
+            row += [float(co["estimate"].iloc[t]), float(co["ci_lower"].iloc[t]),
+                    float(co["ci_upper"].iloc[t])]
+        rows.append(row)
+    columns = [component, "ll"]
+    for name in names:
+        columns += ([name, "ci_lower", "ci_upper"] if len(names) == 1
+                    else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
+    return component, value, (float(xlim[0]), float(xlim[1])), pd.DataFrame(rows,
+                                                                            columns=columns)

@@ -49,6 +49,24 @@ save("extras", list(
                        pval = an2$pval, ddf = unname(an2$ddf)),
   contain_ranef = ranef_out(ct2)))
 
+## profile(): the likelihood profiles of single components (each refit with the component
+## fixed, the others estimated), at metafor's default range or a given one
+prof_out <- function(res, ...) {
+  pr <- profile(res, ..., progbar = FALSE, plot = FALSE)
+  list(x = unname(pr[[1]]), ll = pr$ll, beta = unname(as.matrix(pr$beta)),
+       ci.lb = unname(as.matrix(pr$ci.lb)), ci.ub = unname(as.matrix(pr$ci.ub)),
+       vc = pr$vc, maxll = as.numeric(pr$maxll))
+}
+three <- rma.mv(yi, vi, mods = ~ x, random = ~ 1 | district/school, data = kon)
+un <- rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | trial, struct = "UN", data = ber)
+save("mv_profile", list(
+  three_sigma2_1 = prof_out(three, sigma2 = 1, steps = 7),
+  three_sigma2_2 = prof_out(three, sigma2 = 2, steps = 5, xlim = c(0, 0.08)),
+  three_fixed_sigma2_1 = prof_out(fx1_loose, sigma2 = 1, steps = 5),
+  un_rho = prof_out(un, rho = 1, steps = 6),
+  un_tau2_2 = prof_out(un, tau2 = 2, steps = 5, xlim = c(0, 0.05)),
+  un_ml_tau2_1 = prof_out(update(un, method = "ML"), tau2 = 1, steps = 5)))
+
 ## vcalc(rvars=): Berkey et al.'s 2 x 2 covariance blocks (vi = 1), and the layout of
 ## metafor's help page (clusters of 2, 1 and 4 rows; made-up values), also split by subgroup
 rv <- data.frame(study = c(1, 1, 2, 3, 3, 3, 3), sub = c("a", "a", "a", "a", "a", "b", "b"),
