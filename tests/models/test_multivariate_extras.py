@@ -294,7 +294,7 @@ def test_component_profile_matches_metafor(key: str, fit: Any, component: str | 
                                  xlim=(ref["x"][0], ref["x"][-1])).table
     assert_close(on_grid["ll"].to_numpy(), ref["ll"], "ll", rtol=1e-5, atol=1e-5)
     terms = list(res.terms)
-    beta = on_grid[terms[0] if len(terms) > 1 else "intrcpt"].to_numpy()
+    beta = on_grid[terms[0] if len(terms) > 1 else "estimate"].to_numpy()
     assert_close(beta, np.asarray(ref["beta"])[:, 0], "beta", rtol=1e-4, atol=1e-6)
     lower = on_grid[f"{terms[0]}_ci_lower" if len(terms) > 1 else "ci_lower"].to_numpy()
     assert_close(lower, np.asarray(ref["ci.lb"])[:, 0], "ci.lb", rtol=1e-4, atol=1e-6)

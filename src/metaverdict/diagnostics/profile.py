@@ -14,10 +14,13 @@ import pandas as pd
 from metaverdict._results import TableResult, fmt
 from metaverdict.diagnostics._refit import refit, require_result
 from metaverdict.errors import InputError
+from metaverdict.models.intervals import profile_frame
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_profile import profile_values
 from metaverdict.models.random_effects import COMMON_EFFECT
 from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.models.selection import SelectionModelResult
+from metaverdict.models.selection import profile_values as selection_profile_values
 
 #: A profile value this much above the fit's log-likelihood means the fit is not the maximum.
 LL_TOLERANCE = 1e-6
@@ -62,13 +65,16 @@ class LikelihoodProfile(TableResult):
                 f"value {fmt(top)} at {name} = {fmt(at)}")
 
 
-def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int = 20,
+def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionModelResult,
+                       steps: int = 20,
                        xlim: Sequence[float] | None = None, component: str | None = None
                        ) -> LikelihoodProfile:
     """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``);
     for a multivariate fit, with one of its estimated variance components or correlations
     fixed, the others estimated (metafor ``profile.rma.mv``; range and details in
-    :func:`metaverdict.models.mv_profile.profile_values`).
+    :func:`metaverdict.models.mv_profile.profile_values`); for a selection model, with tau²
+    or one selection parameter fixed (metafor ``profile.rma.uni.selmodel``;
+    :func:`metaverdict.models.selection.profile_values`).
 
     The default range is metafor's: from the smaller of tau² and the lower bound of its
     Q-profile CI to the largest of 0.1, tau² and the upper bound (where that CI cannot be
@@ -79,15 +85,16 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int 
 
     Parameters
     ----------
-    res : MetaAnalysisResult or MultivariateResult
-        A random-effects fit (a meta-regression too), or a multivariate model.
+    res : MetaAnalysisResult, MultivariateResult or SelectionModelResult
+        A random-effects fit (a meta-regression too), a multivariate or a selection model.
     steps : int
         Number of values (>= 2).
     xlim : pair of float, optional
         The range of tau² (both >= 0), or of the component (within its range).
     component : str, optional
         Multivariate fits: the component to profile, a name of ``res.components``
-        (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); needed when several are estimated.
+        (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); selection models: ``"tau2"`` or a
+        δ name (``res.estimated_parameters``); needed when several are estimated.
 
     Returns
     -------
@@ -112,10 +119,11 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int 
     3  0.075  0.1781    0.3283
     4  0.100 -0.1086    0.3308
     """
-    require_result(res, "likelihood_profile", MetaAnalysisResult, MultivariateResult)
+    require_result(res, "likelihood_profile", MetaAnalysisResult, MultivariateResult,
+                   SelectionModelResult)
     _check_steps(steps)
-    if isinstance(res, MultivariateResult):
-        return _multivariate_profile(res, int(steps), xlim, component)
+    if isinstance(res, (MultivariateResult, SelectionModelResult)):
+        return _component_profile(res, int(steps), xlim, component)
     if component is not None:
         raise InputError("field 'component': a univariate fit profiles tau²; leave it out")
     if res.method in COMMON_EFFECT:
@@ -125,27 +133,17 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int 
     grid = np.linspace(lo, hi, int(steps))
     reml = res.method == "REML"
     X = None if res.design is None else np.asarray(res.design, dtype=float)
-    names = ["estimate"] if res.p == 1 else list(res.terms)
-    rows = []
+    points: list[tuple[float, float, pd.DataFrame | None]] = []
     for t in grid:
         try:
             fit = refit(res, res.yi, res.vi, X=X, names=list(res.terms),
                         weights=res.user_weights, labels=res.labels, tau2=float(t))
         except InputError:
-            rows.append([t, math.nan] + [math.nan] * (3 * len(names)))
+            points.append((float(t), math.nan, None))
             continue
         stats = fit.fit_statistics
-        coef = fit.coefficients
-        row = [t, stats.ll_reml if reml else stats.ll_ml]
-        for j in range(len(names)):
-            row += [float(coef["estimate"].iloc[j]), float(coef["ci_lower"].iloc[j]),
-                    float(coef["ci_upper"].iloc[j])]
-        rows.append(row)
-    columns = ["tau2", "ll"]
-    for name in names:
-        columns += ([name, "ci_lower", "ci_upper"] if res.p == 1
-                    else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
-    table = pd.DataFrame(rows, columns=columns)
+        points.append((float(t), stats.ll_reml if reml else stats.ll_ml, fit.coefficients))
+    table = profile_frame("tau2", list(res.terms), points)
     ll_max = res.fit_statistics.ll_reml if reml else res.fit_statistics.ll_ml
     if res.method in ("ML", "REML"):
         _warn_above(table, ll_max)
@@ -154,15 +152,20 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult, steps: int 
                              xlim=(float(lo), float(hi)), _table=table)
 
 
-def _multivariate_profile(res: MultivariateResult, steps: int, xlim: Sequence[float] | None,
-                          component: str | None) -> LikelihoodProfile:
+def _component_profile(res: MultivariateResult | SelectionModelResult, steps: int,
+                       xlim: Sequence[float] | None, component: str | None
+                       ) -> LikelihoodProfile:
     limits = None if xlim is None else _check_xlim(xlim, lower=-1.0)
-    name, value, limits, table = profile_values(res, component, steps, limits)
-    reml = res.method == "REML"
-    stats = res.fit_statistics
-    ll_max = float(stats.ll_reml if reml else stats.ll_ml)
+    if isinstance(res, MultivariateResult):
+        name, value, limits, table = profile_values(res, component, steps, limits)
+        ll_max = float(res.fit_statistics.ll_reml if res.method == "REML"
+                       else res.fit_statistics.ll_ml)
+        method = res.method
+    else:
+        name, value, limits, table = selection_profile_values(res, component, steps, limits)
+        ll_max, method = res.loglik, "ML"
     _warn_above(table, ll_max)
-    return LikelihoodProfile(method=res.method, likelihood=res.method, value_hat=value,
+    return LikelihoodProfile(method=method, likelihood=method, value_hat=value,
                              ll_max=ll_max, xlim=limits, _table=table, parameter=name)
 
 

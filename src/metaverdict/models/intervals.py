@@ -8,7 +8,7 @@ Interval(estimate=0.5000, ci_lower=0.3000, ci_upper=0.7000)
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -194,3 +194,54 @@ class ProfileCI(TableResult):
         pct = int(round(self.level * 100))
         return format_table(["", {"sigma2": "sigma^2"}.get(value, value), f"{pct}% ci.lb",
                              "ci.ub"], rows)
+
+
+def profile_bound(excess: Callable[[float], float], est: float, end: float,
+                  reset: Callable[[], None] | None = None, tries: int = 10) -> float:
+    """One bound of a profile-likelihood CI: the root of ``excess`` (the drop of the profile
+    below its maximum minus the chi-square cut-off, negative inside the interval) between the
+    estimate ``est`` and the end of the parameter's range ``end``; ``end`` itself when the
+    profile stays within the cut-off there. Where the refit at ``end`` fails (a non-finite
+    ``excess``), the end moves toward ``est`` in ``tries`` equal steps (metafor's
+    ``eptries``); NaN if none works. ``reset`` is called before each search (warm starts)."""
+    if not np.isfinite(end):
+        return float("nan")
+    for i in range(tries):
+        edge = end + (est - end) * i / tries
+        if reset is not None:
+            reset()
+        at_edge = excess(edge)
+        if not np.isfinite(at_edge):
+            continue
+        if at_edge <= 0:
+            return float(edge)
+        if reset is not None:
+            reset()
+        from scipy import optimize
+
+        a, b = sorted((est, edge))
+        return float(optimize.brentq(excess, a, b, xtol=1e-10, rtol=1e-9, maxiter=200))
+    return float("nan")
+
+
+def profile_frame(parameter: str, terms: Sequence[str],
+                  points: Sequence[tuple[float, float, pd.DataFrame | None]]) -> pd.DataFrame:
+    """The table of a likelihood profile: per point ``(value, ll, coefficients)`` (the
+    refit's coefficient table, None where the refit failed: NaN) the ``parameter`` value,
+    ``ll`` and each coefficient's estimate and CI (columns ``estimate``, ``ci_lower``,
+    ``ci_upper`` for a single coefficient; else ``<term>``, ``<term>_ci_lower``,
+    ``<term>_ci_upper``)."""
+    single = len(terms) == 1
+    columns = [parameter, "ll"]
+    for name in terms:
+        columns += (["estimate", "ci_lower", "ci_upper"] if single
+                    else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
+    rows = []
+    for value, ll, co in points:
+        row = [value, ll if co is not None else np.nan]
+        for t in range(len(terms)):
+            row += ([np.nan] * 3 if co is None else
+                    [float(co[c].iloc[t]) for c in ("estimate", "ci_lower", "ci_upper")])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+

@@ -15,11 +15,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from metaverdict._validation import check_level
 from metaverdict.errors import ConvergenceError, InputError
-from metaverdict.models.intervals import ProfileCI
+from metaverdict.models.intervals import ProfileCI, profile_bound, profile_frame
 from metaverdict.models.multilevel import _profile_ci
 from metaverdict.models.multivariate import MultivariateResult, fit_multivariate
 from metaverdict.models.mv_likelihood import evaluate, maximise
@@ -81,19 +80,16 @@ def profile_ci(res: MultivariateResult, level: float = 0.95) -> ComponentCI:
 
 def _root(f: Callable[[float], float], est: float, end: float,
           state: dict[str, np.ndarray], start: np.ndarray) -> float:
-    """The bound between ``est`` and ``end``: ``end`` when the profile stays within the
-    drop there, else the root (brentq)."""
-    if not np.isfinite(end):
-        return float("nan")
+    """The bound between ``est`` and ``end`` (see
+    :func:`~metaverdict.models.intervals.profile_bound`; correlations are evaluated just
+    inside -1 and 1, and reported there)."""
     edge = end - 1e-10 * np.sign(end - est) if end in (-1.0, 1.0) else end
-    state["start"] = start.copy()
-    at_end = f(edge)
-    if at_end <= 0:
-        return float(end)
-    state["start"] = start.copy()
-    a, b = sorted((est, edge))
-    root = optimize.brentq(f, a, b, xtol=1e-10, rtol=1e-9, maxiter=200)
-    return float(root)
+
+    def reset() -> None:
+        state["start"] = start.copy()
+
+    bound = profile_bound(f, est, edge, reset)
+    return float(end) if bound == edge else bound
 
 
 def _expand(f: Callable[[float], float], est: float, state: dict[str, np.ndarray],
@@ -156,7 +152,7 @@ def profile_values(res: MultivariateResult, component: str | None, steps: int,
     elif not (lo_end <= xlim[0] and xlim[1] <= hi_end):
         raise InputError(f"field 'xlim': {component} ranges over [{lo_end:g}, {hi_end:g}]")
     names = list(res.terms)
-    rows = []
+    points: list[tuple[float, float, pd.DataFrame | None]] = []
     for x in np.linspace(xlim[0], xlim[1], steps):
         fixed = model.fixed.copy() if model.fixed is not None else np.full(model.n_params,
                                                                             np.nan)
@@ -168,18 +164,10 @@ def profile_values(res: MultivariateResult, component: str | None, steps: int,
                                    test=res.test, level=res.level, labels=res.labels,
                                    start=start, dfs=res.dfs)
         except (ConvergenceError, InputError, np.linalg.LinAlgError):
-            rows.append([x, np.nan] + [np.nan] * (3 * len(names)))
+            points.append((float(x), np.nan, None))
             continue
         stats = fit.fit_statistics
-        co = fit.coefficients
-        row = [x, stats.ll_reml if res.method == "REML" else stats.ll_ml]
-        for t in range(len(names)):
-            row += [float(co["estimate"].iloc[t]), float(co["ci_lower"].iloc[t]),
-                    float(co["ci_upper"].iloc[t])]
-        rows.append(row)
-    columns = [component, "ll"]
-    for name in names:
-        columns += ([name, "ci_lower", "ci_upper"] if len(names) == 1
-                    else [name, f"{name}_ci_lower", f"{name}_ci_upper"])
-    return component, value, (float(xlim[0]), float(xlim[1])), pd.DataFrame(rows,
-                                                                            columns=columns)
+        points.append((float(x), stats.ll_reml if res.method == "REML" else stats.ll_ml,
+                       fit.coefficients))
+    return component, value, (float(xlim[0]), float(xlim[1])), profile_frame(
+        component, names, points)

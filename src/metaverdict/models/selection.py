@@ -64,7 +64,7 @@ import copy
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -73,17 +73,21 @@ from scipy import optimize, special
 
 from metaverdict._results import ResultMixin, fmt, fmt_p, read_only
 from metaverdict._validation import check_level, choice
-from metaverdict.errors import InputError
+from metaverdict.errors import ConvergenceError, InputError
 from metaverdict.models._numderiv import hessian, inverse_pd
 from metaverdict.models._standardise import standardised
+from metaverdict.models.confint import tau2_is_fixed
 from metaverdict.models.inference import FitStatistics, critical_value, information_criteria
 from metaverdict.models.intervals import (
     EstimateCI,
+    ProfileCI,
     coefficient_frame,
     coefficient_table,
     coefficient_values,
+    profile_bound,
+    profile_frame,
 )
-from metaverdict.models.random_effects import COMMON_EFFECT
+from metaverdict.models.random_effects import COMMON_EFFECT, chi2_quantile
 from metaverdict.models.results import MetaAnalysisResult
 
 TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2",
@@ -93,6 +97,7 @@ _PREC_TYPES = tuple(t for t in TYPES if t not in ("beta", "stepfun"))
 ALTERNATIVES = ("greater", "less", "two.sided")
 _PVAL_MIN = {"beta": 1e-5, "power": 1e-5}
 _TINY_TAU2 = 10 * np.finfo(float).eps
+_SQRT_EPS = float(np.finfo(float).eps ** 0.5)
 _HALF_WIDTH = 12.0          # quadrature over |u| <= 12 (normal tail mass 3.6e-33)
 _PANELS = 48
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
@@ -299,6 +304,7 @@ class SelectionModelResult(EstimateCI, ResultMixin):
     _delta_table: np.ndarray = field(repr=False)
     df: float = float("nan")
     prec: str | None = None
+    _problem: _Problem | None = field(default=None, repr=False, kw_only=True)
     _repr_fields = ("type", "k", "estimate", "ci_lower", "ci_upper", "tau2", "lrt_pvalue")
     _dict_properties = ("coefficients", "selection_parameters")
 
@@ -329,6 +335,51 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         w = _weights(self.type, np.clip(grid, pm, 1 - pm), np.asarray(self.delta),
                      np.asarray(self.steps))
         return pd.DataFrame({"p": grid, "weight": w})
+
+    @property
+    def estimated_parameters(self) -> tuple[str, ...]:
+        """Names of the estimated heterogeneity and selection parameters (``"tau2"`` unless
+        tau² is fixed or 0, then the free δ): what :meth:`profile_ci` and
+        :func:`metaverdict.likelihood_profile` can profile."""
+        tau = ("tau2",) if self._held().tau2_value is None else ()
+        return tau + tuple(n for n, f in zip(self.delta_names, self.delta_fixed) if not f)
+
+    def profile_ci(self, level: float | None = None) -> ProfileCI:
+        r"""Profile-likelihood CIs of tau² and the free δ (metafor ``confint`` of a selection
+        model): the values where the log-likelihood, maximised over the other parameters,
+        drops :math:`\chi^2_{1,level}/2` below its maximum, searched over tau² in
+        [0, max(10, 100 tau²)] and δ in [max(0, δ_min), min(max(10, 10 δ), δ_max)] (metafor's
+        ranges); a bound at the end of the range means that the profile does not drop that
+        far within it. ``table``: ``estimate``, ``ci_lower``, ``ci_upper`` per parameter."""
+        level = self.level if level is None else check_level(level)
+        pr = self._held()
+        drop = chi2_quantile(level, 1) / 2
+        rows = []
+        for name in self.estimated_parameters:
+            j = None if name == "tau2" else self.delta_names.index(name)
+            value = self.tau2 if j is None else float(self.delta[j])
+
+            def excess(x: float, j: int | None = j) -> float:
+                ll = _held_loglik(pr, j, x)
+                return self.loglik - ll - drop
+
+            if j is None:
+                lo_end, hi_end = 0.0, 10.0 if value <= _SQRT_EPS else max(10.0, 100 * value)
+            else:
+                lo_end = max(0.0, float(pr.lower[j]))
+                hi_end = min(10.0 if value <= _SQRT_EPS else max(10.0, 10 * value),
+                             float(pr.upper[j]))
+            rows.append((value, profile_bound(excess, value, lo_end),
+                         profile_bound(excess, value, hi_end)))
+        table = pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"],
+                             index=pd.Index(self.estimated_parameters, name="parameter"))
+        return ProfileCI(level=level, _table=table)
+
+    def _held(self) -> _Problem:
+        if self._problem is None:
+            raise InputError("this selection model result carries no fitting problem (it was "
+                             "not made by selection_model); refit it to profile it")
+        return self._problem
 
     def summary(self) -> str:
         pct = int(round(self.level * 100))
@@ -419,8 +470,10 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     if res.user_weights is not None:
         raise InputError("field 'weights': a selection model needs the inverse-variance "
                          "weighted fit (refit without weights=)")
-    fixed_tau2 = res.method in COMMON_EFFECT
-    base = res if res.method in ("ML", *COMMON_EFFECT) else _refit_ml(res)
+    held_tau2 = res.method in COMMON_EFFECT or tau2_is_fixed(res)
+    tau2_value = (0.0 if res.method in COMMON_EFFECT else float(res.tau2)) if held_tau2 \
+        else None
+    base = res if res.method in ("ML", *COMMON_EFFECT) or held_tau2 else _refit_ml(res)
     step_arr = _steps(type_, steps)
     spec = _spec(type_, len(step_arr))
     lower = _per_delta(delta_min, spec.lower, spec.n, "delta_min")
@@ -430,7 +483,7 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     X = np.ones((len(y), 1)) if res.design is None else np.asarray(res.design, dtype=float)
     k, p = X.shape
     free = np.isnan(fixed)
-    n_par = p + (0 if fixed_tau2 else 1) + int(free.sum())
+    n_par = p + (0 if held_tau2 else 1) + int(free.sum())
     if k < n_par:
         raise InputError(f"k = {k} studies are too few to fit the selection model "
                          f"({n_par} parameters)")
@@ -454,9 +507,114 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     upper = np.where(~free & (upper < np.nan_to_num(fixed, nan=-np.inf)),
                      fixed + np.finfo(float).eps ** 0.2, upper)
     init = np.where(free, np.clip(spec.init, lower, upper), fixed)
-    fit = _maximise(lik, base, X, fixed_tau2, fixed, free, lower, upper, init)
-    return _result(type_, alternative, step_arr, level, res, base, lik, fit, spec, fixed,
-                   free, fixed_tau2, p_table, lower, upper, init, prec)
+    return _fit(_Problem(type_, alternative, step_arr, level, res, base, lik, spec, fixed,
+                         free, tau2_value, p_table, lower, upper, init, prec))
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """Everything a fit (and each refit of a profile) needs: ``fixed`` holds the δ values
+    held fixed (NaN where ``free``); ``tau2_value`` the fixed tau² (None: estimated)."""
+
+    type: str
+    alternative: str
+    steps: np.ndarray
+    level: float
+    res: MetaAnalysisResult
+    base: MetaAnalysisResult
+    lik: _Likelihood
+    spec: _Spec
+    fixed: np.ndarray
+    free: np.ndarray
+    tau2_value: float | None
+    p_table: tuple[int, ...] | None
+    lower: np.ndarray
+    upper: np.ndarray
+    init: np.ndarray
+    prec: str | None
+
+    def holding(self, parameter: int | None, value: float) -> _Problem:
+        """The problem with δ ``parameter`` (0-based; None: tau²) held at ``value``."""
+        if parameter is None:
+            return replace(self, tau2_value=float(value))
+        fixed, free, init = self.fixed.copy(), self.free.copy(), self.init.copy()
+        fixed[parameter] = init[parameter] = value
+        free[parameter] = False
+        return replace(self, fixed=fixed, free=free, init=init)
+
+
+def _held_fit(pr: _Problem, parameter: int | None, value: float) -> SelectionModelResult | None:
+    """The fit with δ ``parameter`` (None: tau²) held at ``value``; None when it fails
+    (metafor's NA); warnings of the refit are silenced (metafor's ``suppressWarnings``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = _fit(pr.holding(parameter, value))
+        except (InputError, ConvergenceError, np.linalg.LinAlgError, ValueError):
+            return None
+    return out if math.isfinite(out.loglik) else None
+
+
+def _held_loglik(pr: _Problem, parameter: int | None, value: float) -> float:
+    """The maximised log-likelihood with one parameter held (the curve of a profile); -inf
+    where the refit fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            held = pr.holding(parameter, value)
+            fit = _maximise(held.lik, held.base, np.asarray(held.lik.X), held.fixed,
+                            held.free, held.lower, held.upper, held.init, held.tau2_value)
+        except (InputError, ConvergenceError, np.linalg.LinAlgError, ValueError):
+            return -math.inf
+    return fit.ll if math.isfinite(fit.ll) else -math.inf
+
+
+def profile_values(res: SelectionModelResult, component: str | None, steps: int,
+                   xlim: tuple[float, float] | None
+                   ) -> tuple[str, float, tuple[float, float], pd.DataFrame]:
+    """The rows of the likelihood profile of one estimated parameter of a selection model
+    (``"tau2"`` or a δ name, see :attr:`SelectionModelResult.estimated_parameters`; may be
+    omitted when only one is estimated): refits with it held at ``steps`` values over
+    ``xlim`` (default metafor's: the estimate ± 2.576 SE, else from a quarter to four times
+    the estimate, at least up to 0.1 and within the parameter's bounds), the others
+    estimated. Returns the name, the estimate, the range and the table (see
+    :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
+    pr = res._held()
+    free = list(res.estimated_parameters)
+    if not free:
+        raise InputError("likelihood_profile(): the selection model has no estimated tau² or "
+                         "selection parameter to profile")
+    if component is None:
+        if len(free) > 1:
+            raise InputError(f"field 'component': name one of {free}")
+        component = free[0]
+    if component not in free:
+        raise InputError(f"field 'component': {component!r} is not an estimated parameter "
+                         f"(estimated: {free})")
+    j = None if component == "tau2" else res.delta_names.index(component)
+    value = res.tau2 if j is None else float(res.delta[j])
+    se = res.tau2_se if j is None else float(res.selection_parameters["se"].iloc[j])
+    lo_b, hi_b = (0.0, math.inf) if j is None else (float(pr.lower[j]), float(pr.upper[j]))
+    if xlim is None:
+        z = float(special.ndtri(0.995))
+        lo, hi = (value / 4, value * 4) if not math.isfinite(se) else (value - z * se,
+                                                                       value + z * se)
+        xlim = (max(0.0, lo, lo_b), min(max(0.1, hi), hi_b))
+    elif not (lo_b <= xlim[0] and xlim[1] <= hi_b):
+        raise InputError(f"field 'xlim': {component} ranges over [{lo_b:g}, {hi_b:g}]")
+    points = []
+    for x in np.linspace(xlim[0], xlim[1], steps):
+        fit = _held_fit(pr, j, float(x))
+        points.append((float(x), np.nan if fit is None else fit.loglik,
+                       None if fit is None else fit.coefficients))
+    return component, value, (float(xlim[0]), float(xlim[1])), profile_frame(
+        component, res.terms, points)
+
+
+def _fit(pr: _Problem) -> SelectionModelResult:
+    fit = _maximise(pr.lik, pr.base, np.asarray(pr.lik.X), pr.fixed, pr.free, pr.lower,
+                    pr.upper, pr.init, pr.tau2_value)
+    return _result(pr, fit)
 
 
 def _precision(prec: str | None, ni: Any, v: np.ndarray, type_: str) -> np.ndarray:
@@ -560,14 +718,15 @@ def _map(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed_tau2: bool,
-              fixed: np.ndarray, free: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-              init: np.ndarray, tau2_value: float | None = None) -> _Fit:
+def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed: np.ndarray,
+              free: np.ndarray, lower: np.ndarray, upper: np.ndarray, init: np.ndarray,
+              tau2_value: float | None) -> _Fit:
+    """Maximise over β, tau² (unless ``tau2_value`` holds it) and the free δ."""
     Xs, M = standardised(X)
     p = X.shape[1]
     lik_s = lik.with_design(Xs)
-    est_tau2 = not fixed_tau2 and tau2_value is None
-    tau2_fixed = 0.0 if fixed_tau2 else (tau2_value or 0.0)
+    est_tau2 = tau2_value is None
+    tau2_fixed = 0.0 if tau2_value is None else tau2_value
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         beta = theta[:p]
@@ -587,25 +746,23 @@ def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed_t
     opt = optimize.minimize(objective, theta0, method="BFGS",
                             options={"gtol": 1e-8, "maxiter": 2000})
     beta, tau2, d = unpack(opt.x)
-    tau2 = 0.0 if tau2 < _TINY_TAU2 else tau2
+    tau2 = 0.0 if est_tau2 and tau2 < _TINY_TAU2 else tau2
     converged = bool(opt.success) or opt.status == 2      # 2: precision loss at the optimum
     return _Fit(beta, tau2, d, lik_s(beta, tau2, d), converged, Xs, M)
 
 
-def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
-            res: MetaAnalysisResult, base: MetaAnalysisResult, lik: _Likelihood, fit: _Fit,
-            spec: _Spec, fixed: np.ndarray, free: np.ndarray, fixed_tau2: bool,
-            p_table: tuple[int, ...] | None, lower: np.ndarray, upper: np.ndarray,
-            init: np.ndarray, prec: str | None = None) -> SelectionModelResult:
+def _result(pr: _Problem, fit: _Fit) -> SelectionModelResult:
+    lik, spec, free, lower, upper, level = pr.lik, pr.spec, pr.free, pr.lower, pr.upper, \
+        pr.level
     p = len(fit.beta_scaled)
-    est_tau2 = not fixed_tau2
+    est_tau2 = pr.tau2_value is None
     lik_s = lik.with_design(fit.Xs)
     n_d = len(fit.delta)
 
     def negll(x: np.ndarray) -> float:
         d = fit.delta.copy()
         d[free] = x[p + est_tau2:]
-        return -lik_s(x[:p], float(x[p]) if est_tau2 else 0.0, d)
+        return -lik_s(x[:p], float(x[p]) if est_tau2 else fit.tau2, d)
 
     x_hat = np.concatenate([fit.beta_scaled, [fit.tau2] if est_tau2 else [], fit.delta[free]])
     cov = _inverse_hessian(negll, x_hat)
@@ -630,11 +787,11 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
                       stacklevel=3)
     lrt_tau2 = lrt_tau2_p = float("nan")
     if est_tau2:
-        null = _maximise(lik, base, np.asarray(lik.X), False, fixed, free, lower, upper, init,
-                         tau2_value=0.0)
+        null = _maximise(lik, pr.base, np.asarray(lik.X), pr.fixed, free, lower, upper,
+                         pr.init, 0.0)
         lrt_tau2 = max(0.0, -2 * (null.ll - fit.ll))
         lrt_tau2_p = float(special.chdtrc(1, lrt_tau2))
-    ll0 = base.fit_statistics.ll_ml
+    ll0 = pr.base.fit_statistics.ll_ml
     lrt = max(0.0, -2 * (ll0 - fit.ll))
     lrt_df = int(np.sum(free))
     lrt_p = float(special.chdtrc(lrt_df, lrt)) if lrt_df > 0 else float("nan")
@@ -644,7 +801,7 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
     stats = FitStatistics(fit.ll, -2 * fit.ll, *information_criteria(fit.ll, k, parms),
                           nan, nan, nan, nan, nan)
     qm = qm_df = qm_p = None
-    idx = [j for j, t in enumerate(res.terms) if t != "intrcpt"]
+    idx = [j for j, t in enumerate(pr.res.terms) if t != "intrcpt"]
     if idx and p > 1:
         b = beta[idx]
         try:
@@ -654,7 +811,7 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
         qm_df = len(idx)
         qm_p = float(special.chdtrc(qm_df, qm))
     return SelectionModelResult(
-        type=type_, alternative=alternative, steps=tuple(float(s) for s in steps), k=k,
+        type=pr.type, alternative=pr.alternative, steps=tuple(float(s) for s in pr.steps), k=k,
         level=level, estimate=float(beta[0]), se=float(se[0]), statistic=float(z[0]),
         pvalue=float(pv[0]), ci_lower=float(beta[0] - crit * se[0]),
         ci_upper=float(beta[0] + crit * se[0]), tau2=fit.tau2, tau2_se=tau2_se,
@@ -663,10 +820,10 @@ def _result(type_: str, alternative: str, steps: np.ndarray, level: float,
         delta=read_only(fit.delta), delta_fixed=read_only(~free), lrt=lrt, lrt_df=lrt_df,
         lrt_pvalue=lrt_p, lrt_tau2=lrt_tau2, lrt_tau2_pvalue=lrt_tau2_p, loglik=fit.ll,
         loglik_unadjusted=ll0, fit_statistics=stats, qm=qm, qm_df=qm_df, qm_pvalue=qm_p,
-        terms=tuple(res.terms), vcov=read_only(vb), p_values=read_only(lik.p),
-        p_table=p_table, converged=fit.converged,
+        terms=tuple(pr.res.terms), vcov=read_only(vb), p_values=read_only(lik.p),
+        p_table=pr.p_table, converged=fit.converged,
         _coefficients=coefficient_values(beta, se, z, pv, beta - crit * se, beta + crit * se),
-        _delta_table=d_table, prec=prec)
+        _delta_table=d_table, prec=pr.prec, _problem=pr)
 
 
 def _inverse_hessian(negll: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
