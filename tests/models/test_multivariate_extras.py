@@ -305,7 +305,7 @@ def test_component_profile_bad_input() -> None:
     res = three_level()
     with pytest.raises(InputError, match="name one of \\['sigma2.1', 'sigma2.2'\\]"):
         likelihood_profile(res)
-    with pytest.raises(InputError, match="'tau2' is not an estimated component"):
+    with pytest.raises(InputError, match="'tau2' is not an estimated parameter"):
         likelihood_profile(res, component="tau2")
     with pytest.raises(InputError, match="sigma2.2' is not an estimated"):
         likelihood_profile(three_level(sigma2=[None, 0.03]), component="sigma2.2")

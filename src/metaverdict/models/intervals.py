@@ -17,6 +17,7 @@ import pandas as pd
 
 from metaverdict._results import ResultMixin, TableResult, fmt, fmt_p, format_table, read_only
 from metaverdict._validation import check_level
+from metaverdict.errors import InputError
 from metaverdict.models.inference import critical_value
 
 #: Columns of a coefficient table (``coefficients`` of the fitted models).
@@ -244,4 +245,22 @@ def profile_frame(parameter: str, terms: Sequence[str],
                     [float(co[c].iloc[t]) for c in ("estimate", "ci_lower", "ci_upper")])
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def profiled_parameter(component: str | None, estimated: Sequence[str], nothing: str) -> str:
+    """The parameter a profile refers to: ``component``, which must be one of the
+    ``estimated`` names, or the only one of them when it is None; ``nothing`` describes what
+    the model lacks when none is estimated."""
+    free = list(estimated)
+    if not free:
+        raise InputError(f"likelihood_profile(): the model has no estimated {nothing} to "
+                         "profile")
+    if component is None:
+        if len(free) > 1:
+            raise InputError(f"field 'component': name one of {free}")
+        return free[0]
+    if component not in free:
+        raise InputError(f"field 'component': {component!r} is not an estimated parameter "
+                         f"(estimated: {free})")
+    return component
 

@@ -18,7 +18,12 @@ import pandas as pd
 
 from metaverdict._validation import check_level
 from metaverdict.errors import ConvergenceError, InputError
-from metaverdict.models.intervals import ProfileCI, profile_bound, profile_frame
+from metaverdict.models.intervals import (
+    ProfileCI,
+    profile_bound,
+    profile_frame,
+    profiled_parameter,
+)
 from metaverdict.models.multilevel import _profile_ci
 from metaverdict.models.multivariate import MultivariateResult, fit_multivariate
 from metaverdict.models.mv_likelihood import evaluate, maximise
@@ -129,17 +134,9 @@ def profile_values(res: MultivariateResult, component: str | None, steps: int,
     table (see :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
     model = res._model
     comps = res.components
-    free = [str(n) for n, fixed in zip(comps.index, comps["fixed"]) if not fixed]
-    if not free:
-        raise InputError("likelihood_profile(): the model has no estimated variance "
-                         "component to profile")
-    if component is None:
-        if len(free) > 1:
-            raise InputError(f"field 'component': name one of {free}")
-        component = free[0]
-    if component not in free:
-        raise InputError(f"field 'component': {component!r} is not an estimated component "
-                         f"(estimated: {free})")
+    component = profiled_parameter(
+        component, [str(n) for n, fixed in zip(comps.index, comps["fixed"]) if not fixed],
+        "variance component")
     j = list(comps.index).index(component)
     kind, value = model.kinds[j], float(res._values[j])
     lo_end, hi_end = PARAMETER_RANGE[kind]

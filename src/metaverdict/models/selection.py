@@ -86,6 +86,7 @@ from metaverdict.models.intervals import (
     coefficient_values,
     profile_bound,
     profile_frame,
+    profiled_parameter,
 )
 from metaverdict.models.random_effects import COMMON_EFFECT, chi2_quantile
 from metaverdict.models.results import MetaAnalysisResult
@@ -580,17 +581,8 @@ def profile_values(res: SelectionModelResult, component: str | None, steps: int,
     estimated. Returns the name, the estimate, the range and the table (see
     :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
     pr = res._held()
-    free = list(res.estimated_parameters)
-    if not free:
-        raise InputError("likelihood_profile(): the selection model has no estimated tau² or "
-                         "selection parameter to profile")
-    if component is None:
-        if len(free) > 1:
-            raise InputError(f"field 'component': name one of {free}")
-        component = free[0]
-    if component not in free:
-        raise InputError(f"field 'component': {component!r} is not an estimated parameter "
-                         f"(estimated: {free})")
+    component = profiled_parameter(component, res.estimated_parameters,
+                                   "tau² or selection parameter")
     j = None if component == "tau2" else res.delta_names.index(component)
     value = res.tau2 if j is None else float(res.delta[j])
     se = res.tau2_se if j is None else float(res.selection_parameters["se"].iloc[j])
