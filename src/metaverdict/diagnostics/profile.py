@@ -15,6 +15,8 @@ from metaverdict._results import TableResult, fmt
 from metaverdict.diagnostics._refit import refit, require_result
 from metaverdict.errors import InputError
 from metaverdict.models.intervals import profile_frame
+from metaverdict.models.location_scale import LocationScaleResult
+from metaverdict.models.location_scale import profile_values as ls_profile_values
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_profile import profile_values
 from metaverdict.models.random_effects import COMMON_EFFECT
@@ -65,8 +67,8 @@ class LikelihoodProfile(TableResult):
                 f"value {fmt(top)} at {name} = {fmt(at)}")
 
 
-def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionModelResult,
-                       steps: int = 20,
+def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionModelResult
+                       | LocationScaleResult, steps: int = 20,
                        xlim: Sequence[float] | None = None, component: str | None = None
                        ) -> LikelihoodProfile:
     """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``);
@@ -74,7 +76,9 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
     fixed, the others estimated (metafor ``profile.rma.mv``; range and details in
     :func:`metaverdict.models.mv_profile.profile_values`); for a selection model, with tau²
     or one selection parameter fixed (metafor ``profile.rma.uni.selmodel``;
-    :func:`metaverdict.models.selection.profile_values`).
+    :func:`metaverdict.models.selection.profile_values`); for a location-scale model (log
+    link), with one scale coefficient fixed (metafor ``profile.rma.ls``;
+    :func:`metaverdict.models.location_scale.profile_values`).
 
     The default range is metafor's: from the smaller of tau² and the lower bound of its
     Q-profile CI to the largest of 0.1, tau² and the upper bound (where that CI cannot be
@@ -85,8 +89,9 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
 
     Parameters
     ----------
-    res : MetaAnalysisResult, MultivariateResult or SelectionModelResult
-        A random-effects fit (a meta-regression too), a multivariate or a selection model.
+    res : MetaAnalysisResult, MultivariateResult, SelectionModelResult or LocationScaleResult
+        A random-effects fit (a meta-regression too), a multivariate, selection or
+        location-scale model.
     steps : int
         Number of values (>= 2).
     xlim : pair of float, optional
@@ -94,7 +99,8 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
     component : str, optional
         Multivariate fits: the component to profile, a name of ``res.components``
         (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); selection models: ``"tau2"`` or a
-        δ name (``res.estimated_parameters``); needed when several are estimated.
+        δ name (``res.estimated_parameters``); location-scale models: ``"alpha.<term>"``;
+        needed when several are estimated.
 
     Returns
     -------
@@ -120,9 +126,9 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
     4  0.100 -0.1086    0.3308
     """
     require_result(res, "likelihood_profile", MetaAnalysisResult, MultivariateResult,
-                   SelectionModelResult)
+                   SelectionModelResult, LocationScaleResult)
     _check_steps(steps)
-    if isinstance(res, (MultivariateResult, SelectionModelResult)):
+    if isinstance(res, (MultivariateResult, SelectionModelResult, LocationScaleResult)):
         return _component_profile(res, int(steps), xlim, component)
     if component is not None:
         raise InputError("field 'component': a univariate fit profiles tau²; leave it out")
@@ -152,11 +158,17 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
                              xlim=(float(lo), float(hi)), _table=table)
 
 
-def _component_profile(res: MultivariateResult | SelectionModelResult, steps: int,
-                       xlim: Sequence[float] | None, component: str | None
+def _component_profile(res: MultivariateResult | SelectionModelResult | LocationScaleResult,
+                       steps: int, xlim: Sequence[float] | None, component: str | None
                        ) -> LikelihoodProfile:
-    limits = None if xlim is None else _check_xlim(xlim, lower=-1.0)
-    if isinstance(res, MultivariateResult):
+    lower = -math.inf if isinstance(res, LocationScaleResult) else -1.0
+    limits = None if xlim is None else _check_xlim(xlim, lower=lower)
+    if isinstance(res, LocationScaleResult):
+        name, value, limits, table = ls_profile_values(res, component, steps, limits)
+        stats = res.fit_statistics
+        ll_max = float(stats.ll_reml if res.method == "REML" else stats.ll_ml)
+        method = res.method
+    elif isinstance(res, MultivariateResult):
         name, value, limits, table = profile_values(res, component, steps, limits)
         ll_max = float(res.fit_statistics.ll_reml if res.method == "REML"
                        else res.fit_statistics.ll_ml)

@@ -57,6 +57,8 @@ from metaverdict.models.intervals import (
     coefficient_table,
     coefficient_values,
     prediction_frame,
+    profile_frame,
+    profiled_parameter,
 )
 from metaverdict.models.random_effects import chi2_quantile
 
@@ -314,6 +316,12 @@ class LocationScaleResult(PooledFit, ResultMixin):
                              "link='log' only; use the Wald CIs of scale_coefficients")
         return _scale_profile_ci(self, level)
 
+    @property
+    def estimated_parameters(self) -> tuple[str, ...]:
+        """Names of the scale coefficients as profiled by
+        :func:`metaverdict.likelihood_profile`: ``"alpha.<term>"``."""
+        return tuple(f"alpha.{t}" for t in self.scale_terms)
+
     def summary(self) -> str:
         pct = int(round(self.level * 100))
         stat = "t" if self.test == "t" else "z"
@@ -439,61 +447,69 @@ PROFILE_AGREEMENT = 1e-3
 _NM = {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12}
 
 
+class _HeldScale:
+    """The profile log-likelihood of ``res`` at α_j = x (log link): the maximum over the
+    other scale coefficients on the line a = m x / m'm + N b of the standardised coordinates
+    (alpha = M a; N an orthonormal basis of the directions that keep α_j fixed), the best of
+    three local searches (BFGS and Nelder-Mead from the estimate's projection, Nelder-Mead
+    from the centre); memoised, so that a root search sees one function. A call returns the
+    maximum and the maximising α."""
+
+    def __init__(self, res: LocationScaleResult, j: int) -> None:
+        self.y, self.v, self.X = res.yi, res.vi, res.design
+        self.reml = res.method == "REML"
+        self.Zs, self.M = standardised(res.scale_design)
+        self.m = self.M[j]
+        self.N = linalg.null_space(self.m[None, :])
+        self.b0 = self.N.T @ np.linalg.solve(self.M, res._scale_coefficients[:, 0])
+        self.memo: dict[float, tuple[float, np.ndarray]] = {}
+
+    def __call__(self, x: float) -> tuple[float, np.ndarray]:
+        if x not in self.memo:
+            base = self.m * (x / float(self.m @ self.m))
+
+            def negll(b: np.ndarray) -> float:
+                val = _profile(base + self.N @ b, self.y, self.v, self.X, self.Zs, self.reml,
+                               "log")[0]
+                return -val if math.isfinite(val) else 1e100
+
+            if self.N.shape[1]:
+                runs = [optimize.minimize(negll, self.b0, method="BFGS",
+                                          options={"gtol": 1e-10}),
+                        optimize.minimize(negll, self.b0, method="Nelder-Mead", options=_NM),
+                        optimize.minimize(negll, np.zeros_like(self.b0), method="Nelder-Mead",
+                                          options=_NM)]
+                best = min(runs, key=lambda r: float(r.fun))
+                fun, b = float(best.fun), np.asarray(best.x)
+            else:
+                fun, b = negll(np.zeros(0)), np.zeros(0)
+            self.memo[x] = (-fun, self.M @ (base + self.N @ b))
+        return self.memo[x]
+
+
 def _scale_profile_ci(res: LocationScaleResult, level: float) -> ProfileCI:
     """:meth:`LocationScaleResult.profile_ci` (log link).
 
-    The profile at α_j = x maximises over the other coefficients on the line
-    a = m x / m'm + N b of the standardised coordinates (alpha = M a; N an orthonormal basis of
-    the directions that keep α_j fixed), so that a moderator such as a year (a large intercept,
-    strongly correlated with its slope) does not make the search ill-conditioned. Where some
-    studies' tau² can go to 0 the profile has several local maxima; each value is the best of
-    three local searches (BFGS and Nelder-Mead from the estimate's projection, Nelder-Mead
-    from the centre) and is computed once (memoised, so that the root search sees one
-    function). A bound where the profile jumps across the critical value instead of
-    crossing it (the searches find a better local maximum on one side only; checked at
-    1e-6 of the distance on either side, :data:`PROFILE_AGREEMENT`) is not determined: NaN,
-    with a warning. No local search can promise the global maximum of such a profile;
-    metafor's single search gives up there ("convergence problems") or stops at its search
-    limit."""
-    y, v, X, Z = res.yi, res.vi, res.design, res.scale_design
-    reml = res.method == "REML"
+    The profile at α_j = x (:class:`_HeldScale`) maximises over the other coefficients in
+    standardised coordinates, so that a moderator such as a year (a large intercept, strongly
+    correlated with its slope) does not make the search ill-conditioned. Where some studies'
+    tau² can go to 0 the profile has several local maxima; each value is the best of three
+    local searches and is computed once. A bound where the profile jumps across the critical
+    value instead of crossing it (the searches find a better local maximum on one side
+    only; checked at 1e-6 of the distance on either side, :data:`PROFILE_AGREEMENT`) is
+    not determined: NaN, with a warning. No local search can promise the global maximum of
+    such a profile; metafor's single search gives up there ("convergence problems") or stops
+    at its search limit."""
     alpha, se = res._scale_coefficients[:, 0], res._scale_coefficients[:, 1]
-    ll_max = _profile(alpha, y, v, X, Z, reml, "log")[0]
+    ll_max = _profile(alpha, res.yi, res.vi, res.design, res.scale_design,
+                      res.method == "REML", "log")[0]
     crit = chi2_quantile(level, 1)
-    Zs, M = standardised(Z)
-    a_hat = np.linalg.solve(M, alpha)
     rows, open_ends, unsure = [], [], []
     for j, term in enumerate(res.scale_terms):
-        m = M[j]
-        N = linalg.null_space(m[None, :])
-        b0 = N.T @ a_hat
-        memo: dict[float, tuple[float, np.ndarray]] = {}
+        held = _HeldScale(res, j)
 
-        def negll_at(x: float, m: np.ndarray = m, N: np.ndarray = N) -> Any:
-            base = m * (x / float(m @ m))
-
-            def negll(b: np.ndarray) -> float:
-                val = _profile(base + N @ b, y, v, X, Zs, reml, "log")[0]
-                return -val if math.isfinite(val) else 1e100
-            return negll
-
-        def excess(x: float, N: np.ndarray = N, b0: np.ndarray = b0,
-                   memo: dict[float, tuple[float, np.ndarray]] = memo,
-                   negll_at: Any = negll_at) -> float:
-            """2 [ll_max - max ll at alpha_j = x] - crit, the best of the local searches
-            (memoised with the maximiser, memo[x][1])."""
-            if x not in memo:
-                negll = negll_at(x)
-                if N.shape[1]:
-                    runs = [optimize.minimize(negll, b0, method="BFGS", options={"gtol": 1e-10}),
-                            optimize.minimize(negll, b0, method="Nelder-Mead", options=_NM),
-                            optimize.minimize(negll, np.zeros_like(b0), method="Nelder-Mead",
-                                              options=_NM)]
-                    best = min(runs, key=lambda r: float(r.fun))
-                    memo[x] = (2 * (ll_max + float(best.fun)) - crit, np.asarray(best.x))
-                else:
-                    memo[x] = (2 * (ll_max + negll(np.zeros(0))) - crit, np.zeros(0))
-            return memo[x][0]
+        def excess(x: float, held: _HeldScale = held) -> float:
+            return 2 * (ll_max - held(x)[0]) - crit
 
         est = float(alpha[j])
         step0 = (float(se[j]) * math.sqrt(crit) if math.isfinite(se[j]) and se[j] > 0
@@ -614,3 +630,38 @@ def _fit_statistics(y: np.ndarray, v: np.ndarray, X: np.ndarray, Z: np.ndarray,
     dev_ml = -2 * (ll_ml - sat) if k > p else 0.0
     return FitStatistics(ll_ml, dev_ml, *information_criteria(ll_ml, k, parms), ll_reml,
                          -2 * ll_reml, *information_criteria(ll_reml, k - p, parms))
+
+
+def profile_values(res: LocationScaleResult, component: str | None, steps: int,
+                   xlim: tuple[float, float] | None
+                   ) -> tuple[str, float, tuple[float, float], pd.DataFrame]:
+    """The rows of the likelihood profile of one scale coefficient (``"alpha.<term>"``, see
+    :attr:`LocationScaleResult.estimated_parameters`; may be omitted with one scale term):
+    the log-likelihood maximised over the other scale coefficients (:class:`_HeldScale`) at
+    ``steps`` values over ``xlim`` (default metafor's: the estimate ± 2.576 SE, else ± 4 times
+    its absolute value), with the location coefficients and their CIs there (metafor
+    ``profile.rma.ls``). Log link only. Returns the name, the estimate, the range and the
+    table (see :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
+    if res.link != "log":
+        raise InputError("field 'link': likelihood profiles are implemented for link='log' "
+                         "only")
+    component = profiled_parameter(component, res.estimated_parameters, "scale coefficient")
+    j = res.estimated_parameters.index(component)
+    value, se = (float(c) for c in res._scale_coefficients[j, :2])
+    if xlim is None:
+        half = float(special.ndtri(0.995)) * se if math.isfinite(se) else 4 * abs(value)
+        xlim = (value - half, value + half)
+    held = _HeldScale(res, j)
+    points: list[tuple[float, float, pd.DataFrame | None]] = []
+    for x in np.linspace(xlim[0], xlim[1], steps):
+        ll, alpha = held(float(x))
+        if not math.isfinite(ll):
+            points.append((float(x), math.nan, None))
+            continue
+        _, beta, vb, _ = _profile(alpha, res.yi, res.vi, res.design, res.scale_design,
+                                  held.reml, "log")
+        points.append((float(x), ll, coefficient_frame(_table(beta, vb, res.df, res.level),
+                                                       res.terms)))
+    return component, value, (float(xlim[0]), float(xlim[1])), profile_frame(
+        component, res.terms, points)
+
