@@ -378,3 +378,26 @@ def test_missing_required_argument() -> None:
 
 def test_argument_not_used_by_measure() -> None:
     _raises(["'ZCOR'", "ai"], effect_sizes, "ZCOR", ri=[0.1], ni=[10], ai=[3])
+
+
+def test_per_study_vtype_bad_input() -> None:
+    """One vtype per study: the right number, each one the measure takes (the study named)."""
+    tables = {"ai": [4, 6, 3], "bi": [119, 300, 50], "ci": [11, 29, 7], "di": [128, 274, 60]}
+    with pytest.raises(InputError, match="2 values for 3 studies"):
+        effect_sizes("RD", **tables, vtype=["LS", "UB"])
+    with pytest.raises(InputError, match="study 2, field 'vtype': RD takes vtype"):
+        effect_sizes("RD", **tables, vtype=["LS", "HO", "UB"])
+    same = effect_sizes("RD", **tables, vtype=["UB"] * 3)
+    np.testing.assert_array_equal(same.vi, effect_sizes("RD", **tables, vtype="UB").vi)
+
+
+def test_mporm_needs_a_correlation_in_range() -> None:
+    tables = {"ai": [10, 5], "bi": [20, 25], "ci": [15, 8], "di": [15, 22]}
+    with pytest.raises(InputError, match="needs argument 'ri'"):
+        effect_sizes("MPORM", **tables)
+    with pytest.raises(InputError, match="ri"):
+        effect_sizes("MPORM", **tables, ri=[0.3, 1.2])
+    with pytest.raises(InputError, match="does not use argument"):
+        effect_sizes("MPOR", **tables, ri=[0.3, 0.2])
+    es = effect_sizes("MPORM", **tables, ri=[0.0, 0.0])     # r = 0: the independent-groups OR
+    np.testing.assert_allclose(es.vi, effect_sizes("OR", **tables).vi, rtol=1e-15)

@@ -40,7 +40,8 @@ def _nan(values: list[float | None]) -> np.ndarray:
 
 def _case_id(case: dict[str, Any]) -> str:
     opts = "-".join(f"{k}={v}" for k, v in (case["options"] or {}).items())
-    return "-".join(filter(None, [case["measure"], case["vtype"], case["data"], opts]))
+    vtype = case["vtype"] if isinstance(case["vtype"], str) else "per-study"
+    return "-".join(filter(None, [case["measure"], vtype, case["data"], opts]))
 
 
 CASES = reference()["cases"]
@@ -48,9 +49,12 @@ CASES = reference()["cases"]
 
 def _run(case: dict[str, Any], rows: np.ndarray | None = None, **kw: Any) -> Any:
     data = pd.DataFrame({k: _nan(v) for k, v in reference()["data"][case["data"]].items()})
+    vtype = case["vtype"]
     if rows is not None:
         data = data.iloc[rows]
-    return effect_sizes(case["measure"], data=data, vtype=case["vtype"], **case["args"],
+        if not isinstance(vtype, str):           # one vtype per study
+            assert len(rows) == len(vtype), "per-study vtype cases keep every study"
+    return effect_sizes(case["measure"], data=data, vtype=vtype, **case["args"],
                         **(case["options"] or {}), **kw)
 
 
@@ -79,7 +83,7 @@ def test_escalc_reference(case: dict[str, Any]) -> None:
 
 def test_every_measure_and_vtype_is_checked() -> None:
     """Each (measure, vtype) has an R reference case or a hand computation below."""
-    in_r = {(c["measure"], c["vtype"]) for c in CASES}
+    in_r = {(c["measure"], c["vtype"]) for c in CASES if isinstance(c["vtype"], str)}
     by_hand = {(z, v) for z in ("ZPHI", "ZPB") for v in ("LS", "ST", "CS")} | {
         ("ZTET", "LS"), ("ZBIS", "LS"), ("ZSPCOR", "LS"), ("ZSPCOR", "AV"), ("PRZ", "LS"),
         ("OR", "AV"), ("RR", "AV"), ("SMDH", "LS3"), ("SMCRH", "LS2"), ("SMCRP", "LS"),
@@ -87,6 +91,14 @@ def test_every_measure_and_vtype_is_checked() -> None:
         ("R2", "LS"), ("R2", "LS2"), ("R2", "AV"), ("ZR2", "LS")}
     every = {(code, v) for code, m in MEASURES.items() for v in m.vtypes}
     assert every - in_r - by_hand == set()
+
+
+def test_per_study_vtypes_are_checked() -> None:
+    """Cases with one vtype per study, mixing every vtype of their measure."""
+    mixed = {c["measure"]: set(c["vtype"]) for c in CASES if not isinstance(c["vtype"], str)}
+    assert set(mixed) == {"RD", "SMD", "MD", "ROM", "COR", "PR"}
+    for code, kinds in mixed.items():
+        assert kinds == set(MEASURES[code].vtypes), code
 
 
 # --- transformations of R's values: Fisher's z by the delta method --------------------------------

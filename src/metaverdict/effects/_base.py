@@ -25,9 +25,10 @@ class Options:
 
     Attributes
     ----------
-    vtype : str
+    vtype : str or tuple of str
         metafor's ``vtype``: which estimator of the sampling variance (``"LS"`` large-sample,
-        ``"UB"`` unbiased, ``"AV"`` from the sample-size weighted average outcome, ...).
+        ``"UB"`` unbiased, ``"AV"`` from the sample-size weighted average outcome, ...); a
+        tuple gives one per study (the last axis of the inputs).
     correct : bool
         metafor 5's ``correct``: apply the small-sample bias corrections (Hedges' ``c(m)`` for the
         standardized measures, ``1/(2(n-1))`` for the log SD/CV measures, the second-order
@@ -37,7 +38,7 @@ class Options:
         between the two (ROM, ZPCOR, PCOR, SMDH, SMD1H, SMCRH).
     """
 
-    vtype: str = "LS"
+    vtype: str | tuple[str, ...] = "LS"
     correct: bool = True
     metafor: MetaforVersion = "5.0"
 
@@ -152,5 +153,18 @@ def study_mean(x: FloatArray, w: FloatArray) -> FloatArray:
 
 
 def by_vtype(options: Options, **variances: Callable[[], FloatArray]) -> FloatArray:
-    """The variance that ``options.vtype`` names among ``variances`` (checked beforehand)."""
-    return variances[options.vtype]()
+    """The variance that ``options.vtype`` names among ``variances`` (checked beforehand);
+    with one vtype per study, each study's from its own (estimators that average over the
+    studies, such as ``"AV"``, still average over all of them, as metafor's)."""
+    if isinstance(options.vtype, str):
+        return variances[options.vtype]()
+    kinds = np.asarray(options.vtype)
+    out: FloatArray | None = None
+    for kind in dict.fromkeys(options.vtype):
+        value = np.asarray(variances[kind](), dtype=np.float64)
+        if out is None:
+            out = np.array(np.broadcast_to(value, value.shape[:-1] + kinds.shape))
+        mask = kinds == kind
+        out[..., mask] = np.broadcast_to(value, out.shape)[..., mask]
+    assert out is not None
+    return out

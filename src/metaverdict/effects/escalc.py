@@ -12,7 +12,8 @@ the study and the field, instead of yielding NA.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,6 @@ from metaverdict._validation import (
 from metaverdict.effects.continuity import TO_OPTIONS, add_to_cells
 from metaverdict.effects.measures import (
     D_INPUTS,
-    FAMILY_FIELDS,
     MEASURES,
     Arrays,
     Measure,
@@ -55,7 +55,7 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
                  sd1i: Any = None, sd2i: Any = None, xi: Any = None, mi: Any = None,
                  ri: Any = None, ti: Any = None, sdi: Any = None, r2i: Any = None,
                  ni: Any = None, labels: Any = None, add: float | None = None,
-                 to: str = "only0", drop00: bool = False, vtype: str = "LS",
+                 to: str = "only0", drop00: bool = False, vtype: str | Sequence[str] = "LS",
                  correct: bool = True, metafor: str = "5.0") -> EffectSizes:
     """Effect sizes and sampling variances from reported statistics (metafor's ``escalc``).
 
@@ -72,7 +72,9 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
           difference, ``"OR2D"``/``"OR2DL"`` and ``"OR2DN"`` log odds ratio as an SMD
           (logistic, normal). Paired tables (cells of the pre/post or matched-pairs table):
           ``"MPRD"``, ``"MPRR"``, ``"MPOR"`` (marginal), ``"MPORC"``, ``"MPPETO"``
-          (conditional).
+          (conditional); ``"MPORM"``, the marginal log odds ratio from the marginal table
+          (``ai``, ``bi``: treatment 1; ``ci``, ``di``: treatment 2) and the pairs'
+          correlation ``ri``.
         * Person-time (``x1i, t1i, x2i, t2i``): ``"IRR"`` log rate ratio, ``"IRD"`` rate
           difference, ``"IRSD"`` square-root rate difference. One group (``xi`` events in
           ``ti`` person-time): ``"IR"``, ``"IRLN"`` (log), ``"IRS"`` (square root), ``"IRFT"``
@@ -122,8 +124,10 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
     drop00 : bool
         If true, studies with no events (or only events) in both groups (2x2 tables) or no
         events in both groups (person-time) get ``yi = vi = NaN``, as metafor's ``NA``.
-    vtype : str
-        metafor's ``vtype``, the variance estimator: ``"LS"`` (default, large-sample) for all
+    vtype : str or sequence of str
+        metafor's ``vtype``, the variance estimator (one for every study, or one per study;
+        those that average over the studies, such as ``"AV"``, average over all of them):
+        ``"LS"`` (default, large-sample) for all
         measures; also ``"AV"`` (from the sample-size weighted mean outcome) for OR, RR, RD,
         SMD, SMD1, COR, UCOR, PCOR, SPCOR, ZSPCOR, R2, PR, PLN, PLO; ``"UB"`` (unbiased) for
         RD, MD, SMD, SMD1, UCOR, SMCC, SMCR, PR; ``"LS2"`` for SMD, SMD1, SMDH, SMCC, SMCR,
@@ -180,6 +184,12 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
 
     raw = {name: _resolve(name, value, data) for name, value in given.items()}
     k = check_same_length(raw)
+    if not isinstance(options.vtype, str):
+        if len(options.vtype) != k:
+            raise InputError(f"field 'vtype': {len(options.vtype)} values for {k} studies "
+                             "(give one vtype, or one per study)")
+        if len(set(options.vtype)) == 1:
+            options = replace(options, vtype=options.vtype[0])
     labs = _labels(labels, data, k)
     names = {f: (v if isinstance(v, str) else f) for f, v in given.items()}
     x = {f: as_float_array(v, names[f], labs) for f, v in raw.items()}
@@ -213,19 +223,27 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
 
 
 # --- arguments ------------------------------------------------------------------------------------
-def _options(spec: Measure, vtype: str, correct: bool, metafor: str) -> Options:
-    if not isinstance(vtype, str) or vtype.upper() not in spec.vtypes:
-        raise InputError(f"field 'vtype': {spec.code} takes vtype {', '.join(spec.vtypes)}; "
-                         f"got {vtype!r}")
+def _options(spec: Measure, vtype: str | Sequence[str], correct: bool, metafor: str
+             ) -> Options:
+    kinds = [vtype] if isinstance(vtype, str) else (
+        list(vtype) if isinstance(vtype, (list, tuple, np.ndarray, pd.Series)) else [vtype])
+    for i, kind in enumerate(kinds):
+        if not isinstance(kind, str) or kind.upper() not in spec.vtypes:
+            where = "" if isinstance(vtype, str) else f"study {i + 1}, "
+            raise InputError(f"{where}field 'vtype': {spec.code} takes vtype "
+                             f"{', '.join(spec.vtypes)}; got {kind!r}")
+    if not kinds:
+        raise InputError("field 'vtype': give one vtype, or one per study")
     if not isinstance(correct, (bool, np.bool_)):
         raise InputError(f"field 'correct': expected True or False, got {correct!r}")
     version = choice(metafor, ("5.0", "3.8"), "metafor")
-    return Options(vtype=vtype.upper(), correct=bool(correct),
-                   metafor="3.8" if version == "3.8" else "5.0")
+    upper = tuple(str(kind).upper() for kind in kinds)
+    return Options(vtype=upper[0] if isinstance(vtype, str) else upper,
+                   correct=bool(correct), metafor="3.8" if version == "3.8" else "5.0")
 
 
 def _check_arguments(spec: Measure, given: Mapping[str, Any]) -> None:
-    allowed = FAMILY_FIELDS[spec.family] + (D_INPUTS if spec.from_d else ())
+    allowed = spec.fields
     extra = [f for f in given if f not in allowed]
     if extra:
         raise InputError(f"measure {spec.code!r} does not use argument(s) {', '.join(extra)}; "
@@ -289,8 +307,8 @@ _COMPLETED: dict[str, tuple[str, ...]] = {"table": ("ai", "bi", "ci", "di"), "pr
 
 
 def _missing_rows(spec: Measure, prepared: Arrays, k: int) -> BoolArray:
-    needed = _COMPLETED.get(spec.family) or tuple(
-        f for f in spec.needs if isinstance(f, str))
+    needed = (_COMPLETED[spec.family] + spec.extra if spec.family in _COMPLETED
+              else tuple(f for f in spec.needs if isinstance(f, str)))
     missing = np.zeros(k, bool)
     for f in needed:
         missing |= np.isnan(prepared[f])
@@ -356,12 +374,16 @@ def _no_drop(x: Arrays) -> BoolArray:
 
 
 def _prep_table(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:
-    _bounds(x, names, labels, tuple(x), lower=0)
+    _bounds(x, names, labels, tuple(f for f in x if f != "ri"), lower=0)
     _complete(x, names, labels, "ai", "bi", "n1i")
     _complete(x, names, labels, "ci", "di", "n2i")
     a, b, c, d = x["ai"], x["bi"], x["ci"], x["di"]
     both = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
-    return {"ai": a, "bi": b, "ci": c, "di": d}, both & drop00
+    out = {"ai": a, "bi": b, "ci": c, "di": d}
+    if "ri" in x:                                # MPORM
+        _bounds(x, names, labels, ("ri",), lower=-1, upper=1)
+        out["ri"] = x["ri"]
+    return out, both & drop00
 
 
 def _prep_rates(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepared:

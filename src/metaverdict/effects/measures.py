@@ -81,7 +81,8 @@ class Measure:
     ``None`` means no continuity correction applies. ``vtypes`` are the accepted ``vtype``
     values (the first, ``"LS"``, is the default); ``required`` overrides the family's inputs
     for measures that need only part of them (e.g. ``VR`` needs no means); ``from_d`` marks
-    the measures that also take :data:`D_INPUTS` instead of the means and SDs.
+    the measures that also take :data:`D_INPUTS` instead of the means and SDs; ``extra`` are
+    inputs beyond the family's that the measure needs (MPORM's correlations ``ri``).
     """
 
     code: str
@@ -92,11 +93,18 @@ class Measure:
     vtypes: tuple[str, ...] = ("LS",)
     required: Required | None = None
     from_d: bool = False
+    extra: tuple[str, ...] = ()
 
     @property
     def needs(self) -> Required:
         """The required inputs (a tuple entry lists alternatives)."""
-        return self.required if self.required is not None else FAMILY_REQUIRED[self.family]
+        return (self.required if self.required is not None
+                else FAMILY_REQUIRED[self.family]) + self.extra
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The inputs the measure accepts."""
+        return FAMILY_FIELDS[self.family] + self.extra + (D_INPUTS if self.from_d else ())
 
 
 _AV = ("LS", "AV")
@@ -135,6 +143,9 @@ _TABLE: tuple[Measure, ...] = (
     Measure("MPRR", "table", "paired log risk ratio ln((a+b)/(a+c))",
             counts.paired_risk_ratio, 0.5),
     Measure("MPOR", "table", "paired log odds ratio (marginal)", counts.paired_odds_ratio, 0.5),
+    Measure("MPORM", "table", "paired log odds ratio from the marginal table and the pairs' "
+            "correlation ri; vi = 1/a + 1/b + 1/c + 1/d - 2 n ri / sqrt(abcd)",
+            counts.marginal_odds_ratio, 0.5, extra=("ri",)),
     Measure("MPORC", "table", "conditional log odds ratio ln(b/c); vi = 1/b + 1/c",
             counts.conditional_odds_ratio, 0.5),
     Measure("MPPETO", "table", "conditional Peto log odds ratio from b, c", counts.paired_peto,

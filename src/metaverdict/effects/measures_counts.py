@@ -191,6 +191,19 @@ def paired_odds_ratio(x: Arrays, o: Options) -> tuple[FloatArray, FloatArray]:
                 / (n * p1 * (1 - p1) * p2 * (1 - p2)))
 
 
+def marginal_odds_ratio(x: Arrays, o: Options) -> tuple[FloatArray, FloatArray]:
+    r"""MPORM: the log odds ratio of a paired study's marginal table (rows: the two
+    treatments, a + b = c + d = the n pairs) with the correlation :math:`r` (phi coefficient)
+    of the pairs' outcomes, which the marginal table does not show (metafor ``MPORM``):
+    :math:`v = 1/a + 1/b + 1/c + 1/d - 2\,\mathrm{Cov}`, where the covariance of the two
+    log odds is :math:`r\,n/\sqrt{abcd}` (:math:`\mathrm{Var}\,\mathrm{logit}\,\hat p_1
+    = n/(ab)` and so on), with n = (a + b + c + d)/2 rounded to an integer as metafor does."""
+    a, b, c, d = _cells(x)
+    n = np.round((a + b + c + d) / 2)
+    return np.log(a / b) - np.log(c / d), (1 / a + 1 / b + 1 / c + 1 / d
+                                           - 2 * x["ri"] * n / np.sqrt(a * b * c * d))
+
+
 def conditional_odds_ratio(x: Arrays, o: Options) -> tuple[FloatArray, FloatArray]:
     b, c = x["bi"], x["ci"]
     return np.log(b) - np.log(c), 1 / b + 1 / c

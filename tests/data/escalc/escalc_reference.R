@@ -20,13 +20,17 @@ smd_d <- data.frame(      # SMDs from a reported d (di) or t statistic (ti), or 
   m2i = c(NA, NA, 0.5, NA), sd1i = c(NA, NA, 1.0, NA), sd2i = c(NA, NA, 1.2, NA),
   n1i = c(20, 30, 15, 12), n2i = c(20, 30, 15, 14))
 genotypes <- data.frame(ai = c(30, 10, 25), bi = c(50, 40, 60), ci = c(20, 50, 15))
+# MPORM: the BCG tables read as marginal tables of paired studies, with made-up correlations
+bcg_r <- cbind(bcg, ri = round(seq(-0.3, 0.6, length.out = nrow(bcg)), 3))
+zeros_r <- cbind(zeros, ri = c(0.2, -0.1, 0.4, 0, 0.3))
 
 datasets <- list(
   bcg = bcg, zeros = zeros, hart1999 = dat.hart1999[, c("x1i", "t1i", "x2i", "t2i")],
   normand1999 = dat.normand1999[, c("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")],
   molloy2014 = dat.molloy2014[, c("ri", "ni")], aloe2013 = dat.aloe2013[, c("tval", "n", "preds", "R2")],
   props = props, rates1 = rates1, morris2008_t = morris_t,
-  bonett2010 = dat.bonett2010[, c("ai", "mi", "ni")], smd_d = smd_d, genotypes = genotypes)
+  bonett2010 = dat.bonett2010[, c("ai", "mi", "ni")], smd_d = smd_d, genotypes = genotypes,
+  bcg_r = bcg_r, zeros_r = zeros_r)
 
 tab_bcg <- list(ai = "tpos", bi = "tneg", ci = "cpos", di = "cneg")
 tab_zero <- list(ai = "ai", bi = "bi", ci = "ci", di = "di")
@@ -76,6 +80,16 @@ add("SMD", "smd_d", list(di = "di", ti = "ti", m1i = "m1i", m2i = "m2i", sd1i = 
                          sd2i = "sd2i", n1i = "n1i", n2i = "n2i"), c("LS", "UB", "LS2", "AV"))
 add("REH", "genotypes", list(ai = "ai", bi = "bi", ci = "ci"))
 for (m in c("ARAW", "AHW", "ABT")) add(m, "bonett2010", list(ai = "ai", mi = "mi", ni = "ni"))
+add("MPORM", "bcg_r", c(tab_bcg, list(ri = "ri"))); add("MPORM", "zeros_r", c(tab_zero, list(ri = "ri")))
+# one vtype per study (a vector; the averaging vtypes still average over all studies; not OR,
+# whose "AV" metafor 3.8-1 computes as "LS")
+per_study <- function(kinds, k) list(rep(kinds, length.out = k))
+add("RD", "bcg", tab_bcg, per_study(c("UB", "LS", "AV"), 13))
+add("SMD", "normand1999", means, per_study(c("LS", "UB", "LS2", "AV"), 9))
+add("MD", "normand1999", means, per_study(c("HO", "LS", "UB"), 9))
+add("ROM", "normand1999", means, per_study(c("LS", "HO", "AV", "AVHO"), 9))
+add("COR", "molloy2014", list(ri = "ri", ni = "ni"), per_study(c("AV", "LS"), 16))
+add("PR", "props", list(xi = "xi", ni = "ni"), per_study(c("LS", "UB", "AV"), 16))
 
 num <- function(x) { x <- as.numeric(x); lapply(x, function(v) if (is.na(v)) NULL else v) }
 cases <- lapply(spec, function(s) {
