@@ -1,7 +1,8 @@
 """L'Abbé plots (report.plots.labbe) against metafor 3.8-1 ``labbe()``.
 
 Reference: tests/data/labbe/labbe_reference.json, written by labbe_reference.R in the same
-folder (BCG RR/OR/RD/AS, Yusuf 1985 table 6 with zero cells, Hart 1999 IRR/IRD). The fit is
+folder (BCG RR/OR/RD/AS, RR and OR with ``transf=`` exp / inverse logit, Yusuf 1985 table 6
+with zero cells, Hart 1999 IRR/IRD). The fit is
 metaverdict's own REML fit of the same counts; its estimate is checked against metafor's too.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from metaverdict.report.plots import labbe_plot, labbe_points
 matplotlib.use("Agg")
 CASES = json.loads((Path(__file__).parent.parent / "data" / "labbe"
                     / "labbe_reference.json").read_text())["cases"]
+TRANSF = {None: None, "exp": np.exp, "transf.ilogit": lambda x: 1 / (1 + np.exp(-x))}
 
 
 def _inputs(case):
@@ -38,7 +40,7 @@ def test_points_match_metafor(name):
     case = CASES[name]
     res, counts = _inputs(case)
     assert res.estimate == pytest.approx(case["estimate"], rel=1e-4, abs=1e-6)
-    pts = labbe_points(res, case["measure"], **counts)
+    pts = labbe_points(res, case["measure"], **counts, transf=TRANSF[case.get("transf")])
     assert len(pts) == len(case["x"]) > 0
     np.testing.assert_allclose(pts["x"], case["x"], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(pts["y"], case["y"], rtol=1e-12, atol=1e-14)
@@ -59,6 +61,29 @@ def test_plot_draws_points_and_lines():
     rd = labbe_plot(*_inputs(CASES["bcg_RD"])[:1], "RD", **_inputs(CASES["bcg_RD"])[1])
     _, y = next(ln for ln in rd.axes[0].lines if ln.get_gid() == "estimate-line").get_data()
     assert np.all((np.asarray(y) >= 0) & (np.asarray(y) <= 1))
+
+
+def test_transformed_plot_lines():
+    """With transf, the points, the line of no effect and the estimate's line are drawn on
+    the transformed scale: the estimate's line is transf(x + b) against transf(x)."""
+    case = CASES["bcg_OR_transf"]
+    res, counts = _inputs(case)
+    ilogit = TRANSF["transf.ilogit"]
+    fig = labbe_plot(res, "OR", **counts, transf=ilogit)
+    ax = fig.axes[0]
+    markers = next(c for c in ax.collections if c.get_gid() == "study-markers")
+    np.testing.assert_allclose(np.sort(markers.get_offsets()[:, 0]), np.sort(case["x"]),
+                               rtol=1e-12)
+    x, y = (np.asarray(v) for v in next(
+        ln for ln in ax.lines if ln.get_gid() == "estimate-line").get_data())
+    logit = np.log(x / (1 - x))
+    np.testing.assert_allclose(y, ilogit(logit + res.estimate), rtol=1e-10)
+    assert 0 < ax.get_xlim()[0] < ax.get_xlim()[1] < 1
+    assert ax.get_ylabel() == "Transformed log odds (Group 1)"
+    with pytest.raises(InputError, match="transf"):
+        labbe_points(res, "OR", **counts, transf=np.log)        # log of negative log odds
+    with pytest.raises(InputError, match="a function expected"):
+        labbe_points(res, "OR", **counts, transf="exp")
 
 
 def test_bad_input():

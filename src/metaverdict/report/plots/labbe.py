@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,8 @@ _ARM_LABELS = {"PLN": "Log Proportion", "PLO": "Log Odds", "PR": "Proportion",
 def labbe_points(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: Any = None,
                  ci: Any = None, di: Any = None, x1i: Any = None, t1i: Any = None,
                  x2i: Any = None, t2i: Any = None, add: float = 0.5, to: str = "only0",
-                 plim: tuple[float, float] = (0.5, 3.5)) -> pd.DataFrame:
+                 plim: tuple[float, float] = (0.5, 3.5),
+                 transf: Callable[[np.ndarray], Any] | None = None) -> pd.DataFrame:
     """The points of a L'Abbé plot, as metafor's ``labbe()`` returns them.
 
     Parameters
@@ -43,6 +45,9 @@ def labbe_points(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: A
     plim : (float, float)
         Point sizes (multiples of the default size) from the least to the most precise study,
         linear in :math:`1/\\sqrt{v_1 + v_2}` of the arm variances (metafor's ``psize``).
+    transf : callable, optional
+        Applied to both arms' outcomes (metafor ``transf=``), e.g. ``np.exp`` to show log
+        proportions as proportions; vectorised, one finite value per outcome.
 
     Returns
     -------
@@ -79,14 +84,32 @@ def labbe_points(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: A
     rng = w.max() - w.min()
     size = (np.ones_like(w) if rng <= np.finfo(float).eps ** 0.5
             else plim[0] + (w - w.min()) / rng * (plim[1] - plim[0]))
-    return pd.DataFrame({"x": c["yi"].to_numpy(), "y": t["yi"].to_numpy(), "size": size,
+    return pd.DataFrame({"x": _transformed(c["yi"].to_numpy(), transf),
+                         "y": _transformed(t["yi"].to_numpy(), transf), "size": size,
                          "row": np.asarray(rows, dtype=int)})
+
+
+def _transformed(values: np.ndarray, transf: Callable[[np.ndarray], Any] | None) -> np.ndarray:
+    """``transf(values)``, checked: one finite number per value."""
+    if transf is None:
+        return values
+    if not callable(transf):
+        raise InputError(f"field 'transf': a function expected, got {transf!r}")
+    try:
+        with np.errstate(all="ignore"):          # a non-finite result is reported below
+            out = np.asarray(transf(np.asarray(values, dtype=float)), dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"field 'transf': it failed on the outcomes ({exc})") from None
+    if out.shape != np.shape(values) or not np.all(np.isfinite(out)):
+        raise InputError("field 'transf': it must return one finite number per outcome")
+    return out
 
 
 @st.axes_docstring
 def labbe_plot(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: Any = None,
                ci: Any = None, di: Any = None, x1i: Any = None, t1i: Any = None,
                x2i: Any = None, t2i: Any = None, add: float = 0.5, to: str = "only0",
+               transf: Callable[[np.ndarray], Any] | None = None,
                xlabel: str | None = None, ylabel: str | None = None, title: str | None = None,
                ax: Axes | None = None,
                save: str | os.PathLike[str] | None = None) -> Figure:
@@ -101,6 +124,9 @@ def labbe_plot(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: Any
     ----------
     res, measure, ai, bi, ci, di, x1i, t1i, x2i, t2i, add, to
         As :func:`labbe_points`.
+    transf : callable, optional
+        Applied to the outcomes and to both lines (metafor ``transf=``; a monotone function,
+        e.g. ``np.exp`` for proportions instead of log proportions).
     xlabel, ylabel : str, optional
         Axis labels (default: the arm-level measure and the group).
     %(axes)s
@@ -111,7 +137,7 @@ def labbe_plot(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: Any
     Internal Medicine* 107:224-233.
     """
     pts = labbe_points(res, measure, ai=ai, bi=bi, ci=ci, di=di, x1i=x1i, t1i=t1i, x2i=x2i,
-                       t2i=t2i, add=add, to=to)
+                       t2i=t2i, add=add, to=to)          # the lines are drawn on this scale
     arm = ARM_MEASURES[measure.upper()]
     lo = float(min(pts["x"].min(), pts["y"].min()))
     hi = float(max(pts["x"].max(), pts["y"].max()))
@@ -127,20 +153,27 @@ def labbe_plot(res: MetaAnalysisResult, measure: str, *, ai: Any = None, bi: Any
     if created:
         fig.subplots_adjust(left=0.15, right=0.96, bottom=0.12, top=0.93)
     pad = 0.04 * (hi - lo) if hi > lo else 0.5        # R's default 4% axis extension
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=st.GUIDE_COLOR, lw=1,
-            gid="no-effect-line", label="no effect")
+    diagonal = np.linspace(lo - pad, hi + pad, 200)
+    if transf is not None:
+        diagonal = _transformed(diagonal, transf)
+        line_x, line_y = _transformed(line_x, transf), _transformed(line_y, transf)
+    ax.plot(diagonal, diagonal, color=st.GUIDE_COLOR, lw=1, gid="no-effect-line",
+            label="no effect")
     ax.plot(line_x, line_y, color=st.INK, lw=1, ls="--", gid="estimate-line",
             label="pooled estimate")
     order = np.argsort(-pts["size"].to_numpy(), kind="stable")
-    ax.scatter(pts["x"].to_numpy()[order], pts["y"].to_numpy()[order],
-               s=(pts["size"].to_numpy()[order] * 6.0) ** 2, color="#c8c8c8",
-               edgecolors=st.STUDY_COLOR, linewidths=0.8, zorder=3, gid="study-markers")
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.set_ylim(lo - pad, hi + pad)
+    px, py = (_transformed(pts[c].to_numpy(), transf) for c in ("x", "y"))
+    ax.scatter(px[order], py[order], s=(pts["size"].to_numpy()[order] * 6.0) ** 2,
+               color="#c8c8c8", edgecolors=st.STUDY_COLOR, linewidths=0.8, zorder=3,
+               gid="study-markers")
+    ends = sorted((float(diagonal[0]), float(diagonal[-1])))
+    ax.set_xlim(*ends)
+    ax.set_ylim(*ends)
     st.style_axes(ax)
     ax.legend(loc="upper left", frameon=False, fontsize=st.SMALL_FONT_SIZE)
-    ax.set_xlabel(xlabel or f"{_ARM_LABELS[arm]} (Group 2)")
-    ax.set_ylabel(ylabel or f"{_ARM_LABELS[arm]} (Group 1)")
+    shown = _ARM_LABELS[arm] if transf is None else f"Transformed {_ARM_LABELS[arm].lower()}"
+    ax.set_xlabel(xlabel or f"{shown} (Group 2)")
+    ax.set_ylabel(ylabel or f"{shown} (Group 1)")
     if title:
         ax.set_title(title, fontsize=st.FONT_SIZE + 1, fontweight="bold", loc="left")
     return st.finish(fig, save)
