@@ -14,6 +14,7 @@ from metaverdict._validation import check_level
 from metaverdict.diagnostics.influence import hat_matrix, rstandard
 from metaverdict.errors import InputError
 from metaverdict.models.results import MetaAnalysisResult
+from metaverdict.report.plots.supsmu import super_smoother
 
 
 def plotting_positions(n: int) -> np.ndarray:
@@ -26,6 +27,7 @@ def plotting_positions(n: int) -> np.ndarray:
 @st.axes_docstring
 def qqnorm_plot(res: MetaAnalysisResult, *, envelope: bool = True, level: float | None = None,
                 bonferroni: bool = False, reps: int = 1000, seed: int | None = None,
+                smooth: bool = True, bass: float = 0.0,
                 title: str | None = None, ax: Axes | None = None,
                 save: str | os.PathLike[str] | None = None) -> Figure:
     """Draw a normal Q-Q plot of the standardised residuals of ``res``.
@@ -35,9 +37,10 @@ def qqnorm_plot(res: MetaAnalysisResult, *, envelope: bool = True, level: float 
     order, the central ``level`` of ``reps`` simulated sorted residual vectors
     :math:`(I - H)\\varepsilon`, :math:`\\varepsilon \\sim N(0, I_k)`, H the hat matrix
     (metafor's construction; with ``bonferroni`` the central :math:`1 - (1 - level)/k`).
-    metafor smooths the envelope with Friedman's super smoother; it is drawn here as
-    computed, point by point. Points outside it are studies that fit the model worse than
-    chance would suggest.
+    As metafor, each bound is smoothed with Friedman's super smoother
+    (:func:`~metaverdict.report.plots.supsmu.super_smoother`, R's ``supsmu``); with
+    ``smooth=False`` it is drawn as computed, point by point. Points outside it are studies
+    that fit the model worse than chance would suggest.
 
     Parameters
     ----------
@@ -53,6 +56,10 @@ def qqnorm_plot(res: MetaAnalysisResult, *, envelope: bool = True, level: float 
         Number of simulated residual vectors.
     seed : int, optional
         Seed of the simulation (NumPy's generator: not R's draws).
+    smooth : bool
+        Smooth the envelope (metafor's default).
+    bass : float
+        The super smoother's bass control (metafor ``bass=``; 0: none).
     %(axes)s
     """
     if not isinstance(res, MetaAnalysisResult):
@@ -74,7 +81,8 @@ def qqnorm_plot(res: MetaAnalysisResult, *, envelope: bool = True, level: float 
         lower, upper = simulated_envelope(res, level, bonferroni, int(reps), seed)
         ex = stats.norm.ppf(plotting_positions(res.k))
         for values, gid in ((lower, "envelope-lower"), (upper, "envelope-upper")):
-            ax.plot(ex, values, color=st.INK, linestyle=":", linewidth=1.0, gid=gid)
+            lx, ly = super_smoother(ex, values, bass=bass) if smooth else (ex, values)
+            ax.plot(lx, ly, color=st.INK, linestyle=":", linewidth=1.0, gid=gid)
         ys += [lower, upper]
     xlim = st.padded_range(x, 0.08)
     ylim = st.padded_range(np.concatenate(ys), 0.08)
