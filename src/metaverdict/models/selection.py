@@ -29,7 +29,17 @@ stepfun       :math:`\delta_j` for :math:`s_{j-1} < p \le s_j`, δ₁ = 1     δ
               (Vevea & Hedges 1995)
 halfnorm2,    :math:`(\delta_1 + w_{\delta_2}(p)) / (1 + \delta_1)`, with       δ = (0, 0)
 negexp2, ...  w of the type without the 2 (metafor's undocumented variants)
+trunc         on the effect size, not its p-value: 1 for :math:`y > y_c`,  δ = 1
+              δ for :math:`y \le y_c` (``"less"``: 1 for :math:`y < y_c`);
+              :math:`y_c` = ``steps`` (default 0); metafor 5's truncated
+              distribution model (Rust et al. 1990; Formann 2008)
 ============  ==========================================================  ==============
+
+For ``trunc`` the integral is :math:`A_i = 1 - (1 - \delta)\Phi(z_i)` with
+:math:`z_i = (y_c - x_i'\beta)/\sqrt{v_i + \tau^2}` (``"greater"``; mirrored for ``"less"``).
+With ``decreasing=True`` a step function's δ must fall with the p-value,
+:math:`1 = \delta_1 \ge \delta_2 \ge \dots`, estimated as running products of factors in
+(0, 1) (metafor 5's ``decreasing``, experimental there).
 
 With ``prec=`` (metafor's measure of precision) the δ of halfnorm, negexp, logistic and power
 (δ₂ of their ``2`` variants, δ₁ of negexppow) is multiplied by the study's precision measure
@@ -92,9 +102,9 @@ from metaverdict.models.random_effects import COMMON_EFFECT, chi2_quantile
 from metaverdict.models.results import MetaAnalysisResult
 
 TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "negexppow", "halfnorm2",
-         "negexp2", "logistic2", "power2", "stepfun")
+         "negexp2", "logistic2", "power2", "stepfun", "trunc")
 PRECISIONS = ("sei", "vi", "ninv", "sqrtninv")
-_PREC_TYPES = tuple(t for t in TYPES if t not in ("beta", "stepfun"))
+_PREC_TYPES = tuple(t for t in TYPES if t not in ("beta", "stepfun", "trunc"))
 ALTERNATIVES = ("greater", "less", "two.sided")
 _PVAL_MIN = {"beta": 1e-5, "power": 1e-5}
 _TINY_TAU2 = 10 * np.finfo(float).eps
@@ -125,6 +135,8 @@ def _spec(type_: str, n_steps: int) -> _Spec:
     if type_ == "stepfun":
         n = n_steps
         return _Spec(n, (0.0,) * n, (100.0,) * n, (1.0,) * n, (1.0,) * n)
+    if type_ == "trunc":
+        return _Spec(1, (0.0,), (100.0,), (1.0,), (1.0,))
     return _Spec(1, (0.0,), (100.0,), (1.0,), (0.0,))
 
 
@@ -188,7 +200,10 @@ class _Likelihood:
         p = p_values(y, v, alternative)
         self.p = np.clip(p, pval_min, 1 - pval_min)
         sd = np.sqrt(v)[:, None]
-        if type_ == "stepfun":
+        if type_ == "trunc":        # the side of the cut-point each estimate lies on
+            c = float(steps[0])
+            self.selected = y > c if alternative == "greater" else y < c
+        elif type_ == "stepfun":
             # cumulative probabilities need the y-thresholds of every step (k, n_steps)
             self.cuts = [np.broadcast_to(c, (len(y), len(steps)))
                          for c in _y_at_p(steps[None, :], sd, alternative)]
@@ -215,12 +230,20 @@ class _Likelihood:
         sd = np.sqrt(s2)
         log_dens = -0.5 * (np.log(2 * np.pi * s2) + (self.y - mu) ** 2 / s2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_w = np.log(_weights(self.type, self.p, delta, self.steps, self.prec))
+            if self.type == "trunc":
+                log_w = np.where(self.selected, 0.0, np.log(delta[0]))
+            else:
+                log_w = np.log(_weights(self.type, self.p, delta, self.steps, self.prec))
             area = self._area(mu, sd, delta)
             ll = float(np.sum(log_w + log_dens - np.log(area)))
         return ll if math.isfinite(ll) else -math.inf
 
     def _area(self, mu: np.ndarray, sd: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        if self.type == "trunc":
+            below = special.ndtr((float(self.steps[0]) - mu) / sd)    # P(y <= y_c)
+            unselected = below if self.alternative == "greater" else 1 - below
+            area: np.ndarray = 1 - (1 - delta[0]) * unselected
+            return area
         if self.type == "stepfun":
             # P(p <= s_j) for each step; A = sum_j delta_j [P(p <= s_j) - P(p <= s_{j-1})]
             m, sd2 = mu[:, None], sd[:, None]
@@ -331,6 +354,9 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         """The estimated weight function w(p) (relative likelihood of selection, as metafor's
         ``plot``) on p-values ``p`` (default: 201 points in [0, 1]) -> DataFrame p, weight.
         p-values are clamped as in the fit (to [1e-5, 1 - 1e-5] for beta and power)."""
+        if self.type == "trunc":
+            raise InputError("weight_function(): a 'trunc' model weighs the effect sizes, not "
+                             "their p-values (1 beyond the cut-point, delta on the other side)")
         grid = np.linspace(0, 1, 201) if p is None else np.asarray(p, dtype=float)
         pm = _PVAL_MIN.get(self.type, 0.0)
         w = _weights(self.type, np.clip(grid, pm, 1 - pm), np.asarray(self.delta),
@@ -354,6 +380,9 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         far within it. ``table``: ``estimate``, ``ci_lower``, ``ci_upper`` per parameter."""
         level = self.level if level is None else check_level(level)
         pr = self._held()
+        if pr.decreasing:
+            raise InputError("profile_ci(): a decreasing step function's δ cannot be "
+                             "profiled (each δ bounds the next)")
         drop = chi2_quantile(level, 1) / 2
         rows = []
         for name in self.estimated_parameters:
@@ -406,8 +435,8 @@ class SelectionModelResult(EstimateCI, ResultMixin):
 def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "greater",
                     steps: Any = None, delta: Any = None, level: float | None = None,
                     delta_min: Any = None, delta_max: Any = None, prec: str | None = None,
-                    ni: Any = None) -> SelectionModelResult:
-    """Fit a selection model to a fitted meta-analysis (metafor ``selmodel(res, type=...)``).
+                    ni: Any = None, decreasing: bool = False) -> SelectionModelResult:
+    r"""Fit a selection model to a fitted meta-analysis (metafor ``selmodel(res, type=...)``).
 
     Parameters
     ----------
@@ -417,15 +446,16 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         fit keeps tau² = 0.
     type : str
         ``"beta"``, ``"halfnorm"``, ``"negexp"``, ``"logistic"``, ``"power"``,
-        ``"negexppow"``, ``"stepfun"``, or ``"halfnorm2"``, ``"negexp2"``, ``"logistic2"``,
-        ``"power2"`` (module docstring).
+        ``"negexppow"``, ``"stepfun"``, ``"trunc"``, or ``"halfnorm2"``, ``"negexp2"``,
+        ``"logistic2"``, ``"power2"`` (module docstring).
     alternative : {"greater", "less", "two.sided"}
         The direction of the studies' p-values: ``"greater"`` when significant positive
         effects are more likely published (metafor's default).
     steps : float or sequence, optional
         Cut-points on the p-value scale in (0, 1]: required for ``"stepfun"`` (1 is added;
         one δ per interval, the first fixed at 1); for the continuous types a single value
-        below which the weight is 1.
+        below which the weight is 1; for ``"trunc"`` the cut-point on the effect-size scale
+        (default 0).
     delta : sequence, optional
         Fixed values of the selection parameters (NaN entries are estimated), e.g. a priori
         step weights (Vevea & Woods 2005).
@@ -442,6 +472,10 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         ``beta`` and calls it experimental for ``stepfun``; here both raise ``InputError``).
     ni : sequence, optional
         The studies' sample sizes, needed for ``prec="ninv"`` or ``"sqrtninv"``.
+    decreasing : bool
+        Step functions only: constrain δ to fall with the p-value,
+        :math:`1 \ge \delta_2 \ge \delta_3 \ge \dots` (metafor 5's ``decreasing``,
+        experimental there); not with fixed δ, and without profiles of δ.
 
     Returns
     -------
@@ -467,6 +501,9 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     """
     type_ = choice(type, TYPES, "type")
     alternative = choice(alternative, ALTERNATIVES, "alternative")
+    if type_ == "trunc" and alternative == "two.sided":
+        raise InputError("field 'alternative': a 'trunc' model is one-sided ('greater' or "
+                         "'less')")
     level = res.level if level is None else check_level(level)
     if res.user_weights is not None:
         raise InputError("field 'weights': a selection model needs the inverse-variance "
@@ -508,8 +545,14 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     upper = np.where(~free & (upper < np.nan_to_num(fixed, nan=-np.inf)),
                      fixed + np.finfo(float).eps ** 0.2, upper)
     init = np.where(free, np.clip(spec.init, lower, upper), fixed)
+    if not isinstance(decreasing, (bool, np.bool_)):
+        raise InputError(f"field 'decreasing': True or False expected, got {decreasing!r}")
+    if decreasing and (type_ != "stepfun" or not free[1:].all()):
+        raise InputError("field 'decreasing': applies to step functions whose δ (after the "
+                         "first) are all estimated")
     return _fit(_Problem(type_, alternative, step_arr, level, res, base, lik, spec, fixed,
-                         free, tau2_value, p_table, lower, upper, init, prec))
+                         free, tau2_value, p_table, lower, upper, init, prec,
+                         bool(decreasing)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -533,11 +576,13 @@ class _Problem:
     upper: np.ndarray
     init: np.ndarray
     prec: str | None
+    decreasing: bool = False
 
     def holding(self, parameter: int | None, value: float) -> _Problem:
         """The problem with δ ``parameter`` (0-based; None: tau²) held at ``value``."""
         if parameter is None:
             return replace(self, tau2_value=float(value))
+        assert not self.decreasing, "profiles of decreasing step functions are refused"
         fixed, free, init = self.fixed.copy(), self.free.copy(), self.init.copy()
         fixed[parameter] = init[parameter] = value
         free[parameter] = False
@@ -564,7 +609,8 @@ def _held_loglik(pr: _Problem, parameter: int | None, value: float) -> float:
         try:
             held = pr.holding(parameter, value)
             fit = _maximise(held.lik, held.base, np.asarray(held.lik.X), held.fixed,
-                            held.free, held.lower, held.upper, held.init, held.tau2_value)
+                            held.free, held.lower, held.upper, held.init, held.tau2_value,
+                            held.decreasing)
         except (InputError, ConvergenceError, np.linalg.LinAlgError, ValueError):
             return -math.inf
     return fit.ll if math.isfinite(fit.ll) else -math.inf
@@ -584,6 +630,9 @@ def profile_values(res: SelectionModelResult, component: str | None, steps: int,
     component = profiled_parameter(component, res.estimated_parameters,
                                    "tau² or selection parameter")
     j = None if component == "tau2" else res.delta_names.index(component)
+    if j is not None and pr.decreasing:
+        raise InputError("likelihood_profile(): a decreasing step function's δ cannot be "
+                         "profiled (each δ bounds the next)")
     value = res.tau2 if j is None else float(res.delta[j])
     se = res.tau2_se if j is None else float(res.selection_parameters["se"].iloc[j])
     lo_b, hi_b = (0.0, math.inf) if j is None else (float(pr.lower[j]), float(pr.upper[j]))
@@ -605,7 +654,7 @@ def profile_values(res: SelectionModelResult, component: str | None, steps: int,
 
 def _fit(pr: _Problem) -> SelectionModelResult:
     fit = _maximise(pr.lik, pr.base, np.asarray(pr.lik.X), pr.fixed, pr.free, pr.lower,
-                    pr.upper, pr.init, pr.tau2_value)
+                    pr.upper, pr.init, pr.tau2_value, pr.decreasing)
     return _result(pr, fit)
 
 
@@ -645,6 +694,12 @@ def _refit_ml(res: MetaAnalysisResult) -> MetaAnalysisResult:
 
 
 def _steps(type_: str, steps: Any) -> np.ndarray:
+    if type_ == "trunc":            # a cut-point on the effect-size scale
+        arr = np.atleast_1d(np.asarray(0.0 if steps is None else steps, dtype=float))
+        if arr.shape != (1,) or not np.isfinite(arr[0]):
+            raise InputError(f"field 'steps': a 'trunc' model takes one finite cut-point on "
+                             f"the effect-size scale, got {steps!r}")
+        return arr
     if steps is None:
         if type_ == "stepfun":
             raise InputError("field 'steps': a step-function model needs its p-value "
@@ -712,8 +767,9 @@ def _map(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed: np.ndarray,
               free: np.ndarray, lower: np.ndarray, upper: np.ndarray, init: np.ndarray,
-              tau2_value: float | None) -> _Fit:
-    """Maximise over β, tau² (unless ``tau2_value`` holds it) and the free δ."""
+              tau2_value: float | None, decreasing: bool = False) -> _Fit:
+    """Maximise over β, tau² (unless ``tau2_value`` holds it) and the free δ (with
+    ``decreasing``, δ_j = δ_{j-1} expit(θ_j) after δ_1 = 1)."""
     Xs, M = standardised(X)
     p = X.shape[1]
     lik_s = lik.with_design(Xs)
@@ -724,7 +780,10 @@ def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed: 
         beta = theta[:p]
         tau2 = float(np.exp(theta[p])) if est_tau2 else tau2_fixed
         d = fixed.copy()
-        d[free] = _map(theta[p + est_tau2:], lower[free], upper[free])
+        if decreasing:
+            d[1:] = np.cumprod(special.expit(theta[p + est_tau2:]))
+        else:
+            d[free] = _map(theta[p + est_tau2:], lower[free], upper[free])
         return beta, tau2, d
 
     def objective(theta: np.ndarray) -> float:
@@ -732,7 +791,10 @@ def _maximise(lik: _Likelihood, base: MetaAnalysisResult, X: np.ndarray, fixed: 
         return val if math.isfinite(val) else 1e100
 
     beta0 = np.linalg.solve(M, np.asarray(base.beta, dtype=float))
-    d0 = (init[free] - lower[free]) / (upper[free] - lower[free])
+    d0 = (np.full(int(free.sum()), 0.9) if decreasing     # running factors below 1
+          else (init[free] - lower[free]) / (upper[free] - lower[free]))
+    d0 = np.where(d0 > 1 - 1e-6, 0.9, np.where(d0 < 1e-6, 0.1, d0))   # off a bound: the
+    # logistic map is flat there (e.g. the default start 1 with delta_max = 1)
     theta0 = np.concatenate([beta0, [math.log(base.tau2 + 0.001)] if est_tau2 else [],
                              special.logit(np.clip(d0, 1e-12, 1 - 1e-12))])
     opt = optimize.minimize(objective, theta0, method="BFGS",
@@ -780,7 +842,7 @@ def _result(pr: _Problem, fit: _Fit) -> SelectionModelResult:
     lrt_tau2 = lrt_tau2_p = float("nan")
     if est_tau2:
         null = _maximise(lik, pr.base, np.asarray(lik.X), pr.fixed, free, lower, upper,
-                         pr.init, 0.0)
+                         pr.init, 0.0, pr.decreasing)
         lrt_tau2 = max(0.0, -2 * (null.ll - fit.ll))
         lrt_tau2_p = float(special.chdtrc(1, lrt_tau2))
     ll0 = pr.base.fit_statistics.ll_ml
