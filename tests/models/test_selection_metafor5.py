@@ -10,6 +10,9 @@ dat.hackshaw1998 with an ML random-effects fit; metafor checks them at a relativ
 * ``control=list(delta.max=1)``, our ``delta_max=1``: δ (1, 0.999950, 0.442783, 0.148181),
   with a warning that an estimate is at its bound.
 
+``subset=`` (metafor 5, no value asserted there) is checked against its likelihood computed
+here with SciPy.
+
 δ₂ lies on the constraint's boundary (1) in the last two: there the optimiser's stopping
 point decides the digits, so δ₂ is compared at 1e-4 absolute.
 """
@@ -107,3 +110,47 @@ def test_decreasing_bad_input() -> None:
                         decreasing=True)
     with pytest.raises(InputError, match="True or False"):
         selection_model(res, "stepfun", steps=0.05, decreasing="yes")
+
+
+def test_subset_likelihood() -> None:
+    """With ``subset``, the other studies enter with their plain normal likelihood: the
+    maximised log-likelihood is, at the estimates, the sum of the normal log densities of
+    those studies and of the selection-weighted ones (computed here with SciPy)."""
+    from scipy import stats
+
+    res = hackshaw_ml()
+    y, v = np.asarray(res.yi), np.asarray(res.vi)
+    subset = np.arange(len(y)) % 3 != 0
+    sel = selection_model(res, "stepfun", steps=0.025, subset=subset)
+    mu, t2, d2 = sel.estimate, sel.tau2, sel.delta[1]
+    sd = np.sqrt(v + t2)
+    log_dens = stats.norm.logpdf(y, mu, sd)
+    p = stats.norm.sf(y / np.sqrt(v))
+    cut = stats.norm.isf(0.025) * np.sqrt(v)            # p <= .025  <=>  y >= cut
+    above = stats.norm.sf(cut, mu, sd)
+    area = above + d2 * (1 - above)
+    weighted = np.where(p <= 0.025, 0.0, np.log(d2)) - np.log(area)
+    want = float(np.sum(log_dens) + np.sum(weighted[subset]))
+    assert_close(sel.loglik, want, "loglik", rtol=1e-12)
+    assert sum(sel.p_table or ()) == int(subset.sum())
+    full = selection_model(res, "stepfun", steps=0.025)
+    same = selection_model(res, "stepfun", steps=0.025, subset=np.ones(len(y), bool))
+    assert same.loglik == full.loglik and same.estimate == full.estimate
+    positions = selection_model(res, "stepfun", steps=0.025,
+                                subset=np.flatnonzero(subset).tolist())
+    assert positions.loglik == sel.loglik
+
+
+def test_subset_bad_input() -> None:
+    res = hackshaw_ml()
+    k = res.k
+    with pytest.raises(InputError, match="mask of the 37 studies"):
+        selection_model(res, "stepfun", steps=0.025, subset=[True, False])
+    with pytest.raises(InputError, match="integers in 0..36"):
+        selection_model(res, "stepfun", steps=0.025, subset=[0, k])
+    with pytest.raises(InputError, match="selects no study"):
+        selection_model(res, "stepfun", steps=0.025, subset=np.zeros(k, bool))
+    p = np.asarray(res.yi) / np.sqrt(np.asarray(res.vi))
+    significant = p > 1.96                  # only studies with p <= .025: no other p-value
+    with pytest.raises(InputError, match="no observed p-value"):
+        selection_model(res, "stepfun", steps=0.025, subset=significant)

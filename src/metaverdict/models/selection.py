@@ -196,13 +196,14 @@ class _Likelihood:
                  alternative: str, steps: np.ndarray, pval_min: float,
                  prec: np.ndarray) -> None:
         self.type, self.y, self.v, self.X, self.prec = type_, y, v, X, prec
+        self.subset: np.ndarray | None = None       # studies the selection applies to
         self.alternative, self.steps, self.pval_min = alternative, steps, pval_min
         p = p_values(y, v, alternative)
         self.p = np.clip(p, pval_min, 1 - pval_min)
         sd = np.sqrt(v)[:, None]
         if type_ == "trunc":        # the side of the cut-point each estimate lies on
             c = float(steps[0])
-            self.selected = y > c if alternative == "greater" else y < c
+            self.beyond = y > c if alternative == "greater" else y < c
         elif type_ == "stepfun":
             # cumulative probabilities need the y-thresholds of every step (k, n_steps)
             self.cuts = [np.broadcast_to(c, (len(y), len(steps)))
@@ -231,10 +232,13 @@ class _Likelihood:
         log_dens = -0.5 * (np.log(2 * np.pi * s2) + (self.y - mu) ** 2 / s2)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.type == "trunc":
-                log_w = np.where(self.selected, 0.0, np.log(delta[0]))
+                log_w = np.where(self.beyond, 0.0, np.log(delta[0]))
             else:
                 log_w = np.log(_weights(self.type, self.p, delta, self.steps, self.prec))
             area = self._area(mu, sd, delta)
+            if self.subset is not None:         # the others are not selected: w = A = 1
+                log_w = np.where(self.subset, log_w, 0.0)
+                area = np.where(self.subset, area, 1.0)
             ll = float(np.sum(log_w + log_dens - np.log(area)))
         return ll if math.isfinite(ll) else -math.inf
 
@@ -435,7 +439,8 @@ class SelectionModelResult(EstimateCI, ResultMixin):
 def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "greater",
                     steps: Any = None, delta: Any = None, level: float | None = None,
                     delta_min: Any = None, delta_max: Any = None, prec: str | None = None,
-                    ni: Any = None, decreasing: bool = False) -> SelectionModelResult:
+                    ni: Any = None, decreasing: bool = False, subset: Any = None
+                    ) -> SelectionModelResult:
     r"""Fit a selection model to a fitted meta-analysis (metafor ``selmodel(res, type=...)``).
 
     Parameters
@@ -476,6 +481,11 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
         Step functions only: constrain δ to fall with the p-value,
         :math:`1 \ge \delta_2 \ge \delta_3 \ge \dots` (metafor 5's ``decreasing``,
         experimental there); not with fixed δ, and without profiles of δ.
+    subset : sequence of bool or int, optional
+        The studies the selection applies to (a mask, or 0-based positions; metafor 5's
+        ``subset``): the others enter with their plain normal likelihood (weight and
+        normalising integral 1), e.g. registered trials that were published whatever their
+        result. ``p_table`` counts the subset only.
 
     Returns
     -------
@@ -529,7 +539,9 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     prec = None if prec is None else choice(prec, PRECISIONS, "prec")
     lik = _Likelihood(type_, y, v, X, alternative, step_arr, pval_min,
                       _precision(prec, ni, v, type_))
-    p_table = _p_table(lik.p, step_arr) if steps is not None else None
+    lik.subset = _subset(subset, k)
+    observed = lik.p if lik.subset is None else lik.p[lik.subset]
+    p_table = _p_table(observed, step_arr) if steps is not None and type_ != "trunc" else None
     if p_table is not None:
         empty = [j for j, n in enumerate(p_table) if n == 0]
         if type_ == "stepfun":
@@ -656,6 +668,31 @@ def _fit(pr: _Problem) -> SelectionModelResult:
     fit = _maximise(pr.lik, pr.base, np.asarray(pr.lik.X), pr.fixed, pr.free, pr.lower,
                     pr.upper, pr.init, pr.tau2_value, pr.decreasing)
     return _result(pr, fit)
+
+
+def _subset(subset: Any, k: int) -> np.ndarray | None:
+    """``subset`` as a mask of the k studies (None: all)."""
+    if subset is None:
+        return None
+    arr = np.asarray(subset)
+    if arr.dtype == bool:
+        if arr.shape != (k,):
+            raise InputError(f"field 'subset': a mask of the {k} studies expected, got "
+                             f"{arr.size} values")
+        mask = arr.copy()
+    else:
+        try:
+            pos = np.asarray(arr, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise InputError(f"field 'subset': a mask or study positions expected, got "
+                             f"{subset!r}") from None
+        if not np.all(np.isfinite(pos) & (pos == np.round(pos)) & (pos >= 0) & (pos < k)):
+            raise InputError(f"field 'subset': positions must be integers in 0..{k - 1}")
+        mask = np.zeros(k, dtype=bool)
+        mask[pos.astype(int)] = True
+    if not mask.any():
+        raise InputError("field 'subset': selects no study")
+    return None if mask.all() else mask
 
 
 def _precision(prec: str | None, ni: Any, v: np.ndarray, type_: str) -> np.ndarray:
