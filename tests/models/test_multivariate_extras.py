@@ -15,6 +15,7 @@ from test_multivariate import DATA, check_fit
 
 from metaverdict.diagnostics.profile import likelihood_profile
 from metaverdict.errors import InputError
+from metaverdict.models.multilevel import multilevel
 from metaverdict.models.multivariate import containment_df, multivariate
 from metaverdict.models.vcalc import vcalc
 
@@ -277,12 +278,17 @@ def three_level(**kw: Any) -> Any:
     ("un_rho", lambda: berkey(struct="UN"), "rho", {"steps": 6}),
     ("un_tau2_2", lambda: berkey(struct="UN"), "tau2.2", {"steps": 5, "xlim": (0, 0.05)}),
     ("un_ml_tau2_1", lambda: berkey(struct="UN", method="ML"), "tau2.1", {"steps": 5}),
+    ("three_sigma2_1", lambda: multilevel("yi", "vi", groups=["district", "school"],
+                                          data=kon(), mods="x"), "sigma2.1", {"steps": 7}),
+    ("three_sigma2_2", lambda: multilevel("yi", "vi", groups=["district", "school"],
+                                          data=kon(), mods="x"), "sigma2.2",
+     {"steps": 5, "xlim": (0, 0.08)}),
 ])
 def test_component_profile_matches_metafor(key: str, fit: Any, component: str | None,
                                            kw: dict[str, Any]) -> None:
     """metafor ``profile.rma.mv``: its default range (from the fitted value, which metafor's
     default tolerance gives to about 1e-5), and the log-likelihoods and coefficients on its
-    own grid."""
+    own grid; the three-level model also as an ``mv.multilevel`` fit."""
     ref = profile_case()[key]
     res = fit()
     prof = likelihood_profile(res, component=component, **kw)

@@ -17,6 +17,8 @@ from metaverdict.errors import InputError
 from metaverdict.models.intervals import profile_frame
 from metaverdict.models.location_scale import LocationScaleResult
 from metaverdict.models.location_scale import profile_values as ls_profile_values
+from metaverdict.models.multilevel import MultilevelResult
+from metaverdict.models.multilevel import profile_values as ml_profile_values
 from metaverdict.models.multivariate import MultivariateResult
 from metaverdict.models.mv_profile import profile_values
 from metaverdict.models.random_effects import COMMON_EFFECT
@@ -67,14 +69,15 @@ class LikelihoodProfile(TableResult):
                 f"value {fmt(top)} at {name} = {fmt(at)}")
 
 
-def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionModelResult
-                       | LocationScaleResult, steps: int = 20,
+def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | MultilevelResult
+                       | SelectionModelResult | LocationScaleResult, steps: int = 20,
                        xlim: Sequence[float] | None = None, component: str | None = None
                        ) -> LikelihoodProfile:
     """Refit ``res`` with tau² fixed at ``steps`` equally spaced values (metafor ``profile``);
     for a multivariate fit, with one of its estimated variance components or correlations
     fixed, the others estimated (metafor ``profile.rma.mv``; range and details in
-    :func:`metaverdict.models.mv_profile.profile_values`); for a selection model, with tau²
+    :func:`metaverdict.models.mv_profile.profile_values`; a multilevel fit likewise,
+    :func:`metaverdict.models.multilevel.profile_values`); for a selection model, with tau²
     or one selection parameter fixed (metafor ``profile.rma.uni.selmodel``;
     :func:`metaverdict.models.selection.profile_values`); for a location-scale model (log
     link), with one scale coefficient fixed (metafor ``profile.rma.ls``;
@@ -89,16 +92,18 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
 
     Parameters
     ----------
-    res : MetaAnalysisResult, MultivariateResult, SelectionModelResult or LocationScaleResult
-        A random-effects fit (a meta-regression too), a multivariate, selection or
-        location-scale model.
+    res : MetaAnalysisResult, MultivariateResult, MultilevelResult, SelectionModelResult or
+          LocationScaleResult
+        A random-effects fit (a meta-regression too), a multivariate, multilevel, selection
+        or location-scale model.
     steps : int
         Number of values (>= 2).
     xlim : pair of float, optional
         The range of tau² (both >= 0), or of the component (within its range).
     component : str, optional
         Multivariate fits: the component to profile, a name of ``res.components``
-        (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); selection models: ``"tau2"`` or a
+        (``"sigma2.1"``, ``"tau2.2"``, ``"rho"``, ...); multilevel fits ``"sigma2.<l>"``
+        (``"sigma2"`` with one level); selection models: ``"tau2"`` or a
         δ name (``res.estimated_parameters``); location-scale models: ``"alpha.<term>"``;
         needed when several are estimated.
 
@@ -126,9 +131,10 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
     4  0.100 -0.1086    0.3308
     """
     require_result(res, "likelihood_profile", MetaAnalysisResult, MultivariateResult,
-                   SelectionModelResult, LocationScaleResult)
+                   MultilevelResult, SelectionModelResult, LocationScaleResult)
     _check_steps(steps)
-    if isinstance(res, (MultivariateResult, SelectionModelResult, LocationScaleResult)):
+    if isinstance(res, (MultivariateResult, MultilevelResult, SelectionModelResult,
+                        LocationScaleResult)):
         return _component_profile(res, int(steps), xlim, component)
     if component is not None:
         raise InputError("field 'component': a univariate fit profiles tau²; leave it out")
@@ -158,20 +164,20 @@ def likelihood_profile(res: MetaAnalysisResult | MultivariateResult | SelectionM
                              xlim=(float(lo), float(hi)), _table=table)
 
 
-def _component_profile(res: MultivariateResult | SelectionModelResult | LocationScaleResult,
-                       steps: int, xlim: Sequence[float] | None, component: str | None
-                       ) -> LikelihoodProfile:
+def _component_profile(res: MultivariateResult | MultilevelResult | SelectionModelResult
+                       | LocationScaleResult, steps: int, xlim: Sequence[float] | None,
+                       component: str | None) -> LikelihoodProfile:
     lower = -math.inf if isinstance(res, LocationScaleResult) else -1.0
     limits = None if xlim is None else _check_xlim(xlim, lower=lower)
-    if isinstance(res, LocationScaleResult):
-        name, value, limits, table = ls_profile_values(res, component, steps, limits)
+    if isinstance(res, (MultivariateResult, MultilevelResult, LocationScaleResult)):
+        if isinstance(res, MultivariateResult):
+            name, value, limits, table = profile_values(res, component, steps, limits)
+        elif isinstance(res, MultilevelResult):
+            name, value, limits, table = ml_profile_values(res, component, steps, limits)
+        else:
+            name, value, limits, table = ls_profile_values(res, component, steps, limits)
         stats = res.fit_statistics
         ll_max = float(stats.ll_reml if res.method == "REML" else stats.ll_ml)
-        method = res.method
-    elif isinstance(res, MultivariateResult):
-        name, value, limits, table = profile_values(res, component, steps, limits)
-        ll_max = float(res.fit_statistics.ll_reml if res.method == "REML"
-                       else res.fit_statistics.ll_ml)
         method = res.method
     else:
         name, value, limits, table = selection_profile_values(res, component, steps, limits)

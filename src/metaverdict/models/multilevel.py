@@ -43,6 +43,7 @@ Harville (1977), *JASA* 72:320-338.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -63,6 +64,8 @@ from metaverdict.models.intervals import (
     coefficient_table,
     coefficient_values,
     prediction_frame,
+    profile_frame,
+    profiled_parameter,
 )
 from metaverdict.models.random_effects import chi2_quantile
 
@@ -543,3 +546,42 @@ def _profile_ci(res: MultilevelResult, level: float, held: np.ndarray | None = N
                          index=pd.Index([n for n, h in zip(res.s_names, held) if not h],
                                         name="component"))
     return ProfileCI(level=level, _table=table)
+
+
+def profile_values(res: MultilevelResult, component: str | None, steps: int,
+                   xlim: tuple[float, float] | None
+                   ) -> tuple[str, float, tuple[float, float], pd.DataFrame]:
+    """The rows of the likelihood profile of one variance component (``"sigma2.<l>"``, level
+    l from the outermost; may be omitted with one level): the fit with it held at ``steps``
+    values over ``xlim`` (default metafor's: max(0, v/4) to max(0.1, 4v)), the other
+    components estimated, with the coefficients and their CIs there (metafor
+    ``profile.rma.mv``). Returns the name, the estimate, the range and the table (see
+    :class:`metaverdict.diagnostics.profile.LikelihoodProfile`)."""
+    L = res.cluster_codes.shape[1]
+    names = tuple(f"sigma2.{i + 1}" for i in range(L)) if L > 1 else ("sigma2",)
+    component = profiled_parameter(component, names, "variance component")
+    j = names.index(component)
+    value = float(res.sigma2[j])
+    if xlim is None:
+        xlim = (max(0.0, value / 4), max(0.1, value * 4))
+    elif xlim[0] < 0:
+        raise InputError(f"field 'xlim': {component} ranges over [0, inf]")
+    lik = _Likelihood(res.yi, res.V, res.design, res.cluster_codes, reml=res.method == "REML")
+    crit = critical_value(res.level, res.df)
+    fixed = np.zeros(L, dtype=bool)
+    fixed[j] = True
+    points: list[tuple[float, float, pd.DataFrame | None]] = []
+    for x in np.linspace(xlim[0], xlim[1], steps):
+        start = np.array(res.sigma2, dtype=float)
+        start[j] = x
+        _, ev, _, _ = _fit_components(lik, start, fixed)
+        if not np.isfinite(ev.ll):
+            points.append((float(x), math.nan, None))
+            continue
+        se = np.sqrt(np.diag(ev.vb))
+        frame = pd.DataFrame({"estimate": ev.beta, "ci_lower": ev.beta - crit * se,
+                              "ci_upper": ev.beta + crit * se})
+        points.append((float(x), float(ev.ll), frame))
+    return component, value, (float(xlim[0]), float(xlim[1])), profile_frame(
+        component, res.terms, points)
+
