@@ -152,3 +152,44 @@ def test_multivariate_predict_levels(data, levels):
     res = _run(lambda: mv.multivariate("y", "v", random="~ t | s", struct="DIAG", data=frame))
     if res is not None:
         _run(lambda: res.predict(np.eye(1), tau2_levels=levels))
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=4, k_max=10),
+       sigma2=st.one_of(st.none(), bad_values, st.lists(st.one_of(st.none(), st.floats()),
+                                                       max_size=3)),
+       dfs=st.sampled_from(["residual", "contain", "between", 3]))
+def test_multivariate_fixed_components_and_dfs(data, sigma2, dfs):
+    """Fixed components and containment df on malformed values; then the profile."""
+    frame = _frame(*data).assign(s=lambda d: d["g"] // 2)
+    res = _run(lambda: mv.multivariate("y", "v", random="~ 1 | s/g", data=frame,
+                                       sigma2=sigma2, dfs=dfs))
+    if res is not None:
+        assert np.all(np.isfinite(res.ddf) | (res.test == "z"))
+        _run(lambda: mv.likelihood_profile(res, component="sigma2.1", steps=2))
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(k=st.integers(1, 6), rvars=st.one_of(bad_values, st.lists(
+    st.lists(st.one_of(st.none(), st.floats(-2, 2)), min_size=1, max_size=4),
+    min_size=1, max_size=6)))
+def test_vcalc_rvars(k, rvars):
+    cluster = [i // 2 for i in range(k)]
+    _run(lambda: mv.vcalc([0.1] * k, cluster,
+                                       rvars=np.array(rvars, dtype=object)
+                                       if isinstance(rvars, list) else rvars))
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=data_sets(k_min=3, k_max=8), steps=st.one_of(st.none(), bad_values, st.floats()),
+       alternative=st.sampled_from(["greater", "less", "two.sided"]),
+       subset=st.one_of(st.none(), bad_values, st.lists(st.booleans(), min_size=1,
+                                                        max_size=15)))
+def test_truncated_selection_and_subset(data, steps, alternative, subset):
+    y, v = data
+    res = _run(lambda: mv.meta_analysis(y, v, method="ML"))
+    if res is not None:
+        _run(lambda: mv.selection_model(res, "trunc", steps=steps, alternative=alternative,
+                                        subset=subset))
+        _run(lambda: mv.selection_model(res, "stepfun", steps=[0.025, 0.5],
+                                        decreasing=True, subset=subset))

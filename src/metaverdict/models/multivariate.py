@@ -573,8 +573,12 @@ def _fixed_components(terms: list[RandomTerm], given: dict[str, Any]) -> np.ndar
         if not where:
             raise InputError(f"field '{name}': the model has no {name} component (its "
                              f"random terms have {sorted(n for n, p in positions.items() if p)})")
-        vals = np.atleast_1d(np.asarray([np.nan if v is None else v for v in np.atleast_1d(
-            np.asarray(value, dtype=object))], dtype=float))
+        try:
+            vals = np.atleast_1d(np.asarray([np.nan if v is None else v for v in np.atleast_1d(
+                np.asarray(value, dtype=object)).ravel()], dtype=float))
+        except (TypeError, ValueError):
+            raise InputError(f"field '{name}': numbers (None or NaN where estimated) "
+                             f"expected, got {value!r}") from None
         if vals.size == 1:
             vals = np.repeat(vals, len(where))
         if vals.size != len(where):
@@ -618,6 +622,11 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
         raise InputError(f"{p} coefficients need more than {k} studies")
     try:
         values, converged, iters = fit_components(model, start)
+        if not np.all(np.isfinite(model.marginal(values))):
+            raise InputError("the variance components (those held fixed: "
+                             f"{model.fixed.tolist() if model.fixed is not None else []}) "
+                             "make the marginal covariance overflow: hold them at smaller "
+                             "values")
         beta, vb = coefficients(model, values)
     except np.linalg.LinAlgError as exc:
         raise ConvergenceError(

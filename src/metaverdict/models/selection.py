@@ -732,7 +732,7 @@ def _refit_ml(res: MetaAnalysisResult) -> MetaAnalysisResult:
 
 def _steps(type_: str, steps: Any) -> np.ndarray:
     if type_ == "trunc":            # a cut-point on the effect-size scale
-        arr = np.atleast_1d(np.asarray(0.0 if steps is None else steps, dtype=float))
+        arr = _numbers(0.0 if steps is None else steps, "steps")
         if arr.shape != (1,) or not np.isfinite(arr[0]):
             raise InputError(f"field 'steps': a 'trunc' model takes one finite cut-point on "
                              f"the effect-size scale, got {steps!r}")
@@ -742,7 +742,7 @@ def _steps(type_: str, steps: Any) -> np.ndarray:
             raise InputError("field 'steps': a step-function model needs its p-value "
                              "cut-points, e.g. steps=0.025 or steps=[0.025, 0.1, 0.5]")
         return np.array([0.0])
-    arr = np.atleast_1d(np.asarray(steps, dtype=float))
+    arr = _numbers(steps, "steps")
     if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
         raise InputError(f"field 'steps': cut-points must be numbers in [0, 1], got {steps!r}")
     arr = np.unique(arr)
@@ -753,11 +753,19 @@ def _steps(type_: str, steps: Any) -> np.ndarray:
     return arr
 
 
+def _numbers(value: Any, name: str) -> np.ndarray:
+    """``value`` as a 1-d float array, or an InputError naming the field."""
+    try:
+        return np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise InputError(f"field {name!r}: numbers expected, got {value!r}") from None
+
+
 def _per_delta(value: Any, default: tuple[float, ...], n: int, name: str) -> np.ndarray:
     if value is None:
         return np.asarray(default, dtype=float)
-    arr = np.broadcast_to(np.asarray(value, dtype=float), (n,)) if np.ndim(value) == 0 else \
-        np.asarray(value, dtype=float)
+    arr = _numbers(value, name)
+    arr = np.broadcast_to(arr, (n,)) if np.ndim(value) == 0 else arr
     if arr.shape != (n,) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise InputError(f"field {name!r}: {n} finite values >= 0 expected, got {value!r}")
     return np.array(arr)
@@ -766,7 +774,7 @@ def _per_delta(value: Any, default: tuple[float, ...], n: int, name: str) -> np.
 def _fixed_delta(delta: Any, n: int, type_: str) -> np.ndarray:
     out = np.full(n, np.nan)
     if delta is not None:
-        arr = np.atleast_1d(np.asarray(delta, dtype=float))
+        arr = _numbers(delta, "delta")
         if arr.size == 1:
             arr = np.full(n, arr[0])
         if arr.shape != (n,):

@@ -171,7 +171,7 @@ def _rvars_matrix(rvars: Any, data: pd.DataFrame | None, k: int) -> np.ndarray:
     """The (k, m) values of ``rvars``: columns of ``data`` or an array."""
     if isinstance(rvars, str):
         rvars = [rvars]
-    names = list(rvars) if not isinstance(rvars, np.ndarray) else []
+    names = list(rvars) if isinstance(rvars, (list, tuple, pd.Index)) else []
     if names and all(isinstance(n, str) for n in names):
         if data is None:
             raise InputError("field 'data': rvars column names need data=")
