@@ -401,3 +401,27 @@ def test_mporm_needs_a_correlation_in_range() -> None:
         effect_sizes("MPOR", **tables, ri=[0.3, 0.2])
     es = effect_sizes("MPORM", **tables, ri=[0.0, 0.0])     # r = 0: the independent-groups OR
     np.testing.assert_allclose(es.vi, effect_sizes("OR", **tables).vi, rtol=1e-15)
+
+
+def test_smd_from_p_values_and_f_statistics() -> None:
+    """metafor 5's pi/fi: a signed two-sided p-value of the two-sample t test, or a signed F
+    (= t²), give the SMD of that t (t from SciPy's t distribution here)."""
+    from scipy import stats
+
+    t = np.array([2.0, -1.2, 0.3])
+    n1, n2 = np.array([15, 20, 8]), np.array([15, 22, 9])
+    p = np.sign(t) * 2 * stats.t.sf(np.abs(t), n1 + n2 - 2)
+    want = effect_sizes("SMD", ti=t, n1i=n1, n2i=n2)
+    for kw in ({"pi": p}, {"fi": np.sign(t) * t**2}):
+        got = effect_sizes("SMD", n1i=n1, n2i=n2, **kw)
+        np.testing.assert_allclose(got.yi, want.yi, rtol=1e-12)
+        np.testing.assert_allclose(got.vi, want.vi, rtol=1e-12)
+    mixed = effect_sizes("SMD", di=[np.nan, 0.4, np.nan], ti=[2.0, np.nan, np.nan],
+                         pi=[np.nan, np.nan, p[2]], n1i=n1, n2i=n2)
+    np.testing.assert_allclose(mixed.yi[[0, 2]], want.yi[[0, 2]], rtol=1e-12)
+    with pytest.raises(InputError, match="p-value of 0"):
+        effect_sizes("SMD", pi=[0.0], n1i=[10], n2i=[10])
+    with pytest.raises(InputError, match="pi"):
+        effect_sizes("SMD", pi=[1.5], n1i=[10], n2i=[10])
+    with pytest.raises(InputError, match="does not use argument"):
+        effect_sizes("MD", pi=[0.05], n1i=[10], n2i=[10], m1i=[1], m2i=[0], sd1i=[1], sd2i=[1])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import special
 
 from metaverdict._validation import (
     as_float_array,
@@ -43,7 +44,7 @@ BoolArray = npt.NDArray[np.bool_]
 Names = Mapping[str, str]
 
 _INPUTS = ("ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
-           "sd1i", "sd2i", "xi", "mi", "ri", "ti", "sdi", "r2i", "ni")
+           "sd1i", "sd2i", "xi", "mi", "ri", "ti", "sdi", "r2i", "ni", "pi", "fi")
 #: What a d (or t) from ``D_INPUTS`` stands for: m1i = d, m2i = 0, sd1i = sd2i = 1 (metafor).
 _D_AS_MEANS = {"m1i": None, "m2i": 0.0, "sd1i": 1.0, "sd2i": 1.0}
 
@@ -54,7 +55,8 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
                  t1i: Any = None, t2i: Any = None, m1i: Any = None, m2i: Any = None,
                  sd1i: Any = None, sd2i: Any = None, xi: Any = None, mi: Any = None,
                  ri: Any = None, ti: Any = None, sdi: Any = None, r2i: Any = None,
-                 ni: Any = None, labels: Any = None, add: float | None = None,
+                 ni: Any = None, pi: Any = None, fi: Any = None, labels: Any = None,
+                 add: float | None = None,
                  to: str = "only0", drop00: bool = False, vtype: str | Sequence[str] = "LS",
                  correct: bool = True, metafor: str = "5.0") -> EffectSizes:
     """Effect sizes and sampling variances from reported statistics (metafor's ``escalc``).
@@ -80,8 +82,10 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
           ``ti`` person-time): ``"IR"``, ``"IRLN"`` (log), ``"IRS"`` (square root), ``"IRFT"``
           (Freeman-Tukey).
         * Two groups' means (``m1i, sd1i, n1i, m2i, sd2i, n2i``): ``"MD"``, ``"SMD"`` (Hedges'
-          g; per study also from a reported d ``di`` or two-sample t ``ti`` with ``n1i, n2i``,
-          as metafor takes them), ``"SMD1"`` (Glass: group 2's SD; no ``sd1i`` needed),
+          g; per study also from a reported d ``di``, two-sample t ``ti``, signed two-sided
+          p-value ``pi`` of that t test or signed F statistic ``fi`` of the two-group ANOVA
+          with ``n1i, n2i``, as metafor 5 takes them), ``"SMD1"`` (Glass: group 2's SD; no
+          ``sd1i`` needed),
           ``"SMDH"``, ``"SMD1H"`` (heteroscedastic), ``"ROM"`` log ratio of means, ``"CVR"``
           log CV ratio, ``"VR"`` log SD ratio (no means needed), ``"RPB"``/``"ZPB"``
           point-biserial, ``"RBIS"``/``"ZBIS"`` biserial correlation,
@@ -112,6 +116,10 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
         Column names or one value per study; a NaN/None value is a missing input. ``mi`` is
         the non-events (proportions), the number of predictors (PCOR, R2...), the mean (MN...)
         or the number of items (alpha), as in metafor; ``ti`` a person-time or a t statistic.
+        ``pi`` and ``fi`` (SMD): the two-sided p-value of the two-sample t test and the F
+        statistic (:math:`t^2`), each carrying the sign of the difference (group 1 minus
+        group 2): :math:`|t| = t_{n_1+n_2-2}^{-1}(1 - |p|/2)`, :math:`|t| = \\sqrt{|F|}`
+        (metafor 5's ``pi``, ``fi``).
     labels : str or sequence, optional
         Study labels (a column name or values); default: the index of a DataFrame ``data``.
         Error messages name studies by label (or by 1-based row number without labels).
@@ -178,7 +186,7 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
     options = _options(spec, vtype, correct, metafor)
     given = {name: value for name, value in zip(_INPUTS, (
         ai, bi, ci, di, n1i, n2i, x1i, x2i, t1i, t2i, m1i, m2i, sd1i, sd2i, xi, mi, ri, ti,
-        sdi, r2i, ni)) if value is not None}
+        sdi, r2i, ni, pi, fi)) if value is not None}
     _check_arguments(spec, given)
     add_value = _continuity_add(spec, add)
 
@@ -399,8 +407,20 @@ def _prep_means(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepa
     if any(f in x for f in D_INPUTS):   # a d (or t) where given stands in for the means
         nan = np.full(len(x["n1i"]), np.nan)
         d = x.get("di", nan)
-        if "ti" in x:
-            d = np.where(np.isnan(d), x["ti"] * np.sqrt(1 / x["n1i"] + 1 / x["n2i"]), d)
+        t = x.get("ti", nan)
+        if "pi" in x:
+            _bounds(x, names, labels, ("pi",), lower=-1, upper=1)
+            zero = np.flatnonzero(x["pi"] == 0)
+            if zero.size:
+                raise row_error(labels, int(zero[0]), names["pi"],
+                                "a p-value of 0 gives no t statistic (give ti or di)")
+            with np.errstate(invalid="ignore"):
+                t_p = np.sign(x["pi"]) * special.stdtrit(x["n1i"] + x["n2i"] - 2,
+                                                         1 - np.abs(x["pi"]) / 2)
+            t = np.where(np.isnan(t), t_p, t)
+        if "fi" in x:
+            t = np.where(np.isnan(t), np.sign(x["fi"]) * np.sqrt(np.abs(x["fi"])), t)
+        d = np.where(np.isnan(d), t * np.sqrt(1 / x["n1i"] + 1 / x["n2i"]), d)
         has_d = np.isfinite(d)
         for f, value in _D_AS_MEANS.items():
             out[f] = np.where(has_d, d if value is None else value, x.get(f, nan))

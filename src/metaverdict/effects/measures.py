@@ -67,9 +67,10 @@ FAMILY_REQUIRED: dict[str, Required] = {
     "r2": ("r2i", "mi", "ni"),
 }
 
-#: Inputs that can stand in for the means and SDs of an SMD: the d itself (``di``) or the
-#: two-sample t statistic (``ti``, d = t sqrt(1/n1 + 1/n2)), as metafor's escalc takes them.
-D_INPUTS = ("di", "ti")
+#: Inputs that can stand in for the means and SDs of an SMD: the d itself (``di``), the
+#: two-sample t statistic (``ti``, d = t sqrt(1/n1 + 1/n2)), or, as metafor 5 takes them, the
+#: signed two-sided p-value of that t test (``pi``) or the signed F statistic t² (``fi``).
+D_INPUTS = ("di", "ti", "pi", "fi")
 
 
 @dataclass(frozen=True)
