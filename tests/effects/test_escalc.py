@@ -419,6 +419,9 @@ def test_smd_from_p_values_and_f_statistics() -> None:
     mixed = effect_sizes("SMD", di=[np.nan, 0.4, np.nan], ti=[2.0, np.nan, np.nan],
                          pi=[np.nan, np.nan, p[2]], n1i=n1, n2i=n2)
     np.testing.assert_allclose(mixed.yi[[0, 2]], want.yi[[0, 2]], rtol=1e-12)
+    # metafor's help page (escalc, measure "SMD"): pi = -0.018 with 20 + 20 gives -0.7664
+    doc = effect_sizes("SMD", pi=[-0.018], n1i=[20], n2i=[20])
+    assert round(float(doc.yi[0]), 4) == -0.7664
     with pytest.raises(InputError, match="p-value of 0"):
         effect_sizes("SMD", pi=[0.0], n1i=[10], n2i=[10])
     with pytest.raises(InputError, match="pi"):
