@@ -428,3 +428,38 @@ def test_smd_from_p_values_and_f_statistics() -> None:
         effect_sizes("SMD", pi=[1.5], n1i=[10], n2i=[10])
     with pytest.raises(InputError, match="does not use argument"):
         effect_sizes("MD", pi=[0.05], n1i=[10], n2i=[10], m1i=[1], m2i=[0], sd1i=[1], sd2i=[1])
+
+
+def test_correlations_from_t_and_p() -> None:
+    """metafor 5: COR/UCOR/ZCOR also from the t statistic of the test of rho = 0 or its
+    signed two-sided p-value; r = t / sqrt(t² + n - 2) (t from SciPy here)."""
+    from scipy import stats
+
+    r, n = np.array([0.35, -0.2, 0.05]), np.array([30, 45, 12])
+    t = r * np.sqrt(n - 2) / np.sqrt(1 - r**2)
+    p = np.sign(t) * 2 * stats.t.sf(np.abs(t), n - 2)
+    for code in ("COR", "UCOR", "ZCOR"):
+        want = effect_sizes(code, ri=r, ni=n)
+        for kw in ({"ti": t}, {"pi": p}):
+            got = effect_sizes(code, ni=n, **kw)
+            np.testing.assert_allclose(got.yi, want.yi, rtol=1e-12)
+            np.testing.assert_allclose(got.vi, want.vi, rtol=1e-12)
+    # metafor's help page (escalc, measure "COR"): pi = -0.07 with n = 30 gives -0.3354
+    assert round(float(effect_sizes("COR", pi=[-0.07], ni=[30]).yi[0]), 4) == -0.3354
+    with pytest.warns(UserWarning, match="missing input"):
+        part = effect_sizes("COR", ri=[0.3, np.nan], ti=[np.nan, np.nan], ni=[30, 40])
+    assert np.isnan(part.yi[1]) and part.yi[0] == pytest.approx(0.3)
+
+
+def test_point_biserial_from_d() -> None:
+    """metafor 5: RPB/RBIS (and their z) also from a d, t or p with the group sizes; the
+    point-biserial r = d / sqrt(d² + (N² - 2N)/(n1 n2)) (e.g. Borenstein et al. 2009)."""
+    d, n1, n2 = np.array([0.5, -0.8]), np.array([20, 35]), np.array([22, 30])
+    big_n = n1 + n2
+    rpb = effect_sizes("RPB", di=d, n1i=n1, n2i=n2)
+    np.testing.assert_allclose(rpb.yi, d / np.sqrt(d**2 + (big_n**2 - 2 * big_n) / (n1 * n2)),
+                               rtol=1e-12)
+    t = d / np.sqrt(1 / n1 + 1 / n2)
+    for code in ("RPB", "ZPB", "RBIS", "ZBIS"):
+        np.testing.assert_allclose(effect_sizes(code, ti=t, n1i=n1, n2i=n2).yi,
+                                   effect_sizes(code, di=d, n1i=n1, n2i=n2).yi, rtol=1e-12)

@@ -33,6 +33,7 @@ from metaverdict.effects.measures import (
     D_INPUTS,
     MEASURES,
     Arrays,
+    FloatArray,
     Measure,
     Options,
 )
@@ -88,7 +89,8 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
           ``sd1i`` needed),
           ``"SMDH"``, ``"SMD1H"`` (heteroscedastic), ``"ROM"`` log ratio of means, ``"CVR"``
           log CV ratio, ``"VR"`` log SD ratio (no means needed), ``"RPB"``/``"ZPB"``
-          point-biserial, ``"RBIS"``/``"ZBIS"`` biserial correlation,
+          point-biserial, ``"RBIS"``/``"ZBIS"`` biserial correlation (these four also from
+          ``di``, ``ti``, ``pi`` or ``fi`` as SMD, metafor 5),
           ``"D2OR"``/``"D2ORL"``/``"D2ORN"`` d as a log odds ratio.
         * One group (``mi`` mean, ``sdi``, ``ni``): ``"MN"``, ``"SMN"`` (standardized),
           ``"MNLN"`` log mean, ``"CVLN"`` log CV, ``"SDLN"`` log SD (``sdi, ni`` only).
@@ -96,7 +98,9 @@ def effect_sizes(measure: str, data: pd.DataFrame | Mapping[str, Any] | None = N
           two measurements): ``"MC"`` mean change, ``"SMCC"`` (change-score SD), ``"SMCR"``
           (raw-score SD ``sd1i``; no ``sd2i`` needed), ``"SMCRH"``, ``"SMCRP"`` (pooled SD),
           ``"SMCRPH"``, ``"ROMC"``, ``"CVRC"``, ``"VRC"`` (``sd1i, sd2i, ni, ri`` only).
-        * Correlations (``ri, ni``): ``"COR"``, ``"UCOR"`` (unbiased), ``"ZCOR"`` (Fisher's z).
+        * Correlations (``ri, ni``): ``"COR"``, ``"UCOR"`` (unbiased), ``"ZCOR"`` (Fisher's z);
+          per study also from the t statistic ``ti`` of the test of rho = 0 or its signed
+          two-sided p-value ``pi`` (:math:`r = t/\\sqrt{t^2 + n - 2}`, metafor 5).
           From a regression's t statistic ``ti``, ``ni`` and number of predictors ``mi``:
           ``"PCOR"``, ``"ZPCOR"`` partial correlation, and with its ``r2i``: ``"SPCOR"``,
           ``"ZSPCOR"`` semi-partial; from its ``r2i``, ``mi`` predictors and ``ni``: ``"R2"``,
@@ -311,7 +315,8 @@ def _labels(labels: Any, data: Any, k: int) -> Labels:
 # --- missing inputs -------------------------------------------------------------------------------
 #: The inputs of the prepared arrays that a missing value in removes the study, per family
 #: (after a 2x2 table or a proportion is completed from its totals).
-_COMPLETED: dict[str, tuple[str, ...]] = {"table": ("ai", "bi", "ci", "di"), "prop": ("xi", "mi")}
+_COMPLETED: dict[str, tuple[str, ...]] = {"table": ("ai", "bi", "ci", "di"), "prop": ("xi", "mi"),
+                                          "cor": ("ri", "ni")}
 
 
 def _missing_rows(spec: Measure, prepared: Arrays, k: int) -> BoolArray:
@@ -407,19 +412,7 @@ def _prep_means(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepa
     if any(f in x for f in D_INPUTS):   # a d (or t) where given stands in for the means
         nan = np.full(len(x["n1i"]), np.nan)
         d = x.get("di", nan)
-        t = x.get("ti", nan)
-        if "pi" in x:
-            _bounds(x, names, labels, ("pi",), lower=-1, upper=1)
-            zero = np.flatnonzero(x["pi"] == 0)
-            if zero.size:
-                raise row_error(labels, int(zero[0]), names["pi"],
-                                "a p-value of 0 gives no t statistic (give ti or di)")
-            with np.errstate(invalid="ignore"):
-                t_p = np.sign(x["pi"]) * special.stdtrit(x["n1i"] + x["n2i"] - 2,
-                                                         1 - np.abs(x["pi"]) / 2)
-            t = np.where(np.isnan(t), t_p, t)
-        if "fi" in x:
-            t = np.where(np.isnan(t), np.sign(x["fi"]) * np.sqrt(np.abs(x["fi"])), t)
+        t = _t_statistic(x, names, labels, x["n1i"] + x["n2i"] - 2)
         d = np.where(np.isnan(d), t * np.sqrt(1 / x["n1i"] + 1 / x["n2i"]), d)
         has_d = np.isfinite(d)
         for f, value in _D_AS_MEANS.items():
@@ -431,7 +424,32 @@ def _prep_cor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepare
     _bounds(x, names, labels, ("ri",), lower=-1, upper=1, lower_strict=True, upper_strict=True)
     # metafor returns vi = NA for ni <= 4 ("cannot estimate the sampling variance")
     _bounds(x, names, labels, ("ni",), lower=5)
-    return dict(x), _no_drop(x)
+    out = dict(x)
+    if "ti" in x or "pi" in x:           # metafor 5: r from the t test of rho = 0 (n - 2 df)
+        t = _t_statistic(x, names, labels, x["ni"] - 2)
+        r = t / np.sqrt(t ** 2 + x["ni"] - 2)
+        out["ri"] = np.where(np.isnan(x["ri"]), r, x["ri"]) if "ri" in x else r
+    return out, _no_drop(x)
+
+
+def _t_statistic(x: Arrays, names: Names, labels: Labels, df: FloatArray) -> FloatArray:
+    """The t statistic of each study from ``ti``, else from the signed two-sided p-value
+    ``pi`` (:math:`|t| = t_{df}^{-1}(1 - |p|/2)`), else from the signed F statistic ``fi``
+    (:math:`|t| = \\sqrt{|F|}`); NaN where none is given."""
+    k = len(df)
+    t = np.array(x.get("ti", np.full(k, np.nan)), dtype=float)
+    if "pi" in x:
+        _bounds(x, names, labels, ("pi",), lower=-1, upper=1)
+        zero = np.flatnonzero(x["pi"] == 0)
+        if zero.size:
+            raise row_error(labels, int(zero[0]), names["pi"],
+                            "a p-value of 0 gives no t statistic (give the statistic itself)")
+        with np.errstate(invalid="ignore"):
+            t_p = np.sign(x["pi"]) * special.stdtrit(df, 1 - np.abs(x["pi"]) / 2)
+        t = np.where(np.isnan(t), t_p, t)
+    if "fi" in x:
+        t = np.where(np.isnan(t), np.sign(x["fi"]) * np.sqrt(np.abs(x["fi"])), t)
+    return t
 
 
 def _residual_df(x: Arrays, names: Names, labels: Labels) -> None:

@@ -32,7 +32,7 @@ from metaverdict.effects._base import (
 __all__ = ["D_INPUTS", "FAMILY_FIELDS", "FAMILY_REQUIRED", "MEASURES", "Arrays", "FloatArray",
            "Kernel", "Measure", "Options", "hedges_correction", "pooled_sd_kernel"]
 
-Required = tuple[str | tuple[str, str], ...]
+Required = tuple[str | tuple[str, ...], ...]
 
 #: Inputs each family of measures accepts (alternatives: a 2x2 table may give n1i/n2i instead
 #: of bi/di, a proportion ni instead of mi; some measures need only part, see Measure.required).
@@ -40,7 +40,7 @@ FAMILY_FIELDS: dict[str, tuple[str, ...]] = {
     "table": ("ai", "bi", "ci", "di", "n1i", "n2i"),
     "rates": ("x1i", "t1i", "x2i", "t2i"),
     "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-    "cor": ("ri", "ni"),
+    "cor": ("ri", "ni", "ti", "pi"),
     "pcor": ("ti", "ni", "mi", "r2i"),
     "prop": ("xi", "ni", "mi"),
     "rate1": ("xi", "ti"),
@@ -56,7 +56,7 @@ FAMILY_REQUIRED: dict[str, Required] = {
     "table": ("ai", ("bi", "n1i"), "ci", ("di", "n2i")),
     "rates": ("x1i", "t1i", "x2i", "t2i"),
     "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-    "cor": ("ri", "ni"),
+    "cor": (("ri", "ti", "pi"), "ni"),
     "pcor": ("ti", "ni", "mi"),
     "prop": ("xi", ("ni", "mi")),
     "rate1": ("xi", "ti"),
@@ -180,11 +180,13 @@ _TABLE: tuple[Measure, ...] = (
             "vi = 1/(2(n1-1)) + 1/(2(n2-1))", cont.variability_ratio, None, ("LS",),
             ("sd1i", "n1i", "sd2i", "n2i")),
     Measure("RPB", "means", "point-biserial correlation from d", cont.point_biserial, None,
-            ("LS", "ST", "CS")),
+            ("LS", "ST", "CS"), from_d=True),
     Measure("ZPB", "means", "Fisher's z of the point-biserial correlation",
-            cont.point_biserial_z, None, ("LS", "ST", "CS")),
-    Measure("RBIS", "means", "biserial correlation from d (Soper 1914)", cont.biserial),
-    Measure("ZBIS", "means", "Fisher's z of the biserial correlation", cont.biserial_z),
+            cont.point_biserial_z, None, ("LS", "ST", "CS"), from_d=True),
+    Measure("RBIS", "means", "biserial correlation from d (Soper 1914)", cont.biserial,
+            from_d=True),
+    Measure("ZBIS", "means", "Fisher's z of the biserial correlation", cont.biserial_z,
+            from_d=True),
     Measure("D2OR", "means", "d as a log odds ratio: pi/sqrt(3) d", cont.d_to_log_odds_logistic),
     Measure("D2ORL", "means", "d as a log odds ratio: pi/sqrt(3) d (as D2OR)",
             cont.d_to_log_odds_logistic),
