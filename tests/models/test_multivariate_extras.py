@@ -334,3 +334,28 @@ def test_component_profile_plot() -> None:
     np.testing.assert_allclose(line.get_xdata(), prof.table["rho"])
     assert ax.get_xlabel() == "\u03c1"
     assert parameter_label("sigma2.2") == "\u03c3\u00b2 (2)"
+
+
+def test_given_dfs() -> None:
+    """metafor 5's numeric ``dfs``: each coefficient's t test and CI on the given df (t from
+    SciPy here); one number for all; the omnibus F on the smallest of its coefficients."""
+    res = multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon(),
+                       dfs=[8, 40])
+    co = res.coefficients
+    assert res.test == "t" and res.dfs == "given"
+    np.testing.assert_array_equal(res.ddf, [8.0, 40.0])
+    np.testing.assert_allclose(co["pvalue"], 2 * stats.t.sf(np.abs(co["statistic"]), [8, 40]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(co["ci_upper"] - co["estimate"],
+                               stats.t.ppf(0.975, [8, 40]) * co["se"], rtol=1e-12)
+    assert res.qm_df == (1, 40.0)
+    one = multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon(),
+                       dfs=12)
+    np.testing.assert_array_equal(one.ddf, [12.0, 12.0])
+    prof = likelihood_profile(res, component="sigma2.1", steps=3)
+    assert np.isfinite(prof.table["ll"]).all()
+    for bad, message in (([8, 40, 3], "3 values for the 2"), ([0, 5], "positive"),
+                         ("many", "dfs")):
+        with pytest.raises(InputError, match=message):
+            multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon(),
+                         dfs=bad)

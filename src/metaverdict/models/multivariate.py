@@ -31,6 +31,7 @@ metafor; Harville (1977), *JASA* 72:320-338.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -431,7 +432,7 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
                  data: pd.DataFrame | None = None, mods: Any = None,
                  R: dict[str, Any] | None = None, W: Any = None,
                  method: Literal["REML", "ML"] = "REML", test: Literal["z", "t"] = "z",
-                 dfs: Literal["residual", "contain"] = "residual",
+                 dfs: Literal["residual", "contain"] | float | Sequence[float] = "residual",
                  level: float = 0.95, btt: Any = None, labels: Any = None,
                  sigma2: Any = None, tau2: Any = None, rho: Any = None, gamma2: Any = None,
                  phi: Any = None) -> MultivariateResult:
@@ -463,9 +464,10 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
         Weight matrix for the coefficients (metafor ``W=``).
     method : {"REML", "ML"}
     test : {"z", "t"}
-    dfs : {"residual", "contain"}
-        Denominator df of the t tests: k - p for every coefficient, or metafor's
-        containment df (implies ``test="t"``; see :func:`containment_df`): a coefficient
+    dfs : {"residual", "contain"}, float or sequence of float
+        Denominator df of the t tests: k - p for every coefficient, given numbers (one for
+        all or one per coefficient, metafor 5's numeric ``dfs``; implies ``test="t"``), or
+        metafor's containment df (implies ``test="t"``; see :func:`containment_df`): a coefficient
         constant within the levels of a random factor gets that factor's number of levels
         minus p (e.g. a study-level moderator in a three-level model: the number of studies
         minus p). Each coefficient's t test and CI use its own df; the omnibus test and the
@@ -503,8 +505,20 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
     """
     method = cast(Literal["REML", "ML"], choice(method, ("REML", "ML"), "method"))
     test = cast(Literal["z", "t"], choice(test, ("z", "t"), "test"))
-    dfs = cast(Literal["residual", "contain"], choice(dfs, ("residual", "contain"), "dfs"))
-    if dfs == "contain":
+    given_df: np.ndarray | None = None
+    dfs_kind = "given"
+    if isinstance(dfs, str):
+        dfs_kind = choice(dfs, ("residual", "contain"), "dfs")
+    else:
+        try:
+            given_df = np.atleast_1d(np.asarray(dfs, dtype=float)).ravel()
+        except (TypeError, ValueError):
+            raise InputError(f"field 'dfs': 'residual', 'contain' or numbers expected, got "
+                             f"{dfs!r}") from None
+        if not np.all(np.isfinite(given_df) & (given_df > 0)):
+            raise InputError(f"field 'dfs': degrees of freedom must be positive numbers, got "
+                             f"{dfs!r}")
+    if dfs_kind != "residual":
         test = "t"
     level = check_level(level)
 
@@ -549,8 +563,11 @@ def multivariate(yi: Any, V: Any, *, random: Any = None, struct: Any = "CS",
     fixed = _fixed_components(terms, {"sigma2": sigma2, "tau2": tau2, "rho": rho,
                                       "gamma2": gamma2, "phi": phi})
     model = Model(y, Vm, X, tuple(terms), reml=method == "REML", W=Wm, fixed=fixed)
+    if given_df is not None and given_df.size not in (1, len(names)):
+        raise InputError(f"field 'dfs': {given_df.size} values for the {len(names)} "
+                         f"coefficients {names}")
     return fit_multivariate(model, names, method=method, test=test, level=level, btt=btt,
-                            labels=labels, dfs=dfs)
+                            labels=labels, dfs=dfs_kind, ddf=given_df)
 
 
 def _fixed_components(terms: list[RandomTerm], given: dict[str, Any]) -> np.ndarray | None:
@@ -614,8 +631,8 @@ def fit_components(model: Model, start: np.ndarray | None = None
 
 def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, level: float,
                      btt: Any = None, labels: list[Any] | None = None,
-                     start: np.ndarray | None = None, dfs: str = "residual"
-                     ) -> MultivariateResult:
+                     start: np.ndarray | None = None, dfs: str = "residual",
+                     ddf: np.ndarray | None = None) -> MultivariateResult:
     """Fit validated arrays (the engine behind :func:`multivariate`)."""
     k, p = model.X.shape
     if p >= k:
@@ -635,7 +652,9 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
             "of magnitude, or a random term without spread, can cause this: rescale the "
             "effects or simplify the random-effects structure") from None
     if test == "t":
-        ddf = containment_df(model) if dfs == "contain" else np.full(p, float(k - p))
+        ddf = (containment_df(model) if dfs == "contain"
+               else np.broadcast_to(ddf, (p,)).astype(float) if ddf is not None
+               else np.full(p, float(k - p)))
     else:
         ddf = np.full(p, np.nan)
     df = float(ddf.min())

@@ -159,7 +159,8 @@ def profile_values(res: MultivariateResult, component: str | None, steps: int,
         try:
             fit = fit_multivariate(replace(model, fixed=fixed), names, method=res.method,
                                    test=res.test, level=res.level, labels=res.labels,
-                                   start=start, dfs=res.dfs)
+                                   start=start, dfs=res.dfs,
+                                   ddf=np.array(res.ddf) if res.dfs == "given" else None)
         except (ConvergenceError, InputError, np.linalg.LinAlgError):
             points.append((float(x), np.nan, None))
             continue
