@@ -639,11 +639,6 @@ def fit_multivariate(model: Model, names: list[str], *, method: str, test: str, 
         raise InputError(f"{p} coefficients need more than {k} studies")
     try:
         values, converged, iters = fit_components(model, start)
-        if not np.all(np.isfinite(model.marginal(values))):
-            raise InputError("the variance components (those held fixed: "
-                             f"{model.fixed.tolist() if model.fixed is not None else []}) "
-                             "make the marginal covariance overflow: hold them at smaller "
-                             "values")
         beta, vb = coefficients(model, values)
     except np.linalg.LinAlgError as exc:
         raise ConvergenceError(
@@ -691,6 +686,10 @@ def coefficients(model: Model, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """:math:`\\hat\\beta` and its covariance at the variance components ``values`` (GLS, or
     the weighted estimator with the user's W)."""
     M = model.marginal(values)
+    if not np.all(np.isfinite(M)):
+        raise InputError("the variance components (those held fixed: "
+                         f"{model.fixed.tolist() if model.fixed is not None else []}) make "
+                         "the marginal covariance overflow: hold them at smaller values")
     X, y = model.X, model.y
     W = np.linalg.inv(M) if model.W is None else model.W
     xwx_inv = np.linalg.inv(X.T @ W @ X)
