@@ -463,3 +463,14 @@ def test_point_biserial_from_d() -> None:
     for code in ("RPB", "ZPB", "RBIS", "ZBIS"):
         np.testing.assert_allclose(effect_sizes(code, ti=t, n1i=n1, n2i=n2).yi,
                                    effect_sizes(code, di=d, n1i=n1, n2i=n2).yi, rtol=1e-12)
+
+
+def test_small_p_values_keep_their_precision() -> None:
+    """pi = 1e-15 and 1e-17 give the upper-tail t (SciPy's isf), not a cancelled or
+    infinite one."""
+    from scipy import stats
+
+    for p in (1e-15, 1e-17):
+        got = effect_sizes("SMD", pi=[p], n1i=[10], n2i=[10]).yi
+        want = effect_sizes("SMD", ti=[stats.t.isf(p / 2, 18)], n1i=[10], n2i=[10]).yi
+        np.testing.assert_allclose(got, want, rtol=1e-12)

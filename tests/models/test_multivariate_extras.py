@@ -359,3 +359,29 @@ def test_given_dfs() -> None:
         with pytest.raises(InputError, match=message):
             multivariate("yi", "vi", mods="x", random="~ 1 | district/school", data=kon(),
                          dfs=bad)
+
+
+def test_car_correlation_held_at_zero() -> None:
+    """A CAR correlation of 0 (lag 0 gives 0^0 = 1; it gave NaN before) fits as metafor's,
+    and the default profile of rho, which starts at 0 for small estimates, is finite.
+    (SIMULATED longitudinal data, tests/data/rma_mv/generate.R.)"""
+    long = pd.DataFrame(json.loads((DATA / "longitudinal_simulated.json").read_text())["data"])
+    res = multivariate("yi", "vi", mods="C(time) - 1", random="~ months | study",
+                       struct="CAR", data=long, rho=0)
+    check_all(res, load()["car_rho0"])
+    free = multivariate("yi", "vi", mods="C(time) - 1", random="~ months | study",
+                        struct="CAR", data=long)
+    prof = likelihood_profile(free, component="rho", steps=3, xlim=(0, 0.9))
+    assert np.isfinite(prof.table["ll"]).all()
+    assert prof.table["ll"].iloc[0] == pytest.approx(res.fit_statistics.ll_reml, abs=1e-6)
+
+
+def test_held_correlations_must_be_admissible() -> None:
+    """Held CS correlations that make the correlation matrix indefinite (3 inner levels,
+    rho = -0.9 < -1/2) are refused, whether or not tau² is held too (metafor: not positive
+    definite)."""
+    long = pd.DataFrame(json.loads((DATA / "longitudinal_simulated.json").read_text())["data"])
+    for kw in ({"tau2": 0.5, "rho": -0.9}, {"rho": -0.9}):
+        with pytest.raises(InputError, match="not positive semi-definite"):
+            multivariate("yi", "vi", mods="C(time) - 1", random="~ time | study",
+                         struct="CS", data=long, **kw)

@@ -89,8 +89,9 @@ def test_decreasing_step_function() -> None:
     assert np.all(np.diff(sel.delta) <= 0)
     assert_close(sel.delta[[0, 2, 3]], [1, 0.442781, 0.148179], "delta", rtol=1e-4)
     assert_close(sel.delta[1], 0.999966, "delta.2 (at the boundary)", rtol=0, atol=1e-4)
+    assert list(sel.profile_ci().table.index) == ["tau2"]
     with pytest.raises(InputError, match="cannot be profiled"):
-        sel.profile_ci()
+        mv.likelihood_profile(sel, component="delta.2")
 
 
 def test_delta_max_one() -> None:
@@ -154,3 +155,23 @@ def test_subset_bad_input() -> None:
     significant = p > 1.96                  # only studies with p <= .025: no other p-value
     with pytest.raises(InputError, match="no observed p-value"):
         selection_model(res, "stepfun", steps=0.025, subset=significant)
+
+
+def test_review_fixes() -> None:
+    """decreasing= refuses delta bounds; a 0/1 integer subset is ambiguous; duplicated
+    positions are refused; profile_ci of a decreasing model gives tau² only; the summary
+    names the trunc cut-point and the subset."""
+    res = hackshaw_ml()
+    with pytest.raises(InputError, match="leave out"):
+        selection_model(res, "stepfun", steps=[0.05, 0.5], decreasing=True, delta_max=0.3)
+    ones = [1] * 10 + [0] * (res.k - 10)
+    with pytest.raises(InputError, match="0/1 indicator"):
+        selection_model(res, "stepfun", steps=0.025, subset=ones)
+    with pytest.raises(InputError, match="twice"):
+        selection_model(res, "stepfun", steps=0.025, subset=[0, 1, 1])
+    dec = selection_model(res, "stepfun", steps=[0.05, 0.10, 0.50, 1], decreasing=True)
+    assert list(dec.profile_ci().table.index) == ["tau2"]
+    text = selection_model(res, "trunc", steps=0.1,
+                           subset=np.arange(res.k) < 20).summary()
+    assert "cut-point on the effect-size scale: 0.1" in text
+    assert "selection applies to 20 of the 37 studies" in text

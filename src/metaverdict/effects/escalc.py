@@ -427,7 +427,8 @@ def _prep_cor(x: Arrays, names: Names, labels: Labels, drop00: bool) -> _Prepare
     out = dict(x)
     if "ti" in x or "pi" in x:           # metafor 5: r from the t test of rho = 0 (n - 2 df)
         t = _t_statistic(x, names, labels, x["ni"] - 2)
-        r = t / np.sqrt(t ** 2 + x["ni"] - 2)
+        with np.errstate(divide="ignore", over="ignore"):
+            r = np.sign(t) / np.sqrt(1 + (x["ni"] - 2) / t ** 2)   # no overflow of t²
         out["ri"] = np.where(np.isnan(x["ri"]), r, x["ri"]) if "ri" in x else r
     return out, _no_drop(x)
 
@@ -445,7 +446,7 @@ def _t_statistic(x: Arrays, names: Names, labels: Labels, df: FloatArray) -> Flo
             raise row_error(labels, int(zero[0]), names["pi"],
                             "a p-value of 0 gives no t statistic (give the statistic itself)")
         with np.errstate(invalid="ignore"):
-            t_p = np.sign(x["pi"]) * special.stdtrit(df, 1 - np.abs(x["pi"]) / 2)
+            t_p = -np.sign(x["pi"]) * special.stdtrit(df, np.abs(x["pi"]) / 2)  # upper tail
         t = np.where(np.isnan(t), t_p, t)
     if "fi" in x:
         t = np.where(np.isnan(t), np.sign(x["fi"]) * np.sqrt(np.abs(x["fi"])), t)

@@ -115,7 +115,7 @@ def _level_positions(levels: Any, names: tuple[str, ...], n: int, field_name: st
 
 def wald(beta: np.ndarray, vb: np.ndarray, L: np.ndarray, test: str, ddf: Any,
          names: list[str]) -> WaldTest:
-    """Wald test of :math:`L\beta = 0` (see the module docstring). ``ddf``: the t tests'
+    """Wald test of :math:`L\\beta = 0` (see the module docstring). ``ddf``: the t tests'
     denominator df, one per coefficient (or one for all); each hypothesis takes the smallest
     df of the coefficients it involves, the omnibus F the smallest of those (metafor
     ``anova(res, X=)``)."""
@@ -606,6 +606,15 @@ def _fixed_components(terms: list[RandomTerm], given: dict[str, Any]) -> np.ndar
             if not np.isnan(v) and not (np.isfinite(v) and lo <= v <= hi):
                 raise InputError(f"field '{name}': {v:g} is outside [{lo:g}, {hi:g}]")
             out[pos] = v
+    offset = 0
+    for term in terms:
+        cors = out[offset + term.n_variances:offset + len(term.kinds)]
+        if cors.size and not np.isnan(cors).any() and not term.admissible(
+                np.concatenate([np.ones(term.n_variances), cors])):
+            raise InputError(f"field '{term.prefix[1]}': the correlations {cors.tolist()} held "
+                             f"for '{term.label}' make its correlation matrix not positive "
+                             "semi-definite")
+        offset += len(term.kinds)
     return None if np.isnan(out).all() else out
 
 
@@ -619,6 +628,9 @@ def fit_components(model: Model, start: np.ndarray | None = None
     start = model.with_fixed(start_values(model) if start is None else start)
     held = model.held
     if held.all():
+        if not np.isfinite(evaluate(model, start, gradient=False).ll):
+            raise InputError("the variance components held fixed give a marginal covariance "
+                             "that is not positive definite")
         return start, True, 0
     if all(not t.structured and t.R is None for t in model.terms):
         codes = np.column_stack([t.Z.argmax(axis=1) for t in model.terms])

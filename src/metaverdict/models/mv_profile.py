@@ -161,7 +161,7 @@ def profile_values(res: MultivariateResult, component: str | None, steps: int,
                                    test=res.test, level=res.level, labels=res.labels,
                                    start=start, dfs=res.dfs,
                                    ddf=np.array(res.ddf) if res.dfs == "given" else None)
-        except (ConvergenceError, InputError, np.linalg.LinAlgError):
+        except (ConvergenceError, InputError, np.linalg.LinAlgError, ValueError):
             points.append((float(x), np.nan, None))
             continue
         stats = fit.fit_statistics

@@ -143,7 +143,7 @@ class RandomTerm:
         if self.struct == "CAR":
             assert self.times is not None
             lag = np.abs(self.times[:, None] - self.times[None, :])
-            out: np.ndarray = var[0] * np.exp(lag * np.log(cor[0])) * same
+            out: np.ndarray = var[0] * np.power(cor[0], lag) * same     # 0^0 = 1 at rho = 0
             return out
         m = self.m
         sd = np.sqrt(var) if nv > 1 else np.full(m, np.sqrt(var[0]))

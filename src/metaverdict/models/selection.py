@@ -370,8 +370,8 @@ class SelectionModelResult(EstimateCI, ResultMixin):
     @property
     def estimated_parameters(self) -> tuple[str, ...]:
         """Names of the estimated heterogeneity and selection parameters (``"tau2"`` unless
-        tau² is fixed or 0, then the free δ): what :meth:`profile_ci` and
-        :func:`metaverdict.likelihood_profile` can profile."""
+        tau² is held, as in a common-effect or fixed-tau² fit; then the free δ): what
+        :meth:`profile_ci` and :func:`metaverdict.likelihood_profile` can profile."""
         tau = ("tau2",) if self._held().tau2_value is None else ()
         return tau + tuple(n for n, f in zip(self.delta_names, self.delta_fixed) if not f)
 
@@ -381,15 +381,17 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         drops :math:`\chi^2_{1,level}/2` below its maximum, searched over tau² in
         [0, max(10, 100 tau²)] and δ in [max(0, δ_min), min(max(10, 10 δ), δ_max)] (metafor's
         ranges); a bound at the end of the range means that the profile does not drop that
-        far within it. ``table``: ``estimate``, ``ci_lower``, ``ci_upper`` per parameter."""
+        far within it. ``table``: ``estimate``, ``ci_lower``, ``ci_upper`` per parameter
+        (tau² only for a decreasing step function, whose δ bound each other)."""
         level = self.level if level is None else check_level(level)
         pr = self._held()
-        if pr.decreasing:
-            raise InputError("profile_ci(): a decreasing step function's δ cannot be "
-                             "profiled (each δ bounds the next)")
         drop = chi2_quantile(level, 1) / 2
         rows = []
-        for name in self.estimated_parameters:
+        names = [n for n in self.estimated_parameters if n == "tau2" or not pr.decreasing]
+        if not names:
+            raise InputError("profile_ci(): a decreasing step function's δ cannot be "
+                             "profiled (each δ bounds the next), and tau² is not estimated")
+        for name in names:
             j = None if name == "tau2" else self.delta_names.index(name)
             value = self.tau2 if j is None else float(self.delta[j])
 
@@ -406,7 +408,7 @@ class SelectionModelResult(EstimateCI, ResultMixin):
             rows.append((value, profile_bound(excess, value, lo_end),
                          profile_bound(excess, value, hi_end)))
         table = pd.DataFrame(rows, columns=["estimate", "ci_lower", "ci_upper"],
-                             index=pd.Index(self.estimated_parameters, name="parameter"))
+                             index=pd.Index(names, name="parameter"))
         return ProfileCI(level=level, _table=table)
 
     def _held(self) -> _Problem:
@@ -419,6 +421,11 @@ class SelectionModelResult(EstimateCI, ResultMixin):
         pct = int(round(self.level * 100))
         lines = [f"Selection model (k = {self.k}; type = {self.type}; "
                  f"alternative = {self.alternative}; ML)", ""]
+        if self.type == "trunc":
+            lines.append(f"cut-point on the effect-size scale: {fmt(self.steps[0])}")
+        held = self._problem.lik.subset if self._problem is not None else None
+        if held is not None:
+            lines.append(f"selection applies to {int(held.sum())} of the {self.k} studies")
         lines.append(f"tau^2 = {fmt(self.tau2)} (SE = {fmt(self.tau2_se)})")
         lines.append(f"LRT for selection: X^2({self.lrt_df}) = {fmt(self.lrt)}, "
                      f"p = {fmt_p(self.lrt_pvalue)}")
@@ -562,6 +569,9 @@ def selection_model(res: MetaAnalysisResult, type: str, *, alternative: str = "g
     if decreasing and (type_ != "stepfun" or not free[1:].all()):
         raise InputError("field 'decreasing': applies to step functions whose δ (after the "
                          "first) are all estimated")
+    if decreasing and (delta_min is not None or delta_max is not None):
+        raise InputError("field 'decreasing': its δ lie in [0, 1] by construction; leave out "
+                         "delta_min and delta_max")
     return _fit(_Problem(type_, alternative, step_arr, level, res, base, lik, spec, fixed,
                          free, tau2_value, p_table, lower, upper, init, prec,
                          bool(decreasing)))
@@ -688,6 +698,11 @@ def _subset(subset: Any, k: int) -> np.ndarray | None:
                              f"{subset!r}") from None
         if not np.all(np.isfinite(pos) & (pos == np.round(pos)) & (pos >= 0) & (pos < k)):
             raise InputError(f"field 'subset': positions must be integers in 0..{k - 1}")
+        if k > 2 and len(pos) == k and np.isin(pos, (0, 1)).all():
+            raise InputError("field 'subset': looks like a 0/1 indicator of the studies; give "
+                             "it as booleans (a mask), or give positions")
+        if len(np.unique(pos)) != len(pos):
+            raise InputError("field 'subset': a position is given twice")
         mask = np.zeros(k, dtype=bool)
         mask[pos.astype(int)] = True
     if not mask.any():

@@ -35,6 +35,11 @@ two <- mv(yi, V, mods = ~ outcome - 1, random = list(~ outcome | trial, ~ outcom
 ct_un <- mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | trial, struct = "UN",
             data = ber, dfs = "contain")
 
+## CAR with its correlation held at 0 (the power 0^0 = 1 on the diagonal)
+long <- fromJSON("longitudinal_simulated.json")$data
+car0 <- mv(yi, vi, mods = ~ factor(time) - 1, random = ~ months | study, struct = "CAR",
+           data = long, rho = 0)
+
 save("extras", list(
   konstantopoulos = kon[, c("district", "school", "year", "x", "dgrp", "yi", "vi")],
   berkey = ber[, c("trial", "author", "outcome", "yi", "v1i", "v2i")], berkey_V = mat(V),
@@ -47,7 +52,7 @@ save("extras", list(
                          pi.lb = pr2$pi.lb, pi.ub = pr2$pi.ub),
   contain_anova = list(QM = an2$QM, QMdf = an2$QMdf, QMp = an2$QMp, zval = an2$zval,
                        pval = an2$pval, ddf = unname(an2$ddf)),
-  contain_ranef = ranef_out(ct2)))
+  contain_ranef = ranef_out(ct2), car_rho0 = fit_out(car0)))
 
 ## profile(): the likelihood profiles of single components (each refit with the component
 ## fixed, the others estimated), at metafor's default range or a given one

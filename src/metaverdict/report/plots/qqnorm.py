@@ -67,6 +67,9 @@ def qqnorm_plot(res: MetaAnalysisResult, *, envelope: bool = True, level: float 
     if res.k < 2:
         raise InputError(f"qqnorm_plot() needs at least 2 studies, got k = {res.k}")
     level = res.level if level is None else check_level(level)
+    if isinstance(bass, bool) or not isinstance(bass, (int, float, np.number)) \
+            or not np.isfinite(bass):
+        raise InputError(f"field 'bass': a number expected, got {bass!r}")
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 2:
         raise InputError(f"field 'reps': an integer >= 2 expected, got {reps!r}")
     z = rstandard(res)["z"].to_numpy(float)
