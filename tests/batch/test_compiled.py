@@ -180,6 +180,90 @@ def test_special_functions_equal_scipy() -> None:
 
 
 @needs_numba
+def test_the_rough_logarithm_is_within_its_bound() -> None:
+    """The grid's screen (``_log_rough``) is within ``_LOG_ROUGH_ERR`` of the logarithm over
+    float64's normal range, and that bound is small enough that the screen rarely passes
+    a point on to the exact logarithm."""
+    import numba
+
+    from metaverdict.batch import _kernels as K
+
+    rough = numba.njit(lambda x: [K._log_rough(a) for a in x])
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.exp(rng.uniform(-705, 705, 100_000)), np.linspace(0.5, 2, 100_001),
+                        [np.finfo(float).tiny, np.finfo(float).max, 1.0]])
+    err = np.abs(np.array(rough(x)) - np.log(x))
+    assert err.max() <= K._LOG_ROUGH_ERR < 1e-7
+    assert err.max() > K._LOG_ROUGH_ERR / 4          # the bound is not slack either
+
+
+def _grid_lanes(y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The lane layout of ``(LANES, k)`` analyses as the kernel's loading leaves it, with the
+    grid's top (see ``_likelihood_checks``)."""
+    from metaverdict.batch import _kernels as K
+
+    lanes, k = y.shape
+    d = y - y.mean(axis=1, keepdims=True)
+    L = np.zeros(K.N_LANE_FIELDS * lanes)
+    for field, value in ((K.Lane.vmin, v.min(1)), (K.Lane.vmax, v.max(1)),
+                         (K.Lane.ss, (d * d).sum(1)),
+                         (K.Lane.top, 4 * ((d * d).sum(1) / (k - 1) + v.max(1)))):
+        L[field * lanes:(field + 1) * lanes] = value
+    return d.T.reshape(-1).copy(), v.T.reshape(-1).copy(), L
+
+
+@needs_numba
+@pytest.mark.parametrize("kind, k, polynomial", [
+    ("usual", 2, True), ("usual", 3, True), ("usual", 10, True), ("usual", 17, True),
+    ("outliers", 5, True), ("outliers", 10, True),
+    ("tiny", 18, True),        # products of two of the values would underflow
+    ("huge", 10, True), ("tiny", 40, False), ("extreme", 10, False)])
+def test_the_likelihood_grid_equals_the_formula(kind: str, k: int, polynomial: bool) -> None:
+    """Every grid point's ML and REML log-likelihood of every lane, from the polynomials of
+    ``_grid`` (where they fit float64's range) or study by study (where not), equals the
+    formula evaluated here with NumPy, to 1e-13 relative."""
+    import numba
+
+    from metaverdict.batch import _kernels as K
+    from metaverdict.batch.fitting import _GRID
+
+    lanes = K.LANES
+    rng = np.random.default_rng(k)
+    scale = {"usual": 1.0, "outliers": 1.0, "tiny": 1e-9, "huge": 1e9, "extreme": 1.0}[kind]
+    v = (10 ** rng.uniform(-3, 0.5, (lanes, k)) if kind == "outliers"
+         else rng.uniform(0.01, 0.3, (lanes, k)))
+    if kind == "extreme":
+        v[0, 0] = 1e-80                        # below the polynomials' range
+    y = rng.normal(0, 1, (lanes, k)) * np.sqrt(v)
+    if kind == "outliers":
+        y += rng.choice([0, 2, -2], (lanes, k), p=[0.6, 0.2, 0.2])
+    y, v = y * np.sqrt(scale), v * scale
+    Y, V, L = _grid_lanes(y, v)
+    G = np.empty(3 * (k + 1) * lanes)
+    assert K._polynomial_grid_fits(L, k, _GRID[-1]) == polynomial
+
+    @numba.njit
+    def each_point(Y, V, L, G, k, method, grid, out):  # type: ignore[no-untyped-def]
+        for j in range(grid.shape[0]):        # one point at a time: its value is the best
+            L[K.Lane.best * lanes:(K.Lane.best + 1) * lanes] = -1e300
+            K._grid(Y, V, L, G, k, method, grid[j:j + 1])
+            out[j] = L[K.Lane.best * lanes:(K.Lane.best + 1) * lanes]
+
+    t = L[K.Lane.top * lanes:(K.Lane.top + 1) * lanes, None] * _GRID       # (lanes, points)
+    w = 1 / (v[:, None, :] + t[..., None])
+    mu = (w * y[:, None, :]).sum(-1) / w.sum(-1)
+    rss = (w * (y[:, None, :] - mu[..., None]) ** 2).sum(-1)
+    logs = np.log(v[:, None, :] + t[..., None]).sum(-1)
+    want = {K.Method.ML: -0.5 * k * np.log(2 * np.pi) - 0.5 * logs - 0.5 * rss,
+            K.Method.REML: (-0.5 * (k - 1) * np.log(2 * np.pi) + 0.5 * np.log(k)
+                            - 0.5 * (logs + np.log(w.sum(-1))) - 0.5 * rss)}
+    for method, ll in want.items():
+        got = np.empty((len(_GRID), lanes))
+        each_point(Y, V, L, G, k, int(method), _GRID, got)
+        assert np.abs(got.T - ll).max() <= 1e-13 * (1 + np.abs(ll).max()), method
+
+
+@needs_numba
 @pytest.mark.parametrize("sort", [True, False])
 def test_grouping_is_the_same_with_and_without_numba(sort: bool,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -240,6 +240,19 @@ _as_float = cast(Callable[[int], float], intrinsic(_bitcast_as_float))
 _as_int = cast(Callable[[float], int], intrinsic(_bitcast_as_int))
 
 
+def _fused_multiply_add(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    """:math:`ab + c` rounded once (LLVM's ``fma``, which the loop vectoriser keeps in SIMD
+    registers; the compiler never contracts ``a * b + c`` by itself without fastmath)."""
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        d = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
+        return builder.call(fn, args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+_fma = cast(Callable[[float, float, float], float], intrinsic(_fused_multiply_add))
+
+
 _MAGIC = 6755399441055744.0        # 1.5 * 2**52: adding it puts an integer in the low bits
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01     # ln 2 split in two (Cody & Waite)
@@ -279,6 +292,19 @@ def _exp(x: float) -> float:
 
 
 @_leaf
+def _log_split(x: float) -> tuple[float, float]:
+    """``e`` and ``f`` with :math:`x = 2^e (1 + f)`, :math:`1 + f \\in [\\sqrt{1/2}, \\sqrt 2)`,
+    from the bits of a positive normal finite ``x``."""
+    bits = _as_int(x)
+    m = _as_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    e = _as_float((bits >> 52) + _as_int(_MAGIC)) - _MAGIC - 1023.0
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    e = e + 1.0 if big else e
+    return e, m - 1.0
+
+
+@_leaf
 def _log(x: float) -> float:
     r""":math:`\log x` without a call into the math library (see :func:`_exp`):
     :math:`x = 2^e m` with :math:`m \in [\sqrt{1/2}, \sqrt 2)` from the bits,
@@ -288,14 +314,8 @@ def _log(x: float) -> float:
     sub = (x > 0) & (x < _MIN_NORMAL)
     xs = x * 18014398509481984.0 if sub else x           # 2**54
     xs = xs if (xs > 0) & (xs < math.inf) else 1.0
-    bits = _as_int(xs)
-    m = _as_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
-    e = _as_float((bits >> 52) + _as_int(_MAGIC)) - _MAGIC - 1023.0
-    big = m > _SQRT2
-    m = m * 0.5 if big else m
-    e = e + 1.0 if big else e
+    e, f = _log_split(xs)
     e = e - 54.0 if sub else e
-    f = m - 1.0
     t = f / (2.0 + f)
     z = t * t
     z2 = z * z
@@ -307,6 +327,36 @@ def _log(x: float) -> float:
     out = -math.inf if x == 0 else out
     out = math.inf if x == math.inf else out
     return math.nan if (x < 0) | (x != x) else out
+
+
+def _log_rough_coefficients(degree: int = 8) -> tuple[tuple[float, ...], float]:
+    """A polynomial of ``degree`` in ``f`` for :math:`\\log(1 + f)` on the range of
+    :func:`_log_split` (least squares on Chebyshev points) and a bound on its error: twice
+    the largest error on 200,001 points of the range (the error curve is smooth, with
+    ``degree + 1`` extrema) plus 1e-15 for the rounding of its evaluation."""
+    lo, hi = math.sqrt(0.5) - 1.0, math.sqrt(2.0) - 1.0
+    x = np.cos(np.pi * (np.arange(200) + 0.5) / 200)
+    f = lo + (hi - lo) * (x + 1) / 2
+    c = np.polynomial.polynomial.polyfit(f, np.log1p(f), degree)
+    dense = np.linspace(lo, hi, 200_001)
+    err = np.abs(np.polynomial.polynomial.polyval(dense, c) - np.log1p(dense)).max()
+    return tuple(float(a) for a in c), 2.0 * float(err) + 1e-15
+
+
+_R, _LOG_ROUGH_ERR = _log_rough_coefficients()
+
+
+@_leaf
+def _log_rough(x: float) -> float:
+    """:math:`\\log x` to within :data:`_LOG_ROUGH_ERR` (about 7e-8) for a positive normal finite
+    ``x``: a polynomial of degree 8 without a division, a third of the cost of :func:`_log`
+    (for screening: see :func:`_grid`)."""
+    e, f = _log_split(x)
+    f2 = f * f
+    f4 = f2 * f2
+    p = (((_R[0] + _R[1] * f) + (_R[2] + _R[3] * f) * f2)
+         + ((_R[4] + _R[5] * f) + (_R[6] + _R[7] * f) * f2) * f4 + _R[8] * (f4 * f4))
+    return e * _LN2_HI + (p + e * _LN2_LO)
 
 
 def _erfcx_coefficients(n: int = 24, c: float = 2.0) -> np.ndarray:
@@ -1038,57 +1088,190 @@ def _illinois_point(S: np.ndarray, g: int) -> float:
 
 
 # ----------------------------------------------------------------------------- the grid
+#: The bound on the logs of the polynomials of :func:`_grid` and their coefficients.
+_POLY_LOG_BOUND = 650.0
+_POLYS = 3          # P, N_1 and N_2 (:func:`_grid_polynomials`)
+
+
 @_jit
-def _grid(Y: np.ndarray, V: np.ndarray, L: np.ndarray, k: int, method: int,
+def _grid(Y: np.ndarray, V: np.ndarray, L: np.ndarray, G: np.ndarray, k: int, method: int,
           grid: np.ndarray) -> None:
     r"""The log-likelihood at every grid point ``top * grid[j]`` of every lane:
     :attr:`Lane.best` and :attr:`Lane.best_j` become the first point that beats the best
-    value so far by more than 1e-10 relative (if any). The weighted residual sum of squares
-    is taken in one pass as :math:`\sum w d^2 - (\sum w d)^2/\sum w` (d the centred
-    effects), the sum of log(v + t) as in :func:`_log_terms`."""
+    value so far by more than 1e-10 relative (if any).
+
+    Where the products below stay far inside float64's range (:func:`_polynomial_grid_fits`),
+    the sums come from polynomials in :math:`t` (:func:`_grid_polynomials`, scratch ``G``):
+    with :math:`P(t) = \prod_i (v_i + t)`, :math:`N_m(t) = \sum_i d_i^m \prod_{l\ne i}(v_l+t)`
+    (``d`` the centred effects), :math:`\sum w = P'/P`, :math:`\sum w d^m = N_m/P`, so that
+    :math:`\sum\log(v_i+t) = \log P`, the REML term :math:`\sum\log(v_i+t) + \log\sum w =
+    \log P'` and :math:`y'Py = \sum w d^2 - (\sum w d)^2/\sum w = (N_2 - N_1 (N_1/P'))/P`
+    (no product of two of them, which could leave float64's range): per grid point 4k fused
+    multiply-adds (Horner's scheme, all coefficients of P, P' and N_2 positive) and two
+    divisions instead of k. Elsewhere the sums are taken study by
+    study, the weighted residual sum of squares in one pass as
+    :math:`\sum w d^2 - (\sum w d)^2/\sum w`, the sum of log(v + t) as in :func:`_log_terms`.
+    The two ways agree to rounding (about 1e-15 relative, against the 1e-10 of the test)."""
     top, best, best_j = Lane.top * LANES, Lane.best * LANES, Lane.best_j * LANES
-    vmin, vmax = Lane.vmin * LANES, Lane.vmax * LANES
     s1, swd, swd2 = Lane.g_s1 * LANES, Lane.g_swd * LANES, Lane.g_swd2 * LANES
     prod, logs = Lane.g_prod * LANES, Lane.g_logs * LANES
     g = grid.shape[0]
-    extreme = False
-    for ln in range(LANES):
-        extreme |= ((L[vmin + ln] + L[top + ln] * grid[0] < 1e-15)
-                    | (L[vmax + ln] + L[top + ln] * grid[g - 1] > 1e15))
     log_k = math.log(k)
     ml = method == Method.ML
+    poly = _polynomial_grid_fits(L, k, grid[g - 1])
+    if poly:
+        _grid_polynomials(Y, V, G, k)
+    else:
+        extreme = False
+        vmin, vmax = Lane.vmin * LANES, Lane.vmax * LANES
+        for ln in range(LANES):
+            extreme |= ((L[vmin + ln] + L[top + ln] * grid[0] < 1e-15)
+                        | (L[vmax + ln] + L[top + ln] * grid[g - 1] > 1e15))
     for j in range(g):
         f = grid[j]
-        for ln in range(LANES):
-            L[s1 + ln] = 0.0
-            L[swd + ln] = 0.0
-            L[swd2 + ln] = 0.0
-            L[prod + ln] = 1.0
-            L[logs + ln] = 0.0
-        for i in range(k):
+        if poly:
+            _horner(L, G, k, f)
+            # a screen: with a logarithm within _LOG_ROUGH_ERR, an upper bound of every
+            # lane's log-likelihood; if none beats the best so far, the point changes
+            # nothing (the usual case), else the exact values decide, as without the screen
+            maybe = False
             for ln in range(LANES):
-                d = Y[i * LANES + ln]
-                vt = V[i * LANES + ln] + L[top + ln] * f
-                w = 1.0 / vt
-                L[s1 + ln] += w
-                L[swd + ln] += w * d
-                L[swd2 + ln] += w * d * d
-                L[prod + ln] *= vt
-            if extreme:
+                p, dp, n1 = L[s1 + ln], L[swd + ln], L[swd2 + ln]
+                rss = _fma(-n1, n1 / dp, L[prod + ln]) / p     # no product of two values
+                L[logs + ln] = rss
+                lr = _log_rough(p if ml else dp)
+                up = (ml_loglik(float(k), lr, rss) if ml
+                      else reml_loglik(k - 1.0, log_k, lr, rss))
+                up += 0.5 * _LOG_ROUGH_ERR + 1e-14 * (1.0 + abs(up))
+                b = L[best + ln]
+                maybe |= up > b + 1e-10 * (1 + abs(b))
+            if not maybe:
+                continue
+            for ln in range(LANES):
+                rss = L[logs + ln]
+                lg = _log(L[s1 + ln] if ml else L[swd + ln])
+                L[logs + ln] = (ml_loglik(float(k), lg, rss) if ml
+                                else reml_loglik(k - 1.0, log_k, lg, rss))
+        else:
+            for ln in range(LANES):
+                L[s1 + ln] = 0.0
+                L[swd + ln] = 0.0
+                L[swd2 + ln] = 0.0
+                L[prod + ln] = 1.0
+                L[logs + ln] = 0.0
+            for i in range(k):
                 for ln in range(LANES):
-                    L[logs + ln] += _log(L[prod + ln])
-                    L[prod + ln] = 1.0
-            elif i % 8 == 7:
-                _flush(L, Lane.g_logs, Lane.g_prod, False)
+                    d = Y[i * LANES + ln]
+                    vt = V[i * LANES + ln] + L[top + ln] * f
+                    w = 1.0 / vt
+                    L[s1 + ln] += w
+                    L[swd + ln] += w * d
+                    L[swd2 + ln] += w * d * d
+                    L[prod + ln] *= vt
+                if extreme:
+                    for ln in range(LANES):
+                        L[logs + ln] += _log(L[prod + ln])
+                        L[prod + ln] = 1.0
+                elif i % 8 == 7:
+                    _flush(L, Lane.g_logs, Lane.g_prod, False)
+            for ln in range(LANES):
+                sw = L[s1 + ln]
+                rss = L[swd2 + ln] - L[swd + ln] * L[swd + ln] / sw
+                lg = L[logs + ln] + _log(L[prod + ln] * (1.0 if ml else sw))
+                L[logs + ln] = (ml_loglik(float(k), lg, rss) if ml
+                                else reml_loglik(k - 1.0, log_k, lg, rss))
         for ln in range(LANES):
-            sw = L[s1 + ln]
-            rss = L[swd2 + ln] - L[swd + ln] * L[swd + ln] / sw
-            lg = L[logs + ln] + _log(L[prod + ln] * (1.0 if ml else sw))
-            llj = ml_loglik(float(k), lg, rss) if ml else reml_loglik(k - 1.0, log_k, lg, rss)
+            llj = L[logs + ln]
             b = L[best + ln]
             better = llj > b + 1e-10 * (1 + abs(b))
             L[best + ln] = llj if better else b
             L[best_j + ln] = float(j) if better else L[best_j + ln]
+
+
+@_jit
+def _horner(L: np.ndarray, G: np.ndarray, k: int, f: float) -> None:
+    """:math:`P`, :math:`P'`, :math:`N_1` and :math:`N_2` of :func:`_grid_polynomials` at
+    :math:`t` = ``top * f`` of every lane, into the lane fields ``g_s1``, ``g_swd``,
+    ``g_swd2`` and ``g_prod``: Horner's scheme with fused multiply-adds, two degrees per pass
+    over the lanes (the values stay in registers between the two)."""
+    top, p_, dp_ = Lane.top * LANES, Lane.g_s1 * LANES, Lane.g_swd * LANES
+    n1_, n2_ = Lane.g_swd2 * LANES, Lane.g_prod * LANES
+    for ln in range(LANES):
+        L[p_ + ln] = 1.0                     # P is monic
+        L[dp_ + ln] = 0.0
+        L[n1_ + ln] = 0.0
+        L[n2_ + ln] = 0.0
+    d = k - 1
+    while d >= 0:
+        two = d >= 1
+        lo = d - 1 if two else d
+        # the rows of degrees lo .. d as one slice: its indices are known to be >= 0 and
+        # its rows to lie at fixed offsets (no wraparound test, no run-time aliasing test,
+        # either of which would keep the loop out of the SIMD registers)
+        c = G[_POLYS * lo * LANES:_POLYS * (d + 1) * LANES]
+        hi = _POLYS * (d - lo) * LANES
+        for ln in range(LANES):
+            t = L[top + ln] * f
+            p, dp, n1, n2 = L[p_ + ln], L[dp_ + ln], L[n1_ + ln], L[n2_ + ln]
+            dp = _fma(dp, t, p)
+            p = _fma(p, t, c[hi + ln])
+            n1 = _fma(n1, t, c[hi + LANES + ln])
+            n2 = _fma(n2, t, c[hi + 2 * LANES + ln])
+            if two:
+                dp = _fma(dp, t, p)
+                p = _fma(p, t, c[ln])
+                n1 = _fma(n1, t, c[LANES + ln])
+                n2 = _fma(n2, t, c[2 * LANES + ln])
+            L[p_ + ln], L[dp_ + ln], L[n1_ + ln], L[n2_ + ln] = p, dp, n1, n2
+        d = lo - 1
+
+
+@_jit
+def _polynomial_grid_fits(L: np.ndarray, k: int, top_fraction: float) -> bool:
+    r"""Whether every lane's grid can take the polynomials of :func:`_grid`: their
+    coefficients (at most :math:`2^k \max(1, v_{max})^k`) and values on the grid
+    (:math:`P \in [\prod v_i, (v_{max} + t)^k]`, :math:`P' = P\sum w` with
+    :math:`k/(v_{max} + t) \le \sum w \le k/v_{min}`, :math:`|N_m| \le P \sum|d_i|^m w_i`)
+    within :math:`e^{\pm 650}`, far from float64's overflow (709.8) and subnormals (-708.4)."""
+    vmin, vmax, top, ss = Lane.vmin * LANES, Lane.vmax * LANES, Lane.top * LANES, Lane.ss * LANES
+    ok = True
+    for ln in range(LANES):
+        big = _log(2.0 * (L[vmax + ln] + L[top + ln] * top_fraction) + 1.0)
+        small = _log(L[vmin + ln])
+        hi = k * big + max(_log(L[ss + ln]), 0.0) + _log(float(k)) - min(small, 0.0)
+        lo = k * small - big
+        ok &= (hi < _POLY_LOG_BOUND) & (lo > -_POLY_LOG_BOUND)
+    return ok
+
+
+@_jit
+def _grid_polynomials(Y: np.ndarray, V: np.ndarray, G: np.ndarray, k: int) -> None:
+    r"""The coefficients of :math:`P(t) = \prod_i (v_i + t)`, :math:`N_1(t) = \sum_i d_i
+    \prod_{l \ne i}(v_l + t)` and :math:`N_2` (with :math:`d_i^2`) of every lane: row
+    ``3 j + m`` of ``G`` holds the coefficients of degree ``j`` of polynomial ``m`` (P, N_1,
+    N_2), built study by study as :math:`N \leftarrow N\,(t + v_i) + d_i^m P`, then
+    :math:`P \leftarrow P\,(t + v_i)`."""
+    row = _POLYS * LANES
+    for j in range((k + 1) * row):
+        G[j] = 0.0
+    for ln in range(LANES):
+        G[ln] = 1.0
+    for i in range(k):
+        for j in range(i + 1, -1, -1):
+            # degrees j - 1 and j as one slice (see _horner); degree 0 has no lower one
+            lower = j >= 1
+            c = G[(j - 1 if lower else 0) * row:(j + 1) * row]
+            at = row if lower else 0
+            for ln in range(LANES):
+                vi = V[i * LANES + ln]
+                d = Y[i * LANES + ln]
+                pj = c[at + ln]
+                lp = c[ln] if lower else 0.0
+                l1 = c[LANES + ln] if lower else 0.0
+                l2 = c[2 * LANES + ln] if lower else 0.0
+                c[at + LANES + ln] = _fma(vi, c[at + LANES + ln], _fma(d, pj, l1))
+                c[at + 2 * LANES + ln] = _fma(vi, c[at + 2 * LANES + ln], _fma(d * d, pj, l2))
+                c[at + ln] = _fma(vi, pj, lp)
 
 
 # ----------------------------------------------------------------------------- one block
@@ -1131,7 +1314,8 @@ def _restart(Y: np.ndarray, V: np.ndarray, W: np.ndarray, Ws: np.ndarray, S: np.
 
 @_jit
 def _likelihood_checks(Y: np.ndarray, V: np.ndarray, W: np.ndarray, Ws: np.ndarray,
-                       S: np.ndarray, queue: np.ndarray, L: np.ndarray, k: int, method: int,
+                       S: np.ndarray, queue: np.ndarray, L: np.ndarray, G: np.ndarray,
+                       k: int, method: int,
                        tol: float, max_iter: int, global_mode: int, grid: np.ndarray) -> None:
     """After :func:`_final_sums` with logs: metafor's comparison with tau² = 0, then (unless
     ``GlobalSearch.OFF``) the likelihood grid for a higher maximum and a restart below the
@@ -1166,7 +1350,7 @@ def _likelihood_checks(Y: np.ndarray, V: np.ndarray, W: np.ndarray, Ws: np.ndarr
             L[top + ln] = likelihood_grid_top(L[ss + ln], k - 1.0, L[vmax + ln])
         _copy(L, Lane.best, Lane.ll_hat)
         _fill(L, Lane.best_j, -1.0)
-        _grid(Y, V, L, k, method, grid)
+        _grid(Y, V, L, G, k, method, grid)
         n_redo = 0
         for ln in range(LANES):
             j = L[best_j + ln]
@@ -1184,8 +1368,8 @@ def _likelihood_checks(Y: np.ndarray, V: np.ndarray, W: np.ndarray, Ws: np.ndarr
 @_jit
 def _fit_block(y: np.ndarray, v: np.ndarray, k: int, a0: int, nb: int, Y: np.ndarray,
                V: np.ndarray, W: np.ndarray, Ws: np.ndarray, S: np.ndarray,
-               queue: np.ndarray, L: np.ndarray, method: int, knha: bool, tol: float,
-               max_iter: int, global_mode: int, grid: np.ndarray) -> int:
+               queue: np.ndarray, L: np.ndarray, G: np.ndarray, method: int, knha: bool,
+               tol: float, max_iter: int, global_mode: int, grid: np.ndarray) -> int:
     """Load analyses ``a0 .. a0+nb-1`` (see :func:`_load`) and estimate tau², its standard
     error, convergence and iterations of every lane, leaving the sums at the estimate
     (:func:`_final_sums`) and the common-effect Q and tr P for :func:`_write`. Returns the
@@ -1253,7 +1437,7 @@ def _fit_block(y: np.ndarray, v: np.ndarray, k: int, a0: int, nb: int, Y: np.nda
         return n_bad
     _final_sums(Y, V, W, L, k, method == Method.REML, knha or likelihood, likelihood)
     if likelihood:
-        _likelihood_checks(Y, V, W, Ws, S, queue, L, k, method, tol, max_iter, global_mode,
+        _likelihood_checks(Y, V, W, Ws, S, queue, L, G, k, method, tol, max_iter, global_mode,
                            grid)
     for ln in range(LANES):                             # standard errors at the estimate
         if method == Method.REML:
@@ -1362,13 +1546,14 @@ def _make_fit_range(salt: int) -> Callable[..., int]:
         S = np.empty(N_SLOT_FIELDS * SLOTS)
         queue = np.empty(LANES, dtype=np.int64)
         L = np.empty(N_LANE_FIELDS * LANES)
+        G = np.empty(_POLYS * (k + 1) * LANES)
         n_bad = 0 * salt
         finite_mask = 0
         for r in range(finite_rows.shape[0]):
             finite_mask |= 1 << finite_rows[r]
         for b0 in range(a0, a1, LANES):
             nb = min(LANES, a1 - b0)
-            n_bad += _fit_block(y, v, k, b0, nb, Y, V, W, Ws, S, queue, L, method, knha,
+            n_bad += _fit_block(y, v, k, b0, nb, Y, V, W, Ws, S, queue, L, G, method, knha,
                                 tol, max_iter, global_mode, grid)
             _write(L, k, method, knha, crit, b0, nb, out, finite_mask, finite)
         return n_bad
