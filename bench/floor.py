@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     print("kernel rows equal to fit_arrays (estimate, tau2, tau2_se, iterations): "
           + ", ".join(f"{m} {'yes' if ok else 'NO'}" for m, ok in same.items()))
     return 0 if all(same.values()) else 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ their mean first, as in the reference engine. The log-likelihood's
 :math:`\\sum\\log(v_i+\\tau^2)` is the log of a running product, taken when the product leaves
 [1e-150, 1e150] (checked every 8 studies) and at the end, so ordinary data cost one logarithm
 per evaluation; a block with a factor outside [1e-15, 1e15] takes one logarithm per study.
+The likelihood grid of the global check (32 points per analysis) takes its sums from
+polynomials in tau² instead (:func:`_grid`: Horner's scheme, two divisions per point instead
+of k, and a division-free logarithm that screens the points before the exact one decides),
+wherever they stay inside float64's range.
 
 Special functions. ``exp`` and ``log`` (:func:`_exp`, :func:`_log`) and the normal and χ²
 tails (:func:`_erfc_lanes`, :func:`_chi2_sf_lanes`) are written out in arithmetic (bits of a
@@ -1510,8 +1514,12 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
         if (finite_mask >> r) & 1:
             for ln in range(LANES):
                 L[ok + ln] = L[ok + ln] if math.isfinite(L[src + ln]) else 0.0
-        for ln in range(nb):
-            out[r, a0 + ln] = L[src + ln]
+        if nb == LANES:                 # a whole block: a loop of known length
+            for ln in range(LANES):
+                out[r, a0 + ln] = L[src + ln]
+        else:
+            for ln in range(nb):
+                out[r, a0 + ln] = L[src + ln]
     for ln in range(nb):
         finite[a0 + ln] = L[ok + ln] > 0
 

@@ -44,7 +44,10 @@ __all__ = ["BATCH_CONTROL", "DEFAULT_CHUNK", "FAST_CONTROL", "fit_block", "fit_g
 #: Default solver settings of the batch engine: Newton steps on the ML/REML score (the same
 #: roots as the single-fit default, Fisher scoring, in about a third of the iterations) and
 #: the same global likelihood check. ``SolverControl(step="newton", global_search="screened")``
-#: is faster still (see :class:`~metaverdict.models.random_effects.SolverControl`).
+#: (see :class:`~metaverdict.models.random_effects.SolverControl`) checks fewer analyses,
+#: which makes the array kernels faster; the compiled kernel gains nothing by it (a block
+#: of 32 analyses evaluates its grid when any of them needs it, and the grid from
+#: polynomials costs about a third of a REML fit: bench/RESULTS.md).
 BATCH_CONTROL = SolverControl(step=Step.NEWTON)
 FAST_CONTROL = SolverControl(step=Step.NEWTON, global_search="screened")
 

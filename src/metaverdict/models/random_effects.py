@@ -133,8 +133,10 @@ class SolverControl:
     (default) the likelihood is also evaluated on a grid of :data:`GRID_POINTS` values and the
     search restarted next to any grid point that beats the maximum found from metafor's start;
     ``"screened"`` does this (and metafor's comparison with tau² = 0) only for analyses whose
-    maximum found is at 0 or where 0 is itself a local maximum (score <= 0 there): several
-    times cheaper, and it misses the rare likelihoods with two interior maxima;
+    maximum found is at 0 or where 0 is itself a local maximum (score <= 0 there): cheaper
+    where analyses are checked one by one (single fits, the array kernels; not the compiled
+    batch kernel, which checks blocks of analyses), and it misses the rare likelihoods with
+    two interior maxima;
     ``scale_free``: the safeguards for extreme data (variances from 1e-12 to 1e12): the
     stopping rule relative to the smallest sampling variance (so that rescaling y by √c and v
     by c rescales tau² exactly, and tau² of order 1e-12 is solved to full precision rather
