@@ -165,7 +165,7 @@ ROW_FIELDS = np.array([{Row.estimate: Lane.o_beta, Row.se: Lane.o_se,
                         Row.converged: Lane.conv, Row.iterations: Lane.its,
                         Row.s2w: Lane.o_s2w}[row] for row in Row], dtype=np.int64)
 _EPS = float(np.finfo(float).eps)
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 def _source_salt() -> int:
@@ -390,12 +390,13 @@ def _erfcx(x: float) -> float:
     the Chebyshev interpolant of :data:`ERFCX_COEF` (Clenshaw's recurrence, unrolled: no
     loop or call, so that a loop over lanes runs in SIMD registers)."""
     xc = min(x, 1e300)
-    t = (xc - _ERFCX_C) / (xc + _ERFCX_C)
+    inv = 1.0 / (xc + _ERFCX_C)                # one division for both
+    t = (xc - _ERFCX_C) * inv
     b1 = 0.0
     b2 = 0.0
     for m in range(_ERFCX_N - 1, 0, -1):
         b1, b2 = 2 * t * b1 - b2 + ERFCX_COEF[m], b1
-    out: float = (t * b1 - b2 + ERFCX_COEF[0]) / (xc + _ERFCX_C)
+    out: float = (t * b1 - b2 + ERFCX_COEF[0]) * inv
     return out
 
 
@@ -428,20 +429,22 @@ def _chi2_sf_lanes(L: np.ndarray, src: int, dst: int, df: int) -> None:
             L[term + ln] = L[e + ln]
             L[out + ln] = L[e + ln]
         for j in range(1, df // 2):
+            c = 0.5 / j                               # a product, not a division, per lane
             for ln in range(LANES):
-                L[term + ln] *= L[xs + ln] / 2 / j
+                L[term + ln] *= L[xs + ln] * c
                 L[out + ln] += L[term + ln]
     else:
         for ln in range(LANES):
             L[r + ln] = math.sqrt(L[xs + ln] / 2)
         _erfc_lanes(L, Lane.o_x, dst)             # leaves exp(-x/2) in Lane.o_e
-        if df > 1:
+        if df > 1:                                # sqrt(2x/pi) = sqrt(x/2) * 2/sqrt(pi)
             for ln in range(LANES):
-                L[term + ln] = L[e + ln] * math.sqrt(L[xs + ln]) * _SQRT_2_OVER_PI
+                L[term + ln] = L[e + ln] * L[r + ln] * _TWO_OVER_SQRT_PI
                 L[out + ln] += L[term + ln]
         for j in range(1, (df - 1) // 2):
+            c = 1.0 / (2 * j + 1)
             for ln in range(LANES):
-                L[term + ln] *= L[xs + ln] / (2 * j + 1)
+                L[term + ln] *= L[xs + ln] * c
                 L[out + ln] += L[term + ln]
     for ln in range(LANES):                      # the tail at infinity (0 * inf above)
         L[out + ln] = 0.0 if L[xs + ln] == math.inf else L[out + ln]
