@@ -1160,12 +1160,9 @@ def _grid(Y: np.ndarray, V: np.ndarray, L: np.ndarray, G: np.ndarray, k: int, me
                 L[logs + ln] = (ml_loglik(float(k), lg, rss) if ml
                                 else reml_loglik(k - 1.0, log_k, lg, rss))
         else:
-            for ln in range(LANES):
-                L[s1 + ln] = 0.0
-                L[swd + ln] = 0.0
-                L[swd2 + ln] = 0.0
-                L[prod + ln] = 1.0
-                L[logs + ln] = 0.0
+            for field in (Lane.g_s1, Lane.g_swd, Lane.g_swd2, Lane.g_logs):
+                _fill(L, field, 0.0)
+            _fill(L, Lane.g_prod, 1.0)
             for i in range(k):
                 for ln in range(LANES):
                     d = Y[i * LANES + ln]
