@@ -88,7 +88,9 @@ def group_rows(keys: pd.Series | np.ndarray, threads: int = 1) -> Grouping:
         runs = None
     if runs is not None:
         starts, first = runs
-        sizes = np.diff(starts, append=n)
+        sizes = np.empty_like(starts)                  # np.diff(starts, append=n), one pass
+        np.subtract(starts[1:], starts[:-1], out=sizes[:-1])
+        sizes[-1] = n - starts[-1]
         labels = pd.Index(first, name=keys.name, copy=False)
         return Grouping(labels, sizes, _contiguous_buckets(starts, sizes), starts)
     codes, uniques = pd.factorize(keys, sort=False)
