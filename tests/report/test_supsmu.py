@@ -1,7 +1,9 @@
 """Friedman's super smoother against R 4.2.2's stats::supsmu
 (tests/data/supsmu/supsmu_reference.json, written by supsmu_reference.R there: SIMULATED
-inputs; the cross-validated span, bass, a fixed span, weights, ties, and metafor's qqnorm
-envelope of the BCG fit), and its use in the Q-Q plot."""
+inputs; the cross-validated span, bass, a fixed span, weights, ties, a tied middle half of x
+(the scale's fallback), a point alone in its window (leverage 1: the carried-over
+cross-validation residual), and metafor's qqnorm envelope of the BCG fit), and its use in the
+Q-Q plot."""
 from __future__ import annotations
 
 import json
@@ -28,7 +30,7 @@ CASES = REF["cases"]
 
 def test_reference_is_labelled_simulated() -> None:
     assert REF["simulated"] is True and "SIMULATED" in REF["note"]
-    assert len(CASES) == 9
+    assert len(CASES) == 11
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -15,6 +15,12 @@ add("n60_cv", x, y); add("n60_bass5", x, y, bass = 5); add("n60_span03", x, y, s
 add("n60_weights", x, y, wt = runif(60, 0.2, 3))
 x <- round(runif(200, 0, 5), 1); add("n200_ties", x, x^2 / 5 + rnorm(200))
 x <- 1:8; add("n8_line", x, 2 * x + rnorm(8, 0, 0.01))
+# the middle half of x tied: the quartile-based scale widens until it is positive
+x <- c(1:3, rep(5, 14), 8:10); add("n20_tied_quartiles", x, x / 2 + rnorm(20, 0, 0.2))
+# a point whose neighbours have weight 0: in the narrowest window it is alone (leverage 1),
+# and its cross-validated residual is carried over from the point before
+x <- sort(runif(30, 0, 3)); add("n30_isolated_weight", x, cos(x) + rnorm(30, 0, 0.2),
+                                wt = c(rep(1, 12), 0, 0, 1, 0, 0, rep(1, 13)))
 # metafor's envelope (qqnorm.rma.uni, reps = 1000, seed = 1234): the bounds it smooths
 res <- rma(yi, vi, data = escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg,
                                  data = dat.bcg))
