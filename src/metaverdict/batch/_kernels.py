@@ -61,6 +61,7 @@ from typing import Any, TypeVar, cast
 import numba
 import numpy as np
 from llvmlite import ir  # type: ignore[import-untyped]
+from numba import literal_unroll
 from numba.core import types
 from numba.extending import intrinsic
 from scipy import special
@@ -164,8 +165,11 @@ ROW_FIELDS = np.array([{Row.estimate: Lane.o_beta, Row.se: Lane.o_se,
                         Row.pi_lower: Lane.o_plo, Row.pi_upper: Lane.o_phi,
                         Row.converged: Lane.conv, Row.iterations: Lane.its,
                         Row.s2w: Lane.o_s2w}[row] for row in Row], dtype=np.int64)
+#: (row, offset of its lane field) for every output row, for :func:`_write`.
+_ROW_OFFSETS = tuple((int(r), int(f) * LANES) for r, f in enumerate(ROW_FIELDS))
 _EPS = float(np.finfo(float).eps)
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 def _source_salt() -> int:
@@ -198,32 +202,33 @@ def _leaf(fn: _F) -> _F:
     return cast(_F, numba.njit(error_model="numpy", inline="always")(fn))
 
 
-# the shared formulas, compiled (inlined into the loops by LLVM)
-dl_tau2 = _jit(formulas.dl_tau2)
-dl_tau2_se = _jit(formulas.dl_tau2_se)
-he_tau2 = _jit(formulas.he_tau2)
-he_tau2_se = _jit(formulas.he_tau2_se)
-intercept_unit_traces = _jit(formulas.intercept_unit_traces)
-ml_equation = _jit(formulas.ml_equation)
-reml_equation = _jit(formulas.reml_equation)
-q_equation = _jit(formulas.q_equation)
-equation_slope = _jit(formulas.equation_slope)
-fisher_step = _jit(formulas.fisher_step)
-newton_step = _jit(formulas.newton_step)
-step_converged = _jit(formulas.step_converged)
-regula_falsi = _jit(formulas.regula_falsi)
-ml_tau2_se = _jit(formulas.ml_tau2_se)
-reml_tau2_se = _jit(formulas.reml_tau2_se)
-pm_tau2_se = _jit(formulas.pm_tau2_se)
-ml_loglik = _jit(formulas.ml_loglik)
-reml_loglik = _jit(formulas.reml_loglik)
-likelihood_grid_top = _jit(formulas.likelihood_grid_top)
-knha_s2w = _jit(formulas.knha_s2w)
-confidence_bounds = _jit(formulas.confidence_bounds)
-prediction_bounds = _jit(formulas.prediction_bounds)
-typical_variance = _jit(formulas.typical_variance)
-i2_h2 = _jit(formulas.i2_h2)
-common_effect_i2_h2 = _jit(formulas.common_effect_i2_h2)
+# the shared formulas, compiled and inlined where they are called (by Numba, so that the lane
+# loops around them run in SIMD registers whatever LLVM's inliner decides)
+dl_tau2 = _leaf(formulas.dl_tau2)
+dl_tau2_se = _leaf(formulas.dl_tau2_se)
+he_tau2 = _leaf(formulas.he_tau2)
+he_tau2_se = _leaf(formulas.he_tau2_se)
+intercept_unit_traces = _leaf(formulas.intercept_unit_traces)
+ml_equation = _leaf(formulas.ml_equation)
+reml_equation = _leaf(formulas.reml_equation)
+q_equation = _leaf(formulas.q_equation)
+equation_slope = _leaf(formulas.equation_slope)
+fisher_step = _leaf(formulas.fisher_step)
+newton_step = _leaf(formulas.newton_step)
+step_converged = _leaf(formulas.step_converged)
+regula_falsi = _leaf(formulas.regula_falsi)
+ml_tau2_se = _leaf(formulas.ml_tau2_se)
+reml_tau2_se = _leaf(formulas.reml_tau2_se)
+pm_tau2_se = _leaf(formulas.pm_tau2_se)
+ml_loglik = _leaf(formulas.ml_loglik)
+reml_loglik = _leaf(formulas.reml_loglik)
+likelihood_grid_top = _leaf(formulas.likelihood_grid_top)
+knha_s2w = _leaf(formulas.knha_s2w)
+confidence_bounds = _leaf(formulas.confidence_bounds)
+prediction_bounds = _leaf(formulas.prediction_bounds)
+typical_variance = _leaf(formulas.typical_variance)
+i2_h2 = _leaf(formulas.i2_h2)
+common_effect_i2_h2 = _leaf(formulas.common_effect_i2_h2)
 
 
 def _bitcast_as_float(typingctx: Any, bits: Any) -> Any:
@@ -392,10 +397,11 @@ def _erfcx(x: float) -> float:
     xc = min(x, 1e300)
     inv = 1.0 / (xc + _ERFCX_C)                # one division for both
     t = (xc - _ERFCX_C) * inv
+    t2 = 2 * t
     b1 = 0.0
     b2 = 0.0
-    for m in range(_ERFCX_N - 1, 0, -1):
-        b1, b2 = 2 * t * b1 - b2 + ERFCX_COEF[m], b1
+    for m in range(_ERFCX_N - 1, 0, -1):      # c - b2 is off the chain of fused steps
+        b1, b2 = _fma(t2, b1, ERFCX_COEF[m] - b2), b1
     out: float = (t * b1 - b2 + ERFCX_COEF[0]) * inv
     return out
 
@@ -1491,7 +1497,7 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
         L[o_i2 + ln] = i2 if k > 1 else 0.0
         L[o_h2 + ln] = h2 if k > 1 else 1.0
         L[o_q + ln] = qa
-        L[o_x + ln] = abs(stat) / math.sqrt(2.0)
+        L[o_x + ln] = abs(stat) * _SQRT_HALF
         L[o_lo + ln] = lo
         L[o_hi + ln] = hi
         L[o_plo + ln] = pi_lo
@@ -1509,15 +1515,15 @@ def _write(L: np.ndarray, k: int, method: int, knha: bool, crit: float, a0: int,
     ok = Lane.o_ok * LANES
     for ln in range(LANES):
         L[ok + ln] = 0.0 if math.isnan(L[o_stat + ln]) else 1.0
-    for r in range(ROW_FIELDS.shape[0] - (0 if knha else 1)):   # z tests have no s2w row
-        src = ROW_FIELDS[r] * LANES
-        if (finite_mask >> r) & 1:
-            for ln in range(LANES):
-                L[ok + ln] = L[ok + ln] if math.isfinite(L[src + ln]) else 0.0
-        if nb == LANES:                 # a whole block: a loop of known length
-            for ln in range(LANES):
-                out[r, a0 + ln] = L[src + ln]
-        else:
+    n_rows = ROW_FIELDS.shape[0] - (0 if knha else 1)          # z tests have no s2w row
+    # one copy of the loops per row (literal_unroll): the lane fields' offsets are constants,
+    # so the compiler needs no run-time test of whether they overlap
+    for row_field in literal_unroll(_ROW_OFFSETS):
+        r, src = row_field
+        if r < n_rows:
+            if (finite_mask >> r) & 1:
+                for ln in range(LANES):
+                    L[ok + ln] = L[ok + ln] if abs(L[src + ln]) < math.inf else 0.0
             for ln in range(nb):
                 out[r, a0 + ln] = L[src + ln]
     for ln in range(nb):
