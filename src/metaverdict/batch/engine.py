@@ -173,7 +173,7 @@ def fit_arrays(y: np.ndarray, v: np.ndarray, *, method: str = "REML", test: str 
         raise_invalid(y, v, lambda i: f"analysis {i // k}, study {i % k}", ("y", "v"))
 
     grouping = Grouping(pd.RangeIndex(n, name=by), np.full(n, k),
-                        [Bucket(k, np.arange(n), None, 0)], np.arange(n) * k)
+                        [Bucket(k, np.arange(n), None, 0)], np.arange(0, n * k, k))
     return fit_groups(grouping, y.reshape(-1), v.reshape(-1), method=method, test=test,
                       level=level, invalid=invalid, backend=backend, device=device,
                       chunk_size=chunk_size, control=control or BATCH_CONTROL, by=by,
