@@ -41,7 +41,9 @@ tails (:func:`_erfc_lanes`, :func:`_chi2_sf_lanes`) are written out in arithmeti
 double through an LLVM bitcast, polynomials, a Chebyshev interpolant of SciPy's ``erfcx``),
 because a call into the math library keeps a loop out of the SIMD registers; they are within
 2-3 ulp of the library's (``exp``, ``log``) and within 1e-13 relative of SciPy's (the tails;
-the tests check all of them).
+the tests check all of them). A rougher logarithm without a division (:func:`_log_rough`,
+within 6.8e-8) only screens the likelihood grid; ``a * b + c`` is fused where written so
+(:func:`_fma`, LLVM's ``fma``: one rounding), never by the compiler on its own.
 
 The kernel is compiled with NumPy's error model (a division by zero gives inf/NaN, which the
 engine reports per analysis, never an exception) and without ``fastmath``: the order of every
