@@ -217,7 +217,8 @@ def _grid_lanes(y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
     ("usual", 2, True), ("usual", 3, True), ("usual", 10, True), ("usual", 17, True),
     ("outliers", 5, True), ("outliers", 10, True),
     ("tiny", 18, True),        # products of two of the values would underflow
-    ("huge", 10, True), ("tiny", 40, False), ("extreme", 10, False)])
+    ("huge", 10, True), ("usual", 32, True), ("usual", 33, False),   # k: what pays
+    ("tiny", 30, False), ("extreme", 10, False)])
 def test_the_likelihood_grid_equals_the_formula(kind: str, k: int, polynomial: bool) -> None:
     """Every grid point's ML and REML log-likelihood of every lane, from the polynomials of
     ``_grid`` (where they fit float64's range) or study by study (where not), equals the
